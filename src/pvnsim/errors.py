@@ -1,0 +1,84 @@
+"""The whole exception hierarchy of pvnsim.
+
+Every error pvnsim raises derives from :class:`PvnsimError`.  Subclasses that
+correspond to a builtin category also inherit it, so ``except ValueError``
+catches a :class:`UsageError`.
+
+None of these are raised with ``assert``: a simulated kernel ``ASSERT`` stays
+active under ``python -O``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "DeadlockError",
+    "InternalError",
+    "InvariantViolation",
+    "KernelAssertionError",
+    "KernelPanic",
+    "PvnsimError",
+    "UsageError",
+    "Wait",
+]
+
+
+class PvnsimError(Exception):
+    """Base class of every pvnsim error."""
+
+
+class UsageError(PvnsimError, ValueError):
+    """A public routine was called with arguments it does not accept.
+
+    Raised before any simulated state changes, so the kernel is exactly as it
+    was before the call.
+    """
+
+
+class KernelPanic(PvnsimError):
+    """The simulated kernel would have called ``panic()``."""
+
+
+class KernelAssertionError(KernelPanic, AssertionError):
+    """A simulated kernel ``ASSERT`` failed (a DEBUG illumos kernel panics)."""
+
+
+class InvariantViolation(PvnsimError, AssertionError):
+    """A validator found a broken invariant; the message names the object."""
+
+
+class InternalError(PvnsimError, RuntimeError):
+    """A bug in pvnsim itself, not in the caller's use of it."""
+
+
+class Wait:
+    """What one simulated thread waits for, for deadlock reports."""
+
+    __slots__ = ("holder", "thread", "what")
+
+    def __init__(self, thread: str, what: str, holder: str | None) -> None:
+        self.thread = thread
+        self.what = what
+        self.holder = holder
+
+    def __str__(self) -> str:
+        held = f", held by {self.holder}" if self.holder else ""
+        return f"{self.thread} waits for {self.what}{held}"
+
+    def __repr__(self) -> str:
+        return f"Wait({self.thread!r}, {self.what!r}, {self.holder!r})"
+
+
+class DeadlockError(PvnsimError, RuntimeError):
+    """Every live simulated thread waits; nothing could ever wake them.
+
+    In single-threaded use (no scheduler) a blocking primitive whose lock is
+    held by someone who can never release it raises this instead of hanging.
+    ``waits`` lists each waiting thread, what it waits for and who holds it.
+    """
+
+    def __init__(self, waits: Sequence[Wait]) -> None:
+        self.waits = tuple(waits)
+        lines = "; ".join(str(w) for w in self.waits)
+        super().__init__(f"deadlock: {lines}")

@@ -1,0 +1,199 @@
+"""The trace: an ordered record of port and primitive calls.
+
+Theory of operation
+-------------------
+Each :class:`~pvnsim.kernel.Kernel` owns one :class:`Trace`.  While tracing is
+off (the default) a traced primitive pays one attribute test.  While it is on,
+every port entry and every primitive called directly by a port (or by user
+code) appends an :class:`Event`.  Primitives called from inside other
+primitives are not recorded, so the trace reads like the C source of the
+caller.
+
+An event is appended when its call *begins*, with its arguments already
+rendered as text (a page's identity can change during the call), and its
+result is filled in when the call returns.  So a callback's event
+(``putapage(...) = 0``) precedes the events of the calls it made.
+
+Events carry the vm_pvn.c line of the statement that made the call, found by
+looking up the Python line of the nearest ``vm_pvn.py`` frame in a table that
+the ports module registers (its ``# L<n>`` markers), and the name of the
+simulated thread that made it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+__all__ = ["Event", "Trace", "register_line_map"]
+
+_LINE_MAPS: dict[str, dict[int, int]] = {}
+_MARKER = re.compile(r"#\s*L(\d+)\b")
+
+
+def register_line_map(filename: str, source: str) -> None:
+    """Record which C line each Python line of ``filename`` stands for.
+
+    A Python line maps to the C line named by the nearest ``# L<n>`` marker at
+    or above it, within the same indented block run; lines before the first
+    marker of a function map to nothing.
+    """
+    table: dict[int, int] = {}
+    current: int | None = None
+    for number, line in enumerate(source.splitlines(), 1):
+        stripped = line.lstrip()
+        if stripped.startswith("def ") and not line.startswith(" "):
+            current = None
+        found = _MARKER.search(line)
+        if found:
+            current = int(found.group(1))
+        if current is not None:
+            table[number] = current
+    _LINE_MAPS[filename] = table
+
+
+def _c_line(depth: int) -> int | None:
+    frame = sys._getframe(depth)
+    for _ in range(8):
+        if frame is None:
+            return None
+        table = _LINE_MAPS.get(frame.f_code.co_filename)
+        if table is not None:
+            return table.get(frame.f_lineno)
+        frame = frame.f_back  # type: ignore[assignment]
+    return None
+
+
+@attrs.define(slots=True, eq=False)
+class Event:
+    """One recorded call.
+
+    Attributes:
+        seq: position in the trace, from 0.
+        kind: ``"port"`` (a vm_pvn.c routine), ``"prim"`` (a primitive it
+            calls), ``"callback"`` (putapage, getpage, page_check) or
+            ``"note"`` (free text from a user or a tool).
+        name: the C name, e.g. ``"page_create_va"``.
+        args: the arguments as rendered text.
+        result: the rendered result, ``None`` for a void call or while the
+            call is still running, ``"WOULDBLOCK"`` when it could not finish.
+        line: the vm_pvn.c line the call corresponds to, when known.
+        thread: the simulated thread that made the call.
+    """
+
+    seq: int
+    kind: str
+    name: str
+    args: tuple[str, ...]
+    result: str | None = None
+    line: int | None = None
+    thread: str = "main"
+    done: bool = False
+
+    def format(self) -> str:
+        """Render as ``name(args) = result``, the syntax of docs/oracle.md."""
+        text = f"{self.name}({', '.join(self.args)})"
+        if self.result is not None:
+            text += f" = {self.result}"
+        return text
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+class Trace:
+    """An append-only list of :class:`Event` with simple queries.
+
+    >>> t = Trace()
+    >>> e = t.begin("prim", "page_unlock", ("v1@0",))
+    >>> t.end(e, None)
+    >>> [ev.format() for ev in t]
+    ['page_unlock(v1@0)']
+    """
+
+    __slots__ = ("_events", "depth")
+
+    def __init__(self) -> None:
+        self._events: list[Event] = []
+        # Nesting depth of traced primitives; events are recorded only at 0.
+        self.depth = 0
+
+    def begin(
+        self,
+        kind: str,
+        name: str,
+        args: tuple[str, ...],
+        thread: str = "main",
+        line: int | None = None,
+        *,
+        find_line: bool = True,
+    ) -> Event:
+        """Append an event for a call that starts now and return it."""
+        if line is None and find_line:
+            line = _c_line(2)
+        event = Event(len(self._events), kind, name, args, None, line, thread)
+        self._events.append(event)
+        return event
+
+    def end(self, event: Event, result: str | None) -> None:
+        """Fill in the result of ``event``."""
+        event.result = result
+        event.done = True
+
+    def note(self, text: str, thread: str = "main") -> Event:
+        """Append a free-text note (for narration and tools)."""
+        event = Event(len(self._events), "note", text, (), None, None, thread, True)
+        self._events.append(event)
+        return event
+
+    def __iter__(self) -> Iterator[Event]:
+        return iter(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __getitem__(self, index: int) -> Event:
+        return self._events[index]
+
+    def clear(self) -> None:
+        """Forget every event."""
+        self._events.clear()
+
+    def since(self, position: int) -> list[Event]:
+        """Events recorded at or after ``position`` (a former ``len``)."""
+        return self._events[position:]
+
+    def filter(
+        self,
+        name: str | Iterable[str] | None = None,
+        kind: str | None = None,
+        thread: str | None = None,
+    ) -> list[Event]:
+        """Events whose name (one or several), kind and thread match."""
+        names = {name} if isinstance(name, str) else set(name) if name else None
+        return [
+            e
+            for e in self._events
+            if (names is None or e.name in names)
+            and (kind is None or e.kind == kind)
+            and (thread is None or e.thread == thread)
+        ]
+
+    def lines(self, kinds: Iterable[str] = ("port", "prim", "callback", "note")) -> list[str]:
+        """The events of the given kinds as text lines."""
+        wanted = set(kinds)
+        return [e.format() for e in self._events if e.kind in wanted]
+
+    def format(self) -> str:
+        """The whole trace, one event per line, with C line numbers."""
+        out = []
+        for e in self._events:
+            where = f"vm_pvn.c:{e.line:<5}" if e.line is not None else " " * 14
+            out.append(f"{e.seq:5d} {e.thread:>6} {where} {e.kind:<8} {e.format()}")
+        return "\n".join(out)
+
+    def __repr__(self) -> str:
+        return f"<Trace of {len(self._events)} events>"

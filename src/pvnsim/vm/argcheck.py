@@ -1,0 +1,154 @@
+"""Argument checks run by every port before it changes anything.
+
+Each check raises :class:`~pvnsim.errors.UsageError` with a message naming the
+routine, the argument and the problem.  Preconditions that the C states as
+``ASSERT`` at a routine's entry are checked here too, so a bad call leaves the
+simulated state exactly as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pvnsim.errors import UsageError
+from pvnsim.flags import ALL_BUF_FLAGS, P_FREE, PAGE_IO_INUSE, BufFlag, flag_names
+
+if TYPE_CHECKING:
+    from pvnsim.kernel import Kernel
+    from pvnsim.vm.page import Page
+
+__all__ = [
+    "check_aligned",
+    "check_callable",
+    "check_flags",
+    "check_int",
+    "check_page",
+    "check_plist",
+    "check_vnode",
+]
+
+
+def check_vnode(routine: str, vp: Any) -> Kernel:
+    """``vp`` must be a Vnode; returns its kernel."""
+    from pvnsim.vm.vnode import Vnode
+
+    if not isinstance(vp, Vnode):
+        raise UsageError(f"{routine}: vp must be a Vnode, not {type(vp).__name__}")
+    return vp.kernel
+
+
+def check_int(routine: str, name: str, value: Any, *, minimum: int | None = 0) -> int:
+    """``value`` must be an int (not bool) at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{routine}: {name} must be an int, not {type(value).__name__}")
+    if minimum is not None and value < minimum:
+        raise UsageError(f"{routine}: {name} must be >= {minimum}, not {value}")
+    return int(value)
+
+
+def check_aligned(routine: str, k: Kernel, name: str, value: Any) -> int:
+    """``value`` must be a non-negative multiple of PAGESIZE."""
+    value = check_int(routine, name, value)
+    if value & k.pageoffset:
+        raise UsageError(
+            f"{routine}: {name}={value:#x} is not aligned to PAGESIZE ({k.pagesize:#x})"
+        )
+    return value
+
+
+def check_flags(routine: str, flags: Any, allowed: int) -> int:
+    """``flags`` must be an int using only ``allowed`` buffer-flag bits."""
+    flags = check_int(routine, "flags", flags)
+    if flags & ~ALL_BUF_FLAGS:
+        raise UsageError(f"{routine}: unknown flag bits {flags & ~ALL_BUF_FLAGS:#x}")
+    if flags & ~allowed:
+        bad = flag_names(flags & ~allowed, BufFlag)
+        raise UsageError(f"{routine}: flags {bad} are not accepted by this routine")
+    return flags
+
+
+def check_callable(routine: str, name: str, fn: Any) -> None:
+    """``fn`` must be callable."""
+    if not callable(fn):
+        raise UsageError(f"{routine}: {name} must be callable, not {type(fn).__name__}")
+
+
+def check_page(
+    routine: str,
+    pp: Any,
+    k: Kernel | None = None,
+    *,
+    vp: Any = None,
+    locked: str | None = None,
+    io_locked: bool | None = None,
+    free: bool | None = False,
+) -> Page:
+    """``pp`` must be a real page (not a marker) with an identity.
+
+    Args:
+        k: the kernel it must belong to.
+        vp: the vnode it must belong to.
+        locked: ``"excl"``, ``"shared"`` or ``"any"``: required lock state.
+        io_locked: required i/o lock state, if not None.
+        free: required free state, if not None.
+    """
+    from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, Page
+
+    if not isinstance(pp, Page):
+        raise UsageError(f"{routine}: expected a Page, not {type(pp).__name__}")
+    if pp.p_hash is PVN_VPLIST_HASH_TAG:
+        raise UsageError(f"{routine}: {pp.name} is a marker page, not a real page")
+    if k is not None and pp.kernel is not k:
+        raise UsageError(f"{routine}: page {pp.name} belongs to another kernel")
+    if pp.p_vnode is None:
+        raise UsageError(f"{routine}: page {pp.name} has no identity (no vnode)")
+    if vp is not None and pp.p_vnode is not vp:
+        raise UsageError(f"{routine}: page {pp.name} belongs to vnode {pp.p_vnode.v_name}, not {vp.v_name}")
+    if free is not None and bool(pp.p_state & P_FREE) != free:
+        state = "free" if free else "not free"
+        raise UsageError(f"{routine}: page {pp.name} must be {state}")
+    if locked == "excl" and pp.p_selock >= 0:
+        raise UsageError(f"{routine}: page {pp.name} must be locked SE_EXCL")
+    if locked == "shared" and pp.p_selock <= 0:
+        raise UsageError(f"{routine}: page {pp.name} must be locked SE_SHARED")
+    if locked == "any" and pp.p_selock == 0:
+        raise UsageError(f"{routine}: page {pp.name} must be locked")
+    if io_locked is not None and bool(pp.p_iolock_state & PAGE_IO_INUSE) != io_locked:
+        state = "held" if io_locked else "free"
+        raise UsageError(f"{routine}: the i/o lock of page {pp.name} must be {state}")
+    return pp
+
+
+def check_plist(
+    routine: str,
+    plist: Any,
+    *,
+    locked: str = "any",
+    same_vnode: bool = False,
+    check: Callable[[Page], None] | None = None,
+) -> Kernel | None:
+    """``plist`` must be None or a well-formed p_next ring of locked, i/o-locked pages."""
+    if plist is None:
+        return None
+    from pvnsim.vm.page import Page
+
+    if not isinstance(plist, Page):
+        raise UsageError(f"{routine}: plist must be a Page or None, not {type(plist).__name__}")
+    k = plist.kernel
+    seen: set[int] = set()
+    pp = plist
+    while True:
+        check_page(routine, pp, k, locked=locked, io_locked=True)
+        if same_vnode and pp.p_vnode is not plist.p_vnode:
+            raise UsageError(f"{routine}: page {pp.name} is of another vnode than {plist.name}")
+        if check is not None:
+            check(pp)
+        seen.add(id(pp))
+        if pp.p_next.p_prev is not pp:
+            raise UsageError(f"{routine}: the page list is broken at {pp.name}")
+        pp = pp.p_next
+        if pp is plist:
+            return k
+        if id(pp) in seen:
+            raise UsageError(f"{routine}: the page list does not return to its head {plist.name}")

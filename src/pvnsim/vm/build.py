@@ -1,0 +1,127 @@
+"""Building page populations directly, without going through page_create_va.
+
+Tests, scenarios and notebooks need a vnode with pages in a given state and
+order (dirty here, cached there, locked by another thread...).  Building that
+through the real allocation paths would take many calls and leave traces;
+:func:`make_page` builds one page in one step, consistent with every
+invariant, and records nothing in the trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from pvnsim.errors import UsageError
+from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, PAGE_IO_INUSE, VISSWAP, P_SWAP
+from pvnsim.vm.hat import HatMapping
+from pvnsim.vm.page import _page_vpadd
+
+if TYPE_CHECKING:
+    from pvnsim.vm.page import Page
+    from pvnsim.vm.vnode import Vnode
+
+__all__ = ["LOCK_STATES", "make_page", "populate"]
+
+#: Accepted ``lock=`` values: by the caller ("main") or by another thread.
+LOCK_STATES = (None, "S", "SS", "X", "S@other", "X@other")
+
+_HW = {"-": 0, "r": P_REF, "m": P_MOD, "rm": P_REF | P_MOD, "mr": P_REF | P_MOD}
+
+
+def make_page(
+    vp: Vnode,
+    off: int,
+    *,
+    nrm: int = 0,
+    maps: Sequence[str] = (),
+    lckcnt: int = 0,
+    cowcnt: int = 0,
+    cached: bool = False,
+    lock: str | None = None,
+    io: str | None = None,
+    at: str = "head",
+    data: bytes | None = None,
+) -> Page:
+    """Give ``vp`` a resident page at ``off`` in the stated condition.
+
+    Args:
+        nrm: software attribute bits (P_MOD, P_REF, P_RO).
+        maps: one entry per translation, its hardware bits: ``"rm"``,
+            ``"r"``, ``"m"`` or ``"-"``.
+        lckcnt, cowcnt: p_lckcnt and p_cowcnt.
+        cached: put the page on the cache list (tail); it must then be clean,
+            unmapped, unlocked and not logically locked.
+        lock: one of :data:`LOCK_STATES`.
+        io: ``None``, ``"me"`` or ``"other"``: who holds the i/o lock.
+        at: ``"head"`` or ``"tail"`` of v_pages.
+        data: initial contents (at most PAGESIZE bytes).
+
+    Raises:
+        UsageError: misaligned or duplicate offset, no free memory, or an
+            impossible combination.
+    """
+    k = vp.kernel
+    if isinstance(off, bool) or not isinstance(off, int) or off < 0 or off & k.pageoffset:
+        raise UsageError(f"make_page: offset {off!r} is not a page-aligned non-negative int")
+    if off in k.page_hash[vp]:
+        raise UsageError(f"make_page: {vp.v_name}@{off} already exists")
+    if lock not in LOCK_STATES:
+        raise UsageError(f"make_page: lock must be one of {LOCK_STATES}, not {lock!r}")
+    if io not in (None, "me", "other"):
+        raise UsageError(f"make_page: io must be None, 'me' or 'other', not {io!r}")
+    if at not in ("head", "tail"):
+        raise UsageError(f"make_page: at must be 'head' or 'tail', not {at!r}")
+    if nrm & ~(P_MOD | P_REF | P_RO):
+        raise UsageError(f"make_page: nrm has unknown bits {nrm:#x}")
+    for m in maps:
+        if m not in _HW:
+            raise UsageError(f"make_page: translation bits must be one of {sorted(_HW)}, not {m!r}")
+    if cached and (maps or lock or io or lckcnt or cowcnt or nrm):
+        raise UsageError("make_page: a cached page must be clean, unmapped, unlocked and idle")
+    if data is not None and len(data) > k.pagesize:
+        raise UsageError("make_page: data is longer than a page")
+    pp = k.take_free_page()
+    if pp is None:
+        raise UsageError("make_page: no free memory left in this kernel")
+    k.freemem -= 1
+    pp.p_vnode = vp
+    pp.p_offset = off
+    if vp.v_flag & VISSWAP:
+        pp.p_state |= P_SWAP
+    k.page_hash[vp][off] = pp
+    if at == "tail" and vp.v_pages is not None:
+        _page_vpadd(vp.v_pages.p_vpprev, pp)
+    else:
+        _page_vpadd(vp, pp)
+    pp.p_nrm = nrm
+    pp.p_lckcnt = lckcnt
+    pp.p_cowcnt = cowcnt
+    if maps:
+        pp.p_mapping = [HatMapping("as", True, _HW[m]) for m in maps]
+    if data is not None:
+        pp.p_data = bytearray(data.ljust(k.pagesize, b"\0"))
+    if lock == "S":
+        pp.p_selock, pp.p_sowner = 1, "main"
+    elif lock == "SS":
+        pp.p_selock, pp.p_sowner = 2, ["main", "other"]
+    elif lock == "X":
+        pp.p_selock, pp.p_sowner = -1, "main"
+    elif lock == "S@other":
+        pp.p_selock, pp.p_sowner = 1, "other"
+    elif lock == "X@other":
+        pp.p_selock, pp.p_sowner = -1, "other"
+    if io is not None:
+        pp.p_iolock_state |= PAGE_IO_INUSE
+        pp.p_ioowner = "main" if io == "me" else "other"
+    if cached:
+        pp.p_state |= P_FREE
+        k.cachelist_add(pp, False)
+        k.freemem += 1
+    return pp
+
+
+def populate(vp: Vnode, offsets: Iterable[int], **state: object) -> list[Page]:
+    """:func:`make_page` for each offset, in order (each becomes the new head
+    unless ``at="tail"``); returns the pages."""
+    return [make_page(vp, off, **state) for off in offsets]  # type: ignore[arg-type]

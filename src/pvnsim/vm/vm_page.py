@@ -1,0 +1,482 @@
+"""Page creation, lookup, freeing and destruction of vm_page.c.
+
+Derived from illumos usr/src/uts/common/vm/vm_page.c (CDDL-1.0), following the
+contracts in semantics.md 4.4-4.5 and the simplifications listed in
+docs/oracle.md ("Model assumptions"):
+
+* freemem is exact: never-used + free-list + cache-list pages.
+* page_create_va reserves memory first (throttling as illumos does), then per
+  page takes a physical page from the free list or else the head of the cache
+  list (which loses its old identity at once), then looks up the identity.
+* Waiting for memory without a scheduler first calls the kernel's
+  ``memory_reclaim`` hook (a pageout stand-in); if memory is still short it is
+  a deadlock.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pvnsim.errors import KernelAssertionError, KernelPanic
+from pvnsim.flags import (
+    B_FREE,
+    B_INVAL,
+    P_FREE,
+    P_MOD,
+    P_REF,
+    P_RO,
+    P_SWAP,
+    PAGE_IO_INUSE,
+    PG_EXCL,
+    PG_NORELOC,
+    PG_NORMALPRI,
+    PG_PANIC,
+    PG_PUSHPAGE,
+    PG_WAIT,
+    PGREL_CLEAN,
+    PGREL_MOD,
+    PGREL_NOTREL,
+    SE_EXCL,
+    VISSWAP,
+    Se,
+)
+from pvnsim.vm import _trace
+from pvnsim.vm.hat import _hat_pageunload
+from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
+from pvnsim.vm.page import NOOFFSET, _page_add, _page_sub, _page_vpadd, _page_vpsub
+from pvnsim.vm.page_lock import (
+    _grantable,
+    _holder,
+    _page_io_unlock,
+    _page_trylock,
+    _page_tryupgrade,
+    _page_unlock,
+    _take,
+)
+from pvnsim.vm.vnode import IS_SWAPVP, IS_VMODSORT, _vn_dispose
+
+if TYPE_CHECKING:
+    from pvnsim.kernel import Kernel
+    from pvnsim.vm.mutex import KMutex
+    from pvnsim.vm.page import Page
+    from pvnsim.vm.seg import Seg
+    from pvnsim.vm.vnode import Vnode
+
+__all__ = [
+    "page_create_va",
+    "page_destroy",
+    "page_destroy_free",
+    "page_exists",
+    "page_free",
+    "page_hashin",
+    "page_hashout",
+    "page_lookup",
+    "page_lookup_nowait",
+    "page_reclaim",
+    "page_release",
+]
+
+_PG_ALLOWED = PG_EXCL | PG_WAIT | PG_NORELOC | PG_PANIC | PG_PUSHPAGE | PG_NORMALPRI
+
+
+# -- hash in / hash out ---------------------------------------------------
+
+
+def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
+    k = vp.kernel
+    bucket = k.page_hash[vp]
+    if off in bucket:
+        return 0
+    pp.p_vnode = vp
+    pp.p_offset = off
+    if vp.v_flag & VISSWAP:
+        pp.p_state |= P_SWAP
+    bucket[off] = pp
+    vphm = vp.v_vphm
+    _mutex_enter(vphm)
+    if vp.v_pages is not None and IS_VMODSORT(vp) and pp.p_nrm & P_MOD:
+        _page_vpadd(vp.v_pages.p_vpprev, pp)
+    else:
+        _page_vpadd(vp, pp)
+    _mutex_exit(vphm)
+    return 1
+
+
+def _page_hashout(pp: Page) -> None:
+    vp = pp.p_vnode
+    if vp is None:
+        return
+    del vp.kernel.page_hash[vp][pp.p_offset]
+    vphm = vp.v_vphm
+    _mutex_enter(vphm)
+    _page_vpsub(vp, pp)
+    _mutex_exit(vphm)
+    pp.p_nrm &= ~(P_REF | P_MOD | P_RO)
+    pp.p_state &= ~P_SWAP
+    pp.p_vnode = None
+    pp.p_offset = NOOFFSET
+    pp.p_fsdata = 0
+
+
+def page_hashin(pp: Page, vp: Vnode, off: int) -> int:
+    """Give ``pp`` the identity (vp, off); 0 if that identity already exists."""
+    return _page_hashin(pp, vp, off)
+
+
+def page_hashout(pp: Page) -> None:
+    """Remove ``pp``'s identity (hash, v_pages, ref/mod bits)."""
+    _page_hashout(pp)
+
+
+# -- memory ----------------------------------------------------------------
+
+
+def _wait_for_memory(k: Kernel, target: int) -> None:
+    if k.freemem >= target:
+        return
+    if k.memory_reclaim is not None:
+        k.memory_reclaim(k, target - k.freemem)
+        if k.freemem >= target:
+            return
+    k.needfree += target - k.freemem
+    try:
+        k.block(
+            f"memory (freemem {k.freemem}, needs {target})",
+            None,
+            lambda: k.freemem >= target,
+        )
+    finally:
+        k.needfree = 0
+
+
+def _page_create_va(
+    vp: Vnode, off: int, nbytes: int, flags: int, seg: Seg | None, vaddr: int
+) -> Page | None:
+    k = vp.kernel
+    if not flags & (PG_EXCL | PG_WAIT):
+        raise KernelPanic("page_create_va: invalid flags: neither PG_EXCL nor PG_WAIT")
+    if flags & ~_PG_ALLOWED:
+        raise KernelPanic(f"page_create_va: unsupported flags {flags & ~_PG_ALLOWED:#x}")
+    npages = k.btopr(nbytes)
+    if npages > max(k.total_pages // 2, 1):
+        if not flags & PG_WAIT:
+            return None
+        k.block(f"memory for {npages} pages (more than max_page_get)", None, lambda: False)
+    entry_freemem = k.freemem
+    if k.freemem <= k.throttlefree + npages:  # type: ignore[operator]
+        if flags & PG_WAIT:
+            _wait_for_memory(k, npages + k.throttlefree)  # type: ignore[operator]
+        elif k.freemem < npages + k.pageout_reserve:  # type: ignore[operator]
+            return None
+    if k.freemem < npages:
+        if not flags & PG_WAIT:
+            return None
+        _wait_for_memory(k, npages)
+    k.freemem -= npages
+    me = k.curthread
+    plist: Page | None = None
+    created = 0
+    spare: Page | None = None
+    bucket = k.page_hash[vp]
+    i = 0
+    while i < npages:
+        o = off + (i << k.pageshift)
+        if spare is None:
+            spare = k.take_free_page()
+            if spare is None:
+                cached = k.page_cachelist
+                if cached is None:
+                    raise KernelPanic("page_create_va: freemem reserved but no page on any list")
+                k.cachelist_sub(cached)
+                cached.p_state &= ~P_FREE
+                _page_hashout(cached)
+                spare = cached
+        existing = bucket.get(o)
+        if existing is None:
+            pp = spare
+            spare = None
+            pp.p_nrm = P_REF
+            _page_hashin(pp, vp, o)
+            pp.p_selock = -1
+            pp.p_sowner = me
+            pp.p_iolock_state |= PAGE_IO_INUSE
+            pp.p_ioowner = me
+            created += 1
+        elif flags & PG_EXCL:
+            while plist is not None:
+                victim = plist
+                plist = _page_sub(plist, victim)
+                _page_io_unlock(victim)
+                _vn_dispose(victim, B_INVAL, 0, None)
+            k.put_free_page(spare)
+            k.freemem += npages - created
+            if k.freemem != entry_freemem:
+                raise KernelAssertionError("page_create_va: freemem not restored after failure")
+            return None
+        else:
+            if not _grantable(existing, SE_EXCL):
+                # Give back this page's share of the reservation while we sleep.
+                k.freemem += 1
+                k.block(
+                    f"page lock of {existing.name} (SE_EXCL)",
+                    _holder(existing),
+                    lambda e=existing: _grantable(e, SE_EXCL),
+                )
+                k.freemem -= 1
+                continue
+            pp = existing
+            _take(pp, SE_EXCL, me)
+            if pp.p_state & P_FREE:
+                k.cachelist_sub(pp)
+                pp.p_state &= ~P_FREE
+            else:
+                k.freemem += 1
+            if pp.p_iolock_state & PAGE_IO_INUSE:
+                k.block(
+                    f"i/o lock of {pp.name}",
+                    pp.p_ioowner,
+                    lambda p=pp: not p.p_iolock_state & PAGE_IO_INUSE,
+                )
+            pp.p_iolock_state |= PAGE_IO_INUSE
+            pp.p_ioowner = me
+        # Append: page_add(&plist, pp) followed by plist = plist->p_next.
+        plist = _page_add(plist, pp).p_next
+        i += 1
+    if spare is not None:
+        k.put_free_page(spare)
+    return plist
+
+
+def page_create_va(
+    vp: Vnode, off: int, nbytes: int, flags: int, seg: Seg | None, vaddr: int
+) -> Page | None:
+    """Create pages for [off, off + nbytes) of ``vp``, each EXCL- and i/o-locked.
+
+    Returns the ring of pages (ascending, head at ``off``), or ``None`` when a
+    page already exists and PG_EXCL was given, or memory is short without
+    PG_WAIT.
+    """
+    k = vp.kernel
+    if k.sched is not None:
+        k.sched.switch_point("page_create_va", vp.v_name)
+    if k.tracing:
+        return _trace.traced(  # type: ignore[no-any-return]
+            k, "page_create_va", "viiGsa>p", _page_create_va, vp, off, nbytes, flags, seg, vaddr
+        )
+    return _page_create_va(vp, off, nbytes, flags, seg, vaddr)
+
+
+# -- lookup ------------------------------------------------------------------
+
+
+def _page_exists(vp: Vnode, off: int) -> Page | None:
+    return vp.kernel.page_hash[vp].get(off)
+
+
+def page_exists(vp: Vnode, off: int) -> Page | None:
+    """The page (vp, off) if it exists, free or not (a hint: nothing is locked)."""
+    k = vp.kernel
+    if k.tracing:
+        return _trace.traced(k, "page_exists", "vi>p", _page_exists, vp, off)  # type: ignore[no-any-return]
+    return k.page_hash[vp].get(off)
+
+
+def _page_lookup_nowait(vp: Vnode, off: int, se: int) -> Page | None:
+    pp = vp.kernel.page_hash[vp].get(off)
+    if pp is None or pp.p_state & P_FREE:
+        return None
+    if not _page_trylock(pp, se):
+        return None
+    return pp
+
+
+def page_lookup_nowait(vp: Vnode, off: int, se: Se | int) -> Page | None:
+    """The page (vp, off) locked in mode ``se``, or None if absent, free or busy."""
+    k = vp.kernel
+    if k.tracing:
+        return _trace.traced(k, "page_lookup_nowait", "vie>p", _page_lookup_nowait, vp, off, Se(se))  # type: ignore[no-any-return]
+    return _page_lookup_nowait(vp, off, se)
+
+
+def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:
+    k = vp.kernel
+    bucket = k.page_hash[vp]
+    while True:
+        pp = bucket.get(off)
+        if pp is None:
+            return None
+        want = SE_EXCL if pp.p_state & P_FREE else se
+        if not _grantable(pp, want):
+            k.block(
+                f"page lock of {pp.name}",
+                _holder(pp),
+                lambda p=pp, w=want: _grantable(p, w) or bucket.get(off) is not p,
+            )
+            continue
+        _take(pp, want, k.curthread)
+        if pp.p_state & P_FREE:
+            if not _page_reclaim(pp, None):
+                continue
+            if se != SE_EXCL:
+                pp.p_selock = 1
+        return pp
+
+
+def page_lookup(vp: Vnode, off: int, se: Se | int) -> Page | None:
+    """The page (vp, off) locked in mode ``se``, reclaimed if it was cached.
+
+    Waits for the page lock; returns None only when the page does not exist.
+    """
+    k = vp.kernel
+    if k.sched is not None:
+        k.sched.switch_point("page_lookup", vp.v_name)
+    if k.tracing:
+        return _trace.traced(k, "page_lookup", "vie>p", _page_lookup, vp, off, Se(se))  # type: ignore[no-any-return]
+    return _page_lookup(vp, off, se)
+
+
+def _page_reclaim(pp: Page, lock: KMutex | None) -> int:
+    k = pp.kernel
+    if pp.p_selock >= 0:
+        raise KernelAssertionError(f"page_reclaim: page {pp.name} is not held exclusively")
+    if not pp.p_state & P_FREE:
+        raise KernelAssertionError(f"page_reclaim: page {pp.name} is not free")
+    if k.freemem < 1:
+        _page_unlock(pp)
+        return 0
+    if pp.p_vnode is not None:
+        k.cachelist_sub(pp)
+    else:
+        k.page_freelist = _page_sub(k.page_freelist, pp)
+        k.freelist_count -= 1
+    pp.p_state &= ~P_FREE
+    pp.p_nrm |= P_REF
+    k.freemem -= 1
+    k.vm.pgrec += 1
+    k.vm.pgfrec += 1
+    return 1
+
+
+def page_reclaim(pp: Page, lock: KMutex | None) -> int:
+    """Take an exclusively locked free page off its list; 1 on success."""
+    k = pp.kernel
+    if k.tracing:
+        return _trace.traced(k, "page_reclaim", "pm>i", _page_reclaim, pp, lock)  # type: ignore[no-any-return]
+    return _page_reclaim(pp, lock)
+
+
+# -- free, destroy, release ----------------------------------------------------
+
+
+def _page_free(pp: Page, dontneed: int) -> None:
+    k = pp.kernel
+    if pp.p_selock >= 0:
+        raise KernelAssertionError(f"page_free: page {pp.name} is not held exclusively")
+    if pp.p_iolock_state & PAGE_IO_INUSE:
+        raise KernelAssertionError(f"page_free: page {pp.name} is i/o locked")
+    if pp.p_state & P_FREE:
+        raise KernelPanic(f"page_free: page {pp.name} is free")
+    if pp.p_mapping or pp.p_lckcnt or pp.p_cowcnt:
+        raise KernelPanic(
+            f"page_free pp={pp.name}, mapped={len(pp.p_mapping or ())}, "
+            f"lckcnt={pp.p_lckcnt}, cowcnt={pp.p_cowcnt}"
+        )
+    vp = pp.p_vnode
+    if vp is not None and IS_VMODSORT(vp) and pp.p_nrm & P_MOD:
+        raise KernelAssertionError(f"page_free: VMODSORT page {pp.name} is modified")
+    pp.p_state |= P_FREE
+    pp.p_nrm &= ~(P_REF | P_MOD | P_RO)
+    if vp is None:
+        pp.p_offset = NOOFFSET
+        k.put_free_page(pp)
+    else:
+        k.cachelist_add(pp, bool(dontneed))
+    pp.p_selock = 0
+    pp.p_sowner = None
+    k.freemem += 1
+
+
+def page_free(pp: Page, dontneed: int) -> None:
+    """Free ``pp``: cache list (head if ``dontneed``) with identity, else free list."""
+    k = pp.kernel
+    if k.tracing:
+        _trace.traced(k, "page_free", "pi", _page_free, pp, dontneed)
+        return
+    _page_free(pp, dontneed)
+
+
+def _page_destroy(pp: Page, dontfree: int) -> None:
+    if pp.p_selock >= 0:
+        raise KernelAssertionError(f"page_destroy: page {pp.name} is not held exclusively")
+    if pp.p_iolock_state & PAGE_IO_INUSE:
+        raise KernelAssertionError(f"page_destroy: page {pp.name} is i/o locked")
+    _hat_pageunload(pp, 1)
+    _page_hashout(pp)
+    if not dontfree:
+        pp.p_lckcnt = 0
+        pp.p_cowcnt = 0
+        _page_free(pp, 0)
+
+
+def page_destroy(pp: Page, dontfree: int) -> None:
+    """Unmap ``pp``, remove its identity and (unless ``dontfree``) free it."""
+    k = pp.kernel
+    if k.tracing:
+        _trace.traced(k, "page_destroy", "pi", _page_destroy, pp, dontfree)
+        return
+    _page_destroy(pp, dontfree)
+
+
+def _page_destroy_free(pp: Page) -> None:
+    k = pp.kernel
+    if pp.p_selock >= 0:
+        raise KernelAssertionError(f"page_destroy_free: page {pp.name} is not held exclusively")
+    if not pp.p_state & P_FREE or pp.p_vnode is None:
+        raise KernelAssertionError(f"page_destroy_free: page {pp.name} is not on the cache list")
+    if pp.p_mapping or pp.p_nrm & (P_REF | P_MOD | P_RO):
+        raise KernelAssertionError(f"page_destroy_free: page {pp.name} is mapped or has ref/mod")
+    k.cachelist_sub(pp)
+    _page_hashout(pp)
+    k.put_free_page(pp)
+    pp.p_selock = 0
+    pp.p_sowner = None
+
+
+def page_destroy_free(pp: Page) -> None:
+    """Move a locked cache-list page to the free list, removing its identity."""
+    k = pp.kernel
+    if k.tracing:
+        _trace.traced(k, "page_destroy_free", "p", _page_destroy_free, pp)
+        return
+    _page_destroy_free(pp)
+
+
+def _page_release(pp: Page, checkmod: int) -> int:
+    vp = pp.p_vnode
+    if pp.p_selock == 0 or pp.p_state & P_FREE or vp is None:
+        raise KernelAssertionError(
+            f"page_release: page {pp.name} must be locked, not free, with a vnode"
+        )
+    if (
+        not pp.p_mapping
+        and not IS_SWAPVP(vp)
+        and ((pp.p_selock > 0 and _page_tryupgrade(pp)) or pp.p_selock < 0)
+        and pp.p_lckcnt == 0
+        and pp.p_cowcnt == 0
+        and not pp.p_mapping
+    ):
+        if checkmod and pp.p_nrm & P_MOD:
+            _page_unlock(pp)
+            return int(PGREL_MOD)
+        _vn_dispose(pp, B_FREE, 0, None)
+        return int(PGREL_CLEAN)
+    _page_unlock(pp)
+    return int(PGREL_NOTREL)
+
+
+def page_release(pp: Page, checkmod: int) -> int:
+    """Free ``pp`` if nobody maps or shares it (PGREL_CLEAN), else unlock it."""
+    k = pp.kernel
+    if k.tracing:
+        return _trace.traced(k, "page_release", "pi>r", _page_release, pp, checkmod)  # type: ignore[no-any-return]
+    return _page_release(pp, checkmod)

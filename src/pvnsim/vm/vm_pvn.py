@@ -1,0 +1,1300 @@
+"""Ports of every routine of illumos vm_pvn.c, the paged-vnode VM layer.
+
+Derived from illumos usr/src/uts/common/vm/vm_pvn.c
+(Copyright (c) 1986, 2010, Oracle and/or its affiliates; Copyright 2015
+Nexenta Systems, Inc.; portions (c) AT&T and the Regents of the University of
+California), distributed under the CDDL-1.0, as is this file.
+
+Read it side by side with the C: each port follows its C routine statement by
+statement, in the same order, and ``# L<n>`` comments give the C line a
+statement stands for (the trace uses them to tag events).  Every place where a
+port departs from the C says ``DEVIATION:`` and why.  Deviations shared by all
+ports:
+
+* DEVIATION: out-parameters (``*offp``, ``*lenp``) are returned in a
+  :class:`Kluster`; page-list arrays (``pl``) stay caller-owned Python lists
+  filled in place, as arrays are in C.
+* DEVIATION: the C's globals (freemem, tunables, marker_cache, ...) live in the
+  :class:`~pvnsim.kernel.Kernel` reached through the vnode or page argument;
+  ``pvn_init`` therefore takes the kernel.
+* DEVIATION: arguments are checked before anything changes; bad ones raise
+  :class:`~pvnsim.errors.UsageError` (the C would ASSERT or corrupt memory).
+  ASSERTs in the middle of a routine raise
+  :class:`~pvnsim.errors.KernelAssertionError`, even under ``python -O``.
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import pathlib
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import attrs
+
+from pvnsim.errors import KernelAssertionError, KernelPanic, UsageError
+from pvnsim.flags import (
+    B_ASYNC,
+    B_DELWRI,
+    B_DONTNEED,
+    B_ERROR,
+    B_FORCE,
+    B_FREE,
+    B_INVAL,
+    B_READ,
+    B_TRUNC,
+    ALL_BUF_FLAGS,
+    EAGAIN,
+    HAT_FORCE_PGUNLOAD,
+    HAT_SYNC_DONTZERO,
+    HAT_SYNC_STOPON_MOD,
+    HAT_SYNC_ZERORM,
+    HAT_VMODSORT,
+    MAXBOFFSET,
+    MAXBSIZE,
+    P_MOD,
+    P_NO_RECLAIM,
+    P_REF,
+    PAGE_IO_INUSE,
+    PG_EXCL,
+    PG_WAIT,
+    S_CREATE,
+    S_WRITE,
+    SE_EXCL,
+    SE_SHARED,
+    SM_ASYNC,
+    SM_WRITE,
+    VCHR,
+    VVMEXEC,
+    VVMLOCK,
+    SegRw,
+)
+from pvnsim.kernel import Kernel, register_boot_routine
+from pvnsim.trace import register_line_map
+from pvnsim.vm import _trace
+from pvnsim.vm.argcheck import (
+    check_aligned,
+    check_callable,
+    check_flags,
+    check_int,
+    check_page,
+    check_plist,
+    check_vnode,
+)
+from pvnsim.vm.hat import (
+    hat_clrrefmod,
+    hat_ismod,
+    hat_page_getattr,
+    hat_page_is_mapped,
+    hat_pagesync,
+    hat_pageunload,
+    hat_setmod_only,
+    hat_supported,
+)
+from pvnsim.vm.kmem import KM_SLEEP, KmemCache, kmem_cache_alloc, kmem_cache_free
+from pvnsim.vm.mutex import cv_broadcast, cv_wait, mutex_enter, mutex_exit
+from pvnsim.vm.page import (
+    PAGE_LOCKED,
+    PP_ISFREE,
+    PVN_VPLIST_HASH_TAG,
+    Page,
+    page_add,
+    page_iolock_assert,
+    page_sub,
+    page_vpadd,
+    page_vpsub,
+    ring,
+)
+from pvnsim.vm.page_lock import (
+    page_downgrade,
+    page_io_lock,
+    page_io_locked,
+    page_io_trylock,
+    page_io_unlock,
+    page_io_wait,
+    page_lock,
+    page_trylock,
+    page_tryupgrade,
+    page_unlock,
+)
+from pvnsim.vm.seg import SEGOP_KLUSTER, Seg
+from pvnsim.vm.seg_map import kzero, segmap_getmapflt, segmap_release
+from pvnsim.vm.vm_page import page_create_va, page_destroy_free, page_lookup_nowait, page_release
+from pvnsim.vm.vnode import IS_SWAPFSVP, IS_SWAPVP, IS_VMODSORT, VN_DISPOSE, Vnode, page_vnode_mutex
+
+__all__ = [
+    "KCRED",
+    "Kluster",
+    "PageSlots",
+    "marker_constructor",
+    "pvn_getdirty",
+    "pvn_getpages",
+    "pvn_init",
+    "pvn_io_done",
+    "pvn_plist_init",
+    "pvn_read_done",
+    "pvn_read_kluster",
+    "pvn_vplist_dirty",
+    "pvn_vplist_setdirty",
+    "pvn_vpzero",
+    "pvn_write_done",
+    "pvn_write_kluster",
+]
+
+_U64 = 1 << 64
+
+#: The credential the C passes as ``kcred`` (opaque to the simulation).
+KCRED: Any = "kcred"
+
+#: Flags pvn_getdirty, pvn_write_kluster and pvn_vplist_dirty understand.
+PVN_FLAGS = B_ASYNC | B_INVAL | B_FREE | B_DONTNEED | B_DELWRI | B_TRUNC | B_FORCE
+
+PutapageFn = Callable[[Vnode, Page, Any, Any, int, Any], int]
+GetpageFn = Callable[..., int]
+PageCheckFn = Callable[[Page], int]
+
+
+@attrs.frozen
+class Kluster:
+    """What pvn_read_kluster and pvn_write_kluster give back.
+
+    Attributes:
+        plist: head of the p_next ring of pages, lowest offset first.
+        off: the C's ``*offp``: offset of the first page.
+        len: the C's ``*lenp``: bytes covered (may end inside the last page
+            after pvn_read_kluster's retract).
+    """
+
+    plist: Page
+    off: int
+    len: int
+
+    @property
+    def pages(self) -> list[Page]:
+        """The pages of the ring, head first."""
+        return ring(self.plist)
+
+    def __iter__(self) -> Iterator[Any]:
+        # Lets callers unpack it the way the C fills its three results.
+        return iter((self.plist, self.off, self.len))
+
+    def __str__(self) -> str:
+        names = " ".join(p.name for p in self.pages)
+        return f"plist=[{names}] off={self.off} len={self.len}"
+
+
+class PageSlots:
+    """A view of a page array from some index on: the C's ``page_t **ppp``.
+
+    pvn_getpages hands this to the getpage callback, so ``pl[0] = pp`` in the
+    callback stores into the caller's array at the current position.
+    """
+
+    __slots__ = ("_array", "_start")
+
+    def __init__(self, array: list[Page | None], start: int) -> None:
+        self._array = array
+        self._start = start
+
+    def __getitem__(self, index: int) -> Page | None:
+        return self._array[self._start + index]
+
+    def __setitem__(self, index: int, value: Page | None) -> None:
+        self._array[self._start + index] = value
+
+    def __len__(self) -> int:
+        return len(self._array) - self._start
+
+
+def _kassert(cond: object, text: str) -> None:
+    if not cond:
+        raise KernelAssertionError(f"assertion failed: {text}")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _render_result(value: Any) -> str | None:
+    if value is None:
+        return "NULL"
+    if isinstance(value, Kluster):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return str(value)
+
+
+def _port(kernel_of: Callable[..., Kernel | None], kinds: str, void: bool = False) -> Callable[[F], F]:
+    """Record a port's entry in the trace (kind "port") when tracing is on."""
+
+    def wrap(fn: F) -> F:
+        name = fn.__name__
+
+        @functools.wraps(fn)
+        def traced_port(*args: Any) -> Any:
+            k = kernel_of(*args)
+            if k is None or not k.tracing or k.trace.depth:
+                return fn(*args)
+            rendered = tuple(_trace.fmt(c, a) for c, a in zip(kinds, args, strict=False))
+            event = k.trace.begin("port", name, rendered, k.curthread)
+            result = fn(*args)
+            k.trace.end(event, None if void else _render_result(result))
+            return result
+
+        return traced_port  # type: ignore[return-value]
+
+    return wrap
+
+
+def _callback(k: Kernel, name: str, rendered: tuple[str, ...], fn: Callable[..., Any], *args: Any) -> Any:
+    """Call a user callback, recording it (kind "callback") when tracing."""
+    if not k.tracing or k.trace.depth:
+        return fn(*args)
+    event = k.trace.begin("callback", name, rendered, k.curthread)
+    result = fn(*args)
+    k.trace.end(event, str(int(result)) if result is not None else None)
+    return result
+
+
+def _kernel_of_vp(vp: Any, *_: Any) -> Kernel | None:
+    return vp.kernel if isinstance(vp, Vnode) else None
+
+
+def _kernel_of_pp(pp: Any, *_: Any) -> Kernel | None:
+    return pp.kernel if isinstance(pp, Page) else None
+
+
+def _kernel_of_2nd(_fn: Any, vp: Any, *_: Any) -> Kernel | None:
+    return vp.kernel if isinstance(vp, Vnode) else None
+
+
+def _check_seg(routine: str, k: Kernel, seg: Any) -> None:
+    if not isinstance(seg, Seg):
+        raise UsageError(f"{routine}: seg must be a Seg, not {type(seg).__name__}")
+    if seg.kernel is not k:
+        raise UsageError(f"{routine}: segment {seg.name} belongs to another kernel")
+
+
+# ---------------------------------------------------------------------------
+# pvn_read_kluster: vm_pvn.c lines 89-221
+
+
+@_port(_kernel_of_vp, "visaiii")
+def pvn_read_kluster(
+    vp: Vnode,
+    off: int,
+    seg: Seg,
+    addr: int,
+    vp_off: int,
+    vp_len: int,
+    isra: int,
+) -> Kluster | None:
+    """Create the largest run of absent pages around ``off`` for one read.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 89-221.
+
+    The run stays inside the block window ``[vp_off, vp_off + vp_len)`` and
+    within what the segment accepts, and shrinks when free memory is short.
+    Every page is new, locked SE_EXCL and i/o-locked.
+
+    Returns:
+        A :class:`Kluster` (plist, off, len), or ``None`` when the page at
+        ``off`` already exists, read-ahead gives up under memory pressure, or
+        the segment refuses read-ahead.
+
+    Raises:
+        UsageError: misaligned ``off``, ``off`` outside the window,
+            a non-positive ``vp_len``, a foreign segment.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    routine = "pvn_read_kluster"
+    k = check_vnode(routine, vp)
+    check_aligned(routine, k, "off", off)
+    check_int(routine, "addr", addr)
+    check_int(routine, "vp_off", vp_off)
+    check_int(routine, "vp_len", vp_len, minimum=1)
+    check_int(routine, "isra", int(isra))
+    _check_seg(routine, k, seg)
+    if not (off >= vp_off and off < vp_off + vp_len):  # L107
+        raise UsageError(
+            f"{routine}: off={off:#x} is outside the window [{vp_off:#x}, {vp_off + vp_len:#x})"
+        )
+    PAGESIZE = k.pagesize
+    plist: Page | None = None
+
+    # Klustering (and read-ahead) only spends memory above minfree.
+    pagesavail = k.freemem - k.minfree  # type: ignore[operator]  # L113
+
+    if pagesavail <= 0:  # L115
+        if isra:  # L116
+            return None  # L117
+        else:
+            pagesavail = 1  # L119
+
+    # Compare in pages, as the C does to stay clear of 32-bit byte overflow.
+    if pagesavail < k.btopr(vp_len):  # L122
+        # Not enough for the whole window: first drop the part before off.
+        deltab = off - vp_off  # L127
+        vp_len -= deltab  # L128
+        vp_off += deltab  # L129
+        if pagesavail < k.btopr(vp_len):  # L130
+            # Still too much: settle for what is available (at least a page).
+            vp_len = k.ptob(pagesavail)  # L135
+
+    vp_end = vp_off + vp_len  # L139
+    _kassert(off >= vp_off and off < vp_end, "off >= vp_off && off < vp_end")  # L140
+
+    if isra and SEGOP_KLUSTER(seg, addr, 0):  # L142
+        return None  # L143
+
+    plist = page_create_va(vp, off, PAGESIZE, PG_EXCL | PG_WAIT, seg, addr)  # L145
+    if plist is None:
+        return None  # L147
+
+    if vp_len <= PAGESIZE or k.pvn_nofodklust:  # L149
+        offp = off  # L150
+        lenp = min(vp_len, PAGESIZE)  # L151
+    else:
+        # Walk backwards from off, prepending each new page, until the window
+        # start, a refusal by the segment, or a page that already exists.
+        deltab = PAGESIZE  # L158
+        while off >= vp_off + deltab:
+            if SEGOP_KLUSTER(seg, addr, -deltab):  # L164
+                break  # L165
+            pp = page_create_va(vp, off - deltab, PAGESIZE, PG_EXCL, seg, addr - deltab)  # L166
+            if pp is None:
+                break  # L169
+            plist = page_add(plist, pp)  # L173
+            deltab += PAGESIZE  # L159
+        deltab -= PAGESIZE  # L175
+
+        # Then forwards, appending, until the window end.
+        deltaf = PAGESIZE  # L178
+        while off + deltaf < vp_end:
+            if SEGOP_KLUSTER(seg, addr, deltaf):  # L184
+                break  # L185
+            pp = page_create_va(vp, off + deltaf, PAGESIZE, PG_EXCL, seg, addr + deltaf)  # L186
+            if pp is None:
+                break  # L189
+            plist = page_add(plist, pp)  # L194
+            plist = plist.p_next  # L195
+            deltaf += PAGESIZE  # L179
+        off = off - deltab  # L197
+        offp = off
+        lenp = deltab + deltaf  # L198
+        _kassert(off >= vp_off, "off >= vp_off")  # L199
+
+        # A window narrower than the pages covering it (fragments smaller
+        # than a page) is reported with its own end, not the page end.
+        if (vp_off + vp_len) < (off + lenp):  # L212
+            _kassert(vp_end > off, "vp_end > off")  # L213
+            lenp = vp_end - off  # L214
+    return Kluster(plist, offp, lenp)  # L220
+
+
+# ---------------------------------------------------------------------------
+# pvn_write_kluster: vm_pvn.c lines 233-298
+
+
+@_port(_kernel_of_vp, "vpiiB")
+def pvn_write_kluster(
+    vp: Vnode,
+    pp: Page,
+    vp_off: int,
+    vp_len: int,
+    flags: int,
+) -> Kluster:
+    """Gather the dirty neighbours of ``pp`` into one write.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 233-298.
+
+    ``pp`` must already have been accepted by :func:`pvn_getdirty` (locked and
+    i/o-locked).  Neighbours inside ``[vp_off, vp_off + vp_len)`` are looked
+    up without waiting and passed to pvn_getdirty with B_DELWRI; the first
+    one that is missing, busy or clean ends that direction (a clean one has
+    been freed, destroyed or released by pvn_getdirty as a side effect).
+
+    Returns:
+        A :class:`Kluster` of i/o-locked dirty pages, ``pp`` included.
+
+    Raises:
+        UsageError: ``pp`` not of ``vp``, not locked as the flags require or
+            not i/o-locked, already on a list, or unknown flags.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    routine = "pvn_write_kluster"
+    k = check_vnode(routine, vp)
+    flags = check_flags(routine, flags, PVN_FLAGS)
+    check_int(routine, "vp_off", vp_off)
+    check_int(routine, "vp_len", vp_len, minimum=1)
+    locked = "excl" if flags & B_INVAL and not flags & B_FREE else "any"
+    check_page(routine, pp, k, vp=vp, locked=locked, io_locked=True)
+    if pp.p_next is not pp:
+        raise UsageError(f"{routine}: page {pp.name} is already on a page list")
+    PAGESIZE = k.pagesize
+
+    off = pp.p_offset  # L249
+
+    # Never kluster an invalidation of a swap-like vnode: its neighbours may
+    # belong to other processes.
+    if k.pvn_write_noklust or ((flags & B_INVAL) and IS_SWAPVP(vp)):  # L256
+        return Kluster(pp, off, PAGESIZE)  # L257-259
+
+    if flags & (B_FREE | B_INVAL):  # L262
+        se = SE_EXCL  # L263
+    else:
+        se = SE_SHARED  # L265
+
+    dirty = pp  # L267
+    # Backwards; the comparison is written so the unsigned C never wraps.
+    deltab = PAGESIZE  # L273
+    while off >= vp_off + deltab:
+        pp = page_lookup_nowait(vp, off - deltab, se)  # type: ignore[assignment]  # L274
+        if pp is None:
+            break  # L276
+        if pvn_getdirty(pp, flags | B_DELWRI) == 0:  # L277
+            break  # L278
+        dirty = page_add(dirty, pp)  # L279
+        deltab += PAGESIZE  # L273
+    deltab -= PAGESIZE  # L281
+
+    vp_end = vp_off + vp_len  # L283
+    deltaf = PAGESIZE  # L285
+    while off + deltaf < vp_end:
+        pp = page_lookup_nowait(vp, off + deltaf, se)  # type: ignore[assignment]  # L286
+        if pp is None:
+            break  # L288
+        if pvn_getdirty(pp, flags | B_DELWRI) == 0:  # L289
+            break  # L290
+        dirty = page_add(dirty, pp)  # L291
+        dirty = dirty.p_next  # L292
+        deltaf += PAGESIZE  # L285
+
+    return Kluster(dirty, off - deltab, deltab + deltaf)  # L295-297
+
+
+# ---------------------------------------------------------------------------
+# pvn_io_done: vm_pvn.c lines 304-315
+
+
+@_port(_kernel_of_pp, "p", void=True)
+def pvn_io_done(plist: Page | None) -> None:
+    """Drop the i/o lock and the page lock of every page of ``plist``.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 304-315.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    check_plist("pvn_io_done", plist)
+    while plist is not None:  # L309
+        pp = plist  # L310
+        plist = page_sub(plist, pp)  # L311
+        page_io_unlock(pp)  # L312
+        page_unlock(pp)  # L313
+
+
+# ---------------------------------------------------------------------------
+# pvn_read_done: vm_pvn.c lines 322-338
+
+
+@_port(_kernel_of_pp, "pB", void=True)
+def pvn_read_done(plist: Page | None, flags: int) -> None:
+    """Finish a read: destroy the pages on B_ERROR, otherwise release them.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 322-338.
+
+    Without B_ERROR each page goes through ``page_release(pp, 0)``, which puts
+    an unmapped, unshared page on the cache list and only unlocks the others.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    check_flags("pvn_read_done", flags, ALL_BUF_FLAGS)
+    check_plist("pvn_read_done", plist)
+    while plist is not None:  # L327
+        pp = plist  # L328
+        plist = page_sub(plist, pp)  # L329
+        page_io_unlock(pp)  # L330
+        if flags & B_ERROR:  # L331
+            VN_DISPOSE(pp, B_INVAL, 0, KCRED)  # L333
+        else:
+            page_release(pp, 0)  # L335
+
+
+# ---------------------------------------------------------------------------
+# pvn_write_done: vm_pvn.c lines 359-565
+
+
+@_port(_kernel_of_pp, "pB", void=True)
+def pvn_write_done(plist: Page | None, flags: int) -> None:
+    """Finish a write of ``plist``: keep, free or destroy each page.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 340-565 (tunables
+    ``write_free`` and ``pages_before_pager`` at lines 345-346).
+
+    * B_ERROR: the page is marked modified again and unlocked (destroyed
+      instead with B_INVAL|B_FORCE).
+    * B_INVAL: destroyed.
+    * B_FREE, or the page is not mapped: freed to the cache list unless it
+      was referenced or modified during the write (counted as pgrec).
+    * otherwise: unlocked.
+
+    Below ``lotsfree + pages_before_pager`` free pages (and ``write_free``
+    set), a successful write behaves as if B_FREE were given.  For VMODSORT
+    vnodes a page still clean after the write moves to the head of v_pages.
+    The ten counters of the kernel's ``vm`` statistics are updated.
+
+    Raises:
+        UsageError: B_READ in flags, unknown flags, a malformed list, or a
+            page that is not locked and i/o-locked.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    routine = "pvn_write_done"
+    check_flags(routine, flags, ALL_BUF_FLAGS)
+    if flags & B_READ:  # L378
+        raise UsageError(f"{routine}: B_READ is set (ASSERT((flags & B_READ) == 0))")
+    k = check_plist(routine, plist)
+    if k is None:
+        k_opt: Kernel | None = None
+    else:
+        k_opt = k
+    dfree = 0
+    pgrec = 0
+    pgout = 0
+    pgpgout = 0
+    anonpgout = 0
+    anonfree = 0
+    fspgout = 0
+    fsfree = 0
+    execpgout = 0
+    execfree = 0
+    vp: Vnode | None = None
+
+    # When the pager is about to run anyway, free what we have just written.
+    if k_opt is not None:
+        if (
+            k_opt.write_free
+            and k_opt.freemem < k_opt.lotsfree + k_opt.pages_before_pager  # type: ignore[operator]
+            and (flags & B_ERROR) == 0
+        ):  # L383
+            flags |= B_FREE  # L385
+
+    while plist is not None:  # L391
+        pp = plist  # L392
+        _kassert(PAGE_LOCKED(pp) and page_iolock_assert(pp), "PAGE_LOCKED(pp) && page_iolock_assert(pp)")  # L393
+        plist = page_sub(plist, pp)  # L394
+
+        if vp is None:  # L397
+            vp = pp.p_vnode  # L398
+        assert vp is not None
+
+        if ((flags & B_ERROR) == 0) and IS_VMODSORT(vp):  # L400
+            # A page nobody dirtied during the write is clean now: move it to
+            # the head, where VMODSORT keeps clean pages.
+            vphm = page_vnode_mutex(vp)  # L405
+            mutex_enter(vphm)  # L406
+            if (pp.p_vpnext is not pp) and not hat_ismod(pp):  # L407
+                page_vpsub(vp, pp)  # L408
+                page_vpadd(vp, pp)  # L409
+            mutex_exit(vphm)  # L411
+
+        if flags & B_ERROR:  # L414
+            # The write failed: keep the page dirty for a later retry, unless
+            # the caller insists on destroying it.
+            if (flags & (B_INVAL | B_FORCE)) == (B_INVAL | B_FORCE):  # L425
+                page_io_unlock(pp)  # L426
+                VN_DISPOSE(pp, B_INVAL, 0, KCRED)  # L428
+            else:
+                hat_setmod_only(pp)  # L430
+                page_io_unlock(pp)  # L431
+                page_unlock(pp)  # L432
+        elif flags & B_INVAL:  # L434
+            page_io_unlock(pp)  # L439
+            VN_DISPOSE(pp, B_INVAL, 0, KCRED)  # L441
+        elif flags & B_FREE or not hat_page_is_mapped(pp):  # L442
+            # Count the page-out by the kind of vnode.
+            if pp.p_vnode:  # L446
+                if IS_SWAPFSVP(pp.p_vnode):  # L447
+                    anonpgout += 1  # L448
+                else:
+                    if pp.p_vnode.v_flag & VVMEXEC:  # L450
+                        execpgout += 1  # L451
+                    else:
+                        fspgout += 1  # L453
+            page_io_unlock(pp)  # L457
+            pgout = 1  # L458
+            pgpgout += 1  # L459
+
+            # With the exclusive lock nobody can map the page anew, so its
+            # lckcnt/cowcnt can be read without the page_struct lock.
+            if page_tryupgrade(pp) and pp.p_lckcnt == 0 and pp.p_cowcnt == 0:  # L468
+                # Read the hardware bits without clearing them.
+                ppattr = hat_pagesync(pp, HAT_SYNC_DONTZERO | HAT_SYNC_STOPON_MOD)  # L483
+                while True:  # ck_refmod: L485
+                    if not (ppattr & (P_REF | P_MOD)):  # L486
+                        if hat_page_is_mapped(pp):  # L487
+                            # Still mapped: unload, then look again, since
+                            # another CPU may have touched it meanwhile.  No
+                            # new translation can appear while we hold EXCL,
+                            # so this goes round at most once more.
+                            hat_pageunload(pp, HAT_FORCE_PGUNLOAD)  # L502
+                            ppattr = hat_page_getattr(pp, P_REF | P_MOD)  # L504
+                            continue  # L506: goto ck_refmod
+                        if pp.p_vnode:  # L512
+                            if IS_SWAPFSVP(pp.p_vnode):  # L513
+                                anonfree += 1  # L514
+                            else:
+                                if pp.p_vnode.v_flag & VVMEXEC:  # L516
+                                    execfree += 1  # L518
+                                else:
+                                    fsfree += 1  # L520
+                        VN_DISPOSE(pp, B_FREE, (flags & B_DONTNEED), KCRED)  # L525
+                        dfree += 1  # L527
+                    else:
+                        # Someone used the page during the write: keep it.
+                        page_unlock(pp)  # L529
+                        pgrec += 1  # L530
+                    break
+            else:
+                # Locked in memory, or shared by another user now.
+                page_unlock(pp)  # L540
+        else:
+            page_io_unlock(pp)  # L547
+            page_unlock(pp)  # L548
+
+    if k_opt is not None:
+        stats = k_opt.vm  # L552-564: CPU_STATS_ADDQ
+        stats.dfree += dfree
+        stats.pgrec += pgrec
+        stats.pgout += pgout
+        stats.pgpgout += pgpgout
+        stats.anonpgout += anonpgout
+        stats.anonfree += anonfree
+        stats.fspgout += fspgout
+        stats.fsfree += fsfree
+        stats.execpgout += execpgout
+        stats.execfree += execfree
+
+
+# ---------------------------------------------------------------------------
+# pvn_getdirty: vm_pvn.c lines 580-684
+
+
+def _check_getdirty(routine: str, pp: Any, flags: int) -> None:
+    if flags & (B_INVAL | B_FREE):  # L583
+        check_page(routine, pp, locked="excl")
+    else:
+        check_page(routine, pp, locked="shared")
+
+
+@_port(_kernel_of_pp, "pB")
+def pvn_getdirty(pp: Page, flags: int) -> int:
+    """Decide what to do with a locked page that a putpage path visits.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 567-684.
+
+    Returns:
+        1 when the page must be written: it is then i/o-locked, its REF and
+        MOD bits are cleared, and it is held SE_SHARED (SE_EXCL for B_INVAL
+        without B_FREE).  0 when the page has been dealt with (destroyed,
+        freed, released or just unlocked).
+
+    Raises:
+        UsageError: the page is free, or not locked SE_EXCL (B_INVAL/B_FREE)
+            or SE_SHARED (otherwise), or unknown flags.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    routine = "pvn_getdirty"
+    flags = check_flags(routine, flags, PVN_FLAGS)
+    _check_getdirty(routine, pp, flags)  # L583-585
+
+    # Pages locked in memory are neither freed nor invalidated.
+    if (flags & (B_INVAL | B_FREE)) and not (flags & (B_TRUNC | B_FORCE)) and (
+        pp.p_lckcnt != 0 or pp.p_cowcnt != 0
+    ):  # L592-593
+        page_unlock(pp)  # L594
+        return 0  # L595
+
+    # Klustering (B_DELWRI) and plain async write-back never wait for the
+    # i/o lock: whoever holds it is writing the page already.
+    if (flags & B_DELWRI) or ((flags & (B_INVAL | B_ASYNC)) == B_ASYNC):  # L610
+        if not page_io_trylock(pp):  # L611
+            page_unlock(pp)  # L612
+            return 0  # L613
+    else:
+        page_io_lock(pp)  # L616
+
+    # Freeing or invalidating: remove every translation so later users must
+    # fault.  Writing back: fold the hardware bits in and clear them.
+    if flags & (B_INVAL | B_FREE):  # L629
+        hat_pageunload(pp, HAT_FORCE_PGUNLOAD)  # L630
+    else:
+        hat_pagesync(pp, HAT_SYNC_ZERORM)  # L632
+
+    if not hat_ismod(pp) or (flags & B_TRUNC):  # L635
+        # Nothing to write (or truncation throws the data away).
+        page_io_unlock(pp)  # L640
+        if flags & B_INVAL:  # L641
+            VN_DISPOSE(pp, B_INVAL, 0, KCRED)  # L643
+        elif flags & B_FREE:  # L644
+            VN_DISPOSE(pp, B_FREE, (flags & B_DONTNEED), KCRED)  # L646
+        else:
+            # Advisory free for callers such as segmap_release: page_release
+            # frees only an unmapped page it can lock exclusively.
+            page_release(pp, 1)  # L660
+        return 0  # L662
+
+    hat_clrrefmod(pp)  # L669
+
+    # Others may use a page that will be freed after the write; the write's
+    # completion sees their REF/MOD bits and keeps the page then.
+    if flags & B_FREE:  # L677
+        page_downgrade(pp)  # L678
+
+    return 1  # L683
+
+
+# ---------------------------------------------------------------------------
+# marker_constructor and pvn_init: vm_pvn.c lines 687-705
+
+
+def marker_constructor(buf: Page, cdrarg: Any, kmflags: int) -> int:
+    """Build a marker page: all fields zero, p_hash set to the marker tag.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 687-695.
+
+    Deviations: "zeroing" resets every field of our Page to its initial
+    value (p_offset 0, links pointing to the page itself).
+    """
+    mark = buf  # L691
+    mark.p_vnode = None  # L692: bzero
+    mark.p_offset = 0
+    mark.p_selock = 0
+    mark.p_sowner = None
+    mark.p_iolock_state = 0
+    mark.p_ioowner = None
+    mark.p_lckcnt = 0
+    mark.p_cowcnt = 0
+    mark.p_state = 0
+    mark.p_nrm = 0
+    mark.p_mapping = None
+    mark.p_next = mark.p_prev = mark
+    mark.p_vpnext = mark.p_vpprev = mark
+    mark.p_hash = PVN_VPLIST_HASH_TAG  # L693
+    return 0  # L694
+
+
+def pvn_init(k: Kernel) -> None:
+    """Set up the pvn layer of kernel ``k``: VMODSORT support and the marker cache.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 697-705.
+
+    Every :class:`~pvnsim.kernel.Kernel` runs this at construction.
+
+    Deviations: takes the kernel (the C works on globals).
+    """
+    if not isinstance(k, Kernel):
+        raise UsageError(f"pvn_init: expected a Kernel, not {type(k).__name__}")
+    if k.pvn_vmodsort_disable == 0:  # L700
+        k.pvn_vmodsort_supported = hat_supported(k, HAT_VMODSORT, None)  # L701
+    k.marker_cache = KmemCache(k, "marker_cache", marker_constructor)  # L702-704
+
+
+register_boot_routine(pvn_init)
+
+
+# ---------------------------------------------------------------------------
+# pvn_vplist_dirty: vm_pvn.c lines 737-985
+
+
+@_port(_kernel_of_vp, "vixB")
+def pvn_vplist_dirty(
+    vp: Vnode,
+    off: int,
+    putapage: PutapageFn,
+    flags: int,
+    cred: Any,
+) -> int:
+    """Write back, free or invalidate every page of ``vp`` at or above ``off``.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 707-985.
+
+    Pages are visited from the tail towards the head with two marker pages
+    keeping the place while the page-list mutex is dropped.  Each page is
+    locked (SE_EXCL for B_INVAL/B_FREE, else SE_SHARED), passed to
+    :func:`pvn_getdirty`, and if dirty to ``putapage(vp, pp, None, None,
+    flags, cred)``.  On a VMODSORT vnode a pure write-back stops at the first
+    clean, idle page.  Serialised per vnode with VVMLOCK.
+
+    Returns:
+        0, the first error a putapage call returned, or EAGAIN when B_ASYNC is
+        set and another walk holds VVMLOCK.
+
+    Raises:
+        UsageError: a VCHR vnode, a misaligned ``off``, unknown flags or a
+            ``putapage`` that is not callable.
+        DeadlockError: (single-threaded) a page, i/o lock or VVMLOCK it must
+            wait for is held by someone who can never release it.
+
+    Deviations: the ``#ifdef DEBUG`` self-check of the VMODSORT stop runs
+    only when ``kernel.debug`` is true (illumos builds it only into DEBUG
+    kernels).
+    """
+    routine = "pvn_vplist_dirty"
+    k = check_vnode(routine, vp)
+    if vp.v_type == VCHR:  # L755
+        raise UsageError(f"{routine}: vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))")
+    check_aligned(routine, k, "off", off)
+    flags = check_flags(routine, flags, PVN_FLAGS)
+    check_callable(routine, "putapage", putapage)
+    marker_cache = k.marker_cache
+    if marker_cache is None:
+        raise UsageError(f"{routine}: pvn_init has not run on this kernel")
+    err = 0
+
+    if vp.v_pages is None:  # L757
+        return 0  # L758
+
+    # One walk per vnode at a time (VVMLOCK).  An async caller does not wait
+    # for it, so sync() never stalls behind a hung writer.
+    mutex_enter(vp.v_lock)  # L767
+    if (vp.v_flag & VVMLOCK) and (flags & B_ASYNC):  # L768
+        mutex_exit(vp.v_lock)  # L769
+        return EAGAIN  # L770
+
+    while vp.v_flag & VVMLOCK:  # L773
+        cv_wait(vp.v_cv, vp.v_lock)  # L774
+
+    if vp.v_pages is None:  # L776
+        mutex_exit(vp.v_lock)  # L777
+        return 0  # L778
+
+    vp.v_flag |= VVMLOCK  # L781
+    vp.v_vvmlock_owner = k.curthread
+    mutex_exit(vp.v_lock)  # L782
+
+    # Two markers: `end` stays at the tail, `mark` walks towards the head.
+    end = kmem_cache_alloc(marker_cache, KM_SLEEP)  # L788
+    end.p_vnode = vp  # L789
+    end.p_offset = _U64 - 2  # L790
+    mark = kmem_cache_alloc(marker_cache, KM_SLEEP)  # L791
+    mark.p_vnode = vp  # L792
+    mark.p_offset = _U64 - 1  # L793
+
+    # The page-list mutex; dropped around anything that may sleep.
+    vphm = page_vnode_mutex(vp)  # L799
+    mutex_enter(vphm)  # L800
+    if vp.v_pages is not None:  # L801: otherwise goto leave
+        page_vpadd(vp.v_pages.p_vpprev, mark)  # L807
+        page_vpadd(mark, end)  # L808
+        while True:  # L809
+            # A pure async flush ends once the marker reaches the head.
+            if flags == B_ASYNC and vp.v_pages is mark:  # L815
+                break  # L816
+
+            # Otherwise go on until the marker meets `end` from behind.
+            if mark.p_vpprev is end:  # L821
+                break  # L822
+
+            pp = mark.p_vpprev  # L824
+            where_to_move: Vnode | Page
+            if vp.v_pages is pp:  # L825
+                where_to_move = vp  # L826
+            else:
+                where_to_move = pp.p_vpprev  # L828
+
+            _kassert(pp.p_vnode is vp, "pp->p_vnode == vp")  # L830
+
+            # VMODSORT keeps dirty pages at the tail, so a write-back can
+            # stop at the first page that is neither dirty nor being written.
+            if IS_VMODSORT(vp) and not (flags & (B_INVAL | B_FREE | B_TRUNC)):  # L838
+                if not hat_ismod(pp) and not page_io_locked(pp):  # L840
+                    if k.debug:  # L841: #ifdef DEBUG
+                        _vmodsort_debug_check(vp, pp, mark, end, where_to_move)
+                    break  # L869
+                elif not (flags & B_ASYNC) and not hat_ismod(pp):  # L870
+                    # Being written: a sync caller waits for that write.
+                    mutex_exit(vphm)  # L876
+                    page_io_wait(pp)  # L877
+                    mutex_enter(vphm)  # L878
+                    continue  # L879
+
+            # Below the requested offset: step over it.
+            if pp.p_offset < off:  # L887
+                page_vpsub(vp, mark)  # L888
+                page_vpadd(where_to_move, mark)  # L889
+                continue  # L890
+
+            se = SE_EXCL if (flags & (B_INVAL | B_FREE)) else SE_SHARED  # L897
+
+            # Every synchronous operation must get the page lock.
+            if (flags & B_INVAL) != 0 or (flags & B_ASYNC) == 0:  # L903
+                # If page_lock had to sleep it dropped vphm: start over.
+                if not page_lock(pp, se, vphm, P_NO_RECLAIM):  # L908
+                    continue  # L909
+                page_vpsub(vp, mark)  # L914
+                page_vpadd(where_to_move, mark)  # L915
+            else:
+                page_vpsub(vp, mark)  # L921
+                page_vpadd(where_to_move, mark)  # L922
+                # An async write-back skips a busy page for good: whoever
+                # holds it is presumably writing it.
+                if not page_trylock(pp, se):  # L929
+                    continue  # L930
+
+            _kassert(pp.p_vnode is vp, "pp->p_vnode == vp")  # L933
+
+            # A free page has nothing to write; only B_INVAL destroys it.
+            if PP_ISFREE(pp):  # L940
+                if (flags & B_INVAL) == 0:  # L941
+                    page_unlock(pp)  # L942
+                    continue  # L943
+                mutex_exit(vphm)  # L949
+                page_destroy_free(pp)  # L950
+                mutex_enter(vphm)  # L951
+                continue  # L952
+
+            # pvn_getdirty and putapage both release the page lock.
+            mutex_exit(vphm)  # L962
+            if pvn_getdirty(pp, flags):  # L963
+                error = _callback(
+                    k,
+                    "putapage",
+                    (pp.name, _trace.fmt("B", flags)),
+                    putapage,
+                    vp,
+                    pp,
+                    None,
+                    None,
+                    flags,
+                    cred,
+                )  # L964
+                if not err:  # L965
+                    err = error  # L966
+            mutex_enter(vphm)  # L968
+        page_vpsub(vp, mark)  # L970
+        page_vpsub(vp, end)  # L971
+
+    # leave: L973
+    mutex_exit(vphm)  # L977
+    kmem_cache_free(marker_cache, mark)  # L978
+    kmem_cache_free(marker_cache, end)  # L979
+    mutex_enter(vp.v_lock)  # L980
+    vp.v_flag &= ~VVMLOCK  # L981
+    vp.v_vvmlock_owner = None
+    cv_broadcast(vp.v_cv)  # L982
+    mutex_exit(vp.v_lock)  # L983
+    return err  # L984
+
+
+def _vmodsort_debug_check(vp: Vnode, pp: Page, mark: Page, end: Page, where_to_move: Vnode | Page) -> None:
+    """The DEBUG-kernel check that every page left before the stop is clean.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 841-868.
+    """
+    chk = pp  # L847
+    page_vpsub(vp, mark)  # L850
+    page_vpadd(where_to_move, mark)  # L851
+    while True:  # L852
+        chk = chk.p_vpprev  # L853
+        _kassert(chk is not end, "chk != end")  # L854
+        if chk is not mark:  # L855
+            attr = hat_page_getattr(chk, P_MOD | P_REF)  # L857
+            if attr & P_MOD:  # L859
+                raise KernelPanic(
+                    f"v_pages list not all clean: page_t*={chk.name} vnode={vp.v_name} "
+                    f"off={chk.p_offset:#x} attr={attr:#x} last clean page_t*={pp.name}"
+                )  # L861
+        if chk is vp.v_pages:  # L867
+            break
+
+
+# ---------------------------------------------------------------------------
+# pvn_vplist_setdirty: vm_pvn.c lines 995-1037
+
+
+@_port(_kernel_of_vp, "vx", void=True)
+def pvn_vplist_setdirty(vp: Vnode, page_check: PageCheckFn) -> None:
+    """Mark modified every page of ``vp`` for which ``page_check(pp)`` is true.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 987-1037.
+
+    Uses ``hat_setmod_only`` (no shuffle, no mutex) under the page-list mutex
+    and, on a VMODSORT vnode with more than one page, moves each such page to
+    the tail itself.  Marker pages are skipped; moved pages are not visited
+    twice.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    routine = "pvn_vplist_setdirty"
+    k = check_vnode(routine, vp)
+    check_callable(routine, "page_check", page_check)
+
+    vphm = page_vnode_mutex(vp)  # L1002
+    mutex_enter(vphm)  # L1003
+
+    if vp.v_pages is None:  # L1005
+        mutex_exit(vphm)  # L1006
+        return  # L1007
+
+    end = vp.v_pages.p_vpprev  # L1010
+    shuffle = IS_VMODSORT(vp) and (vp.v_pages is not end)  # L1011
+    pp = vp.v_pages  # L1012
+
+    while True:  # L1014
+        nxt = pp.p_vpnext  # L1015
+        if pp.p_hash is not PVN_VPLIST_HASH_TAG and _callback(
+            k, "page_check", (pp.name,), page_check, pp
+        ):  # L1016
+            # The variant that neither moves the page nor takes vphm, which
+            # we already hold.
+            hat_setmod_only(pp)  # L1022
+            if shuffle:  # L1023
+                page_vpsub(vp, pp)  # L1024
+                _kassert(vp.v_pages is not None, "vp->v_pages != NULL")  # L1025
+                page_vpadd(vp.v_pages.p_vpprev, pp)  # type: ignore[union-attr]  # L1026
+        # The old tail was the last page to look at.
+        if pp is end:  # L1031
+            break  # L1032
+        pp = nxt  # L1033
+
+    mutex_exit(vphm)  # L1036
+
+
+# ---------------------------------------------------------------------------
+# pvn_vpzero: vm_pvn.c lines 1045-1083
+
+
+@_port(_kernel_of_vp, "vii", void=True)
+def pvn_vpzero(vp: Vnode, vplen: int, zbytes: int) -> None:
+    """Zero the file from ``vplen`` to the end of its page (at least ``zbytes``).
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 1039-1083.
+
+    Works through a segkmap window, so the page is faulted in with the
+    vnode's getpage, dirtied through a kernel translation, and pushed with an
+    async putpage of the whole MAXBSIZE window.
+
+    Raises:
+        UsageError: a VCHR vnode, negative arguments, or (when the vnode has
+            pages) a vnode without getpage and putpage operations.
+        KernelPanic: ``zbytes + (vplen & MAXBOFFSET) > MAXBSIZE``, as in C.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    routine = "pvn_vpzero"
+    k = check_vnode(routine, vp)
+    check_int(routine, "vplen", vplen)
+    check_int(routine, "zbytes", zbytes)
+    if vp.v_type == VCHR:  # L1050
+        raise UsageError(f"{routine}: vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))")
+    if vp.v_pages is not None and (vp.v_op.getpage is None or vp.v_op.putpage is None):
+        raise UsageError(f"{routine}: vnode {vp.v_name} needs getpage and putpage operations")
+    PAGESIZE = k.pagesize
+    PAGEOFFSET = k.pageoffset
+
+    if vp.v_pages is None:  # L1052
+        return  # L1053
+
+    # The second term is never zero, so this early return cannot happen;
+    # kept because the C has it.
+    if zbytes == 0 and (PAGESIZE - (vplen & PAGEOFFSET)) == 0:  # L1060
+        return  # L1061
+
+    if (zbytes + (vplen & MAXBOFFSET)) > MAXBSIZE:  # L1076
+        _panic(k, "pvn_vptrunc zbytes")  # L1077
+    segkmap = k.segkmap
+    assert segkmap is not None
+    count = max(zbytes, PAGESIZE - (vplen & PAGEOFFSET))
+    addr = segmap_getmapflt(segkmap, vp, vplen, count, 1, S_WRITE)  # L1078-1079
+    kzero(addr + (vplen & MAXBOFFSET), count, seg=segkmap)  # L1080-1081
+    segmap_release(segkmap, addr, SM_WRITE | SM_ASYNC)  # L1082
+
+
+def _panic(k: Kernel, message: str) -> None:
+    if k.tracing and not k.trace.depth:
+        k.trace.end(k.trace.begin("prim", "panic", (message,), k.curthread), None)
+    raise KernelPanic(message)
+
+
+# ---------------------------------------------------------------------------
+# pvn_getpages: vm_pvn.c lines 1089-1151
+
+
+@_port(_kernel_of_2nd, "xviixxisae")
+def pvn_getpages(
+    getpage: GetpageFn,
+    vp: Vnode,
+    off: int,
+    len: int,  # noqa: A002 - the C's name
+    protp: Any,
+    pl: list[Page | None] | None,
+    plsz: int,
+    seg: Seg | None,
+    addr: int,
+    rw: SegRw | int,
+    cred: Any,
+) -> int:
+    """Call a file system's one-page ``getpage`` for each page of a range.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 1085-1151.
+
+    ``getpage(vp, off, len, protp, pl, plsz, seg, addr, rw, cred)`` gets
+    ``pl`` as a :class:`PageSlots` view at the current slot (or ``None``) and
+    one page's worth of ``plsz``, except the last call, which may use the
+    rest of the array.  On an error, pages already returned are released.
+
+    Returns:
+        0 or the first error of ``getpage``.
+
+    Raises:
+        UsageError: misaligned ``off``, ``len`` not positive, ``plsz < len``
+            with ``pl`` given, ``pl`` too short, ``getpage`` not callable.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    routine = "pvn_getpages"
+    check_callable(routine, "getpage", getpage)
+    k = check_vnode(routine, vp)
+    check_aligned(routine, k, "off", off)
+    check_int(routine, "len", len, minimum=1)
+    check_int(routine, "addr", addr)
+    rw = SegRw(rw)
+    if pl is not None:
+        if not isinstance(pl, list):
+            raise UsageError(f"{routine}: pl must be a list or None")
+        check_int(routine, "plsz", plsz)
+        if plsz < len:  # L1110
+            raise UsageError(f"{routine}: plsz={plsz} < len={len} (ASSERT(pl == NULL || plsz >= len))")
+        if builtins.len(pl) < k.btopr(plsz) + 1:
+            raise UsageError(f"{routine}: pl needs at least {k.btopr(plsz) + 1} slots")
+    PAGESIZE = k.pagesize
+
+    # One page per call keeps duplicates out of pl; only the last call may
+    # fill the remaining slots.
+    slot = 0  # L1122: ppp = pl
+    sz = PAGESIZE if pl is not None else 0  # L1123
+    eoff = off + len  # L1124
+    xlen = len  # L1125
+    err = 0
+    o = off  # L1126
+    while o < eoff:
+        if o + PAGESIZE >= eoff and pl is not None:  # L1128
+            sz = plsz - (o - off)  # L1133
+        ppp = PageSlots(pl, slot) if pl is not None else None
+        err = _callback(
+            k,
+            "getpage",
+            (vp.v_name, str(o), str(xlen), str(sz)),
+            getpage,
+            vp,
+            o,
+            xlen,
+            protp,
+            ppp,
+            sz,
+            seg,
+            addr,
+            rw,
+            cred,
+        )  # L1135-1136
+        if err:  # L1137
+            # Give back what earlier calls returned.
+            if o > off and pl is not None:  # L1141
+                i = 0
+                while pl[i] is not None:  # L1142
+                    page_release(pl[i], 1)  # type: ignore[arg-type]  # L1143
+                    pl[i] = None
+                    i += 1
+            break  # L1145
+        if pl is not None:  # L1147
+            slot += 1  # L1148
+        o += PAGESIZE  # L1126
+        addr += PAGESIZE
+        xlen -= PAGESIZE
+    return int(err)  # L1150
+
+
+# ---------------------------------------------------------------------------
+# pvn_plist_init: vm_pvn.c lines 1157-1211
+
+
+@_port(_kernel_of_pp, "pxiiie", void=True)
+def pvn_plist_init(
+    pp: Page | None,
+    pl: list[Page | None],
+    plsz: int,
+    off: int,
+    io_len: int,
+    rw: SegRw | int,
+) -> None:
+    """Turn a read kluster into the caller's page array.
+
+    C source: usr/src/uts/common/vm/vm_pvn.c, lines 1153-1211.
+
+    Pages before ``off`` are released; then up to ``plsz`` bytes of pages
+    from ``off`` go into ``pl`` (downgraded to SE_SHARED unless ``rw`` is
+    S_CREATE), ``pl`` is None-terminated, and the rest is released.
+    ``io_len`` is unused, as in the C.
+
+    Raises:
+        UsageError: a malformed list, pages not SE_EXCL and i/o-locked,
+            misaligned ``off``, ``pl`` too short.
+
+    Deviations: the shared ones in the module docstring.
+    """
+    routine = "pvn_plist_init"
+    if not isinstance(pl, list):
+        raise UsageError(f"{routine}: pl must be a list")
+    k = check_plist(routine, pp, locked="excl")
+    check_int(routine, "plsz", plsz)
+    check_int(routine, "io_len", io_len)
+    rw = SegRw(rw)
+    if k is not None:
+        check_aligned(routine, k, "off", off)
+        if builtins.len(pl) < k.btopr(plsz) + 1:
+            raise UsageError(f"{routine}: pl needs at least {k.btopr(plsz) + 1} slots")
+    elif builtins.len(pl) < 1:
+        raise UsageError(f"{routine}: pl needs at least 1 slot")
+    PAGESIZE = k.pagesize if k is not None else 0
+
+    # Drop the pages in front of the one the caller asked for.
+    while pp is not None and pp.p_offset != off:  # L1168
+        ppcur = pp  # L1173
+        pp = page_sub(pp, ppcur)  # L1174
+        page_io_unlock(ppcur)  # L1175
+        page_release(ppcur, 1)  # L1176
+
+    if pp is None:  # L1179
+        pl[0] = None  # L1180
+        return  # L1181
+
+    sz = plsz  # L1184
+
+    slot = 0  # L1189
+    while True:  # L1190: do
+        ppcur = pp  # L1191
+        pl[slot] = ppcur  # L1192
+        slot += 1
+        pp = page_sub(pp, ppcur)  # L1193
+        page_io_unlock(ppcur)  # L1194
+        if rw != S_CREATE:  # L1195
+            page_downgrade(ppcur)  # L1196
+        sz -= PAGESIZE  # L1197
+        if not (sz > 0 and pp is not None):  # L1198
+            break
+    pl[slot] = None  # L1199
+
+    # Release whatever did not fit in pl.
+    while pp is not None:  # L1205
+        ppcur = pp  # L1206
+        pp = page_sub(pp, ppcur)  # L1207
+        page_io_unlock(ppcur)  # L1208
+        page_release(ppcur, 1)  # L1209
+
+
+register_line_map(__file__, pathlib.Path(__file__).read_text(encoding="utf-8"))
