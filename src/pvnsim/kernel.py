@@ -64,7 +64,9 @@ class Scheduler:
     def switch_point(self, kind: str, what: str) -> None:  # pragma: no cover
         raise NotImplementedError
 
-    def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:  # pragma: no cover
+    def block(
+        self, what: str, holder: str | None, ready: Callable[[], bool]
+    ) -> None:  # pragma: no cover
         raise NotImplementedError
 
 
@@ -166,9 +168,7 @@ class Kernel:
         if self.total_pages < 1:
             raise UsageError(f"total_pages must be positive, not {self.total_pages}")
         if not 0 <= self.kernel_pages < self.total_pages:
-            raise UsageError(
-                f"kernel_pages must be in [0, total_pages), not {self.kernel_pages}"
-            )
+            raise UsageError(f"kernel_pages must be in [0, total_pages), not {self.kernel_pages}")
         if self.lotsfree is None:
             self.lotsfree = max(self.total_pages // 64, (512 * 1024) >> self.pageshift)
         if self.desfree is None:

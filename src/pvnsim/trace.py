@@ -57,12 +57,14 @@ def register_line_map(filename: str, source: str) -> None:
 
 def _c_line(depth: int) -> int | None:
     frame = sys._getframe(depth)
-    for _ in range(8):
+    for _ in range(10):
         if frame is None:
             return None
         table = _LINE_MAPS.get(frame.f_code.co_filename)
         if table is not None:
-            return table.get(frame.f_lineno)
+            line = table.get(frame.f_lineno)
+            if line is not None:
+                return line
         frame = frame.f_back  # type: ignore[assignment]
     return None
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pvnsim.errors import DeadlockError
 from pvnsim.flags import BufFlag, HatAttr, HatSync, PageCreateFlag, PageRelease, SmFlag
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from pvnsim.vm.page import Page
 
 __all__ = ["fmt", "page_name", "traced"]
+
+T = TypeVar("T")
 
 _U64 = 1 << 64
 
@@ -103,10 +105,12 @@ def fmt(kind: str, value: Any) -> str:
         return PageRelease(value).name
     if kind in "smk":
         return "NULL" if value is None else str(value.name)
+    if callable(value):
+        return str(getattr(value, "__name__", type(value).__name__))
     return str(value)
 
 
-def traced(k: Kernel, name: str, kinds: str, impl: Callable[..., Any], *args: Any) -> Any:
+def traced(k: Kernel, name: str, kinds: str, impl: Callable[..., T], *args: Any) -> T:
     """Call ``impl(*args)`` and record it, if it is a top-level call.
 
     ``kinds`` has one letter per argument, then optionally ``>`` and the

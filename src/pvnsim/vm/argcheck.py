@@ -49,23 +49,23 @@ def check_int(routine: str, name: str, value: Any, *, minimum: int | None = 0) -
 
 def check_aligned(routine: str, k: Kernel, name: str, value: Any) -> int:
     """``value`` must be a non-negative multiple of PAGESIZE."""
-    value = check_int(routine, name, value)
-    if value & k.pageoffset:
+    checked = check_int(routine, name, value)
+    if checked & k.pageoffset:
         raise UsageError(
-            f"{routine}: {name}={value:#x} is not aligned to PAGESIZE ({k.pagesize:#x})"
+            f"{routine}: {name}={checked:#x} is not aligned to PAGESIZE ({k.pagesize:#x})"
         )
-    return value
+    return checked
 
 
 def check_flags(routine: str, flags: Any, allowed: int) -> int:
     """``flags`` must be an int using only ``allowed`` buffer-flag bits."""
-    flags = check_int(routine, "flags", flags)
-    if flags & ~ALL_BUF_FLAGS:
-        raise UsageError(f"{routine}: unknown flag bits {flags & ~ALL_BUF_FLAGS:#x}")
-    if flags & ~allowed:
-        bad = flag_names(flags & ~allowed, BufFlag)
+    value = check_int(routine, "flags", flags)
+    if value & ~ALL_BUF_FLAGS:
+        raise UsageError(f"{routine}: unknown flag bits {value & ~ALL_BUF_FLAGS:#x}")
+    if value & ~allowed:
+        bad = flag_names(value & ~allowed, BufFlag)
         raise UsageError(f"{routine}: flags {bad} are not accepted by this routine")
-    return flags
+    return value
 
 
 def check_callable(routine: str, name: str, fn: Any) -> None:
@@ -104,7 +104,9 @@ def check_page(
     if pp.p_vnode is None:
         raise UsageError(f"{routine}: page {pp.name} has no identity (no vnode)")
     if vp is not None and pp.p_vnode is not vp:
-        raise UsageError(f"{routine}: page {pp.name} belongs to vnode {pp.p_vnode.v_name}, not {vp.v_name}")
+        raise UsageError(
+            f"{routine}: page {pp.name} belongs to vnode {pp.p_vnode.v_name}, not {vp.v_name}"
+        )
     if free is not None and bool(pp.p_state & P_FREE) != free:
         state = "free" if free else "not free"
         raise UsageError(f"{routine}: page {pp.name} must be {state}")

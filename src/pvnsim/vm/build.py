@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from pvnsim.errors import UsageError
-from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, PAGE_IO_INUSE, VISSWAP, P_SWAP
+from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, P_SWAP, PAGE_IO_INUSE, VISSWAP
 from pvnsim.vm.hat import HatMapping
 from pvnsim.vm.page import _page_vpadd
 

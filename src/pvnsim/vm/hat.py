@@ -150,7 +150,7 @@ def hat_page_getattr(pp: Page, flag: int) -> int:
     """The software attribute bits of ``pp`` among ``flag``."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "hat_page_getattr", "pA>A", _hat_page_getattr, pp, flag)  # type: ignore[no-any-return]
+        return _trace.traced(k, "hat_page_getattr", "pA>A", _hat_page_getattr, pp, flag)
     return pp.p_nrm & flag
 
 
@@ -158,7 +158,7 @@ def hat_ismod(pp: Page) -> int:
     """hat.h hat_ismod: ``hat_page_getattr(pp, P_MOD)``."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "hat_ismod", "p>A", _hat_page_getattr, pp, P_MOD)  # type: ignore[no-any-return]
+        return _trace.traced(k, "hat_ismod", "p>A", _hat_page_getattr, pp, P_MOD)
     return pp.p_nrm & P_MOD
 
 
@@ -208,10 +208,7 @@ def _hat_pagesync(pp: Page, flags: int) -> int:
         if (
             (flags & HAT_SYNC_STOPON_REF and pp.p_nrm & P_REF)
             or (flags & HAT_SYNC_STOPON_MOD and pp.p_nrm & P_MOD)
-            or (
-                flags & HAT_SYNC_STOPON_SHARED
-                and len(mappings or ()) > pp.kernel.po_share
-            )
+            or (flags & HAT_SYNC_STOPON_SHARED and len(mappings or ()) > pp.kernel.po_share)
         ):
             return pp.p_nrm & (_RM | P_RO)
     if mappings:
@@ -232,7 +229,7 @@ def hat_pagesync(pp: Page, flags: HatSync | int) -> int:
     """Fold hardware ref/mod bits into ``p_nrm`` (clearing them with ZERORM)."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "hat_pagesync", "pH>A", _hat_pagesync, pp, flags)  # type: ignore[no-any-return]
+        return _trace.traced(k, "hat_pagesync", "pH>A", _hat_pagesync, pp, flags)
     return _hat_pagesync(pp, flags)
 
 
@@ -252,7 +249,7 @@ def hat_pageunload(pp: Page, forceflag: HatUnload | int) -> int:
     """Remove every translation of ``pp``, folding their bits into ``p_nrm``."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "hat_pageunload", "pe>i", _hat_pageunload, pp, HatUnload(forceflag))  # type: ignore[no-any-return]
+        return _trace.traced(k, "hat_pageunload", "pe>i", _hat_pageunload, pp, HatUnload(forceflag))
     return _hat_pageunload(pp, forceflag)
 
 
@@ -265,7 +262,7 @@ def hat_page_is_mapped(pp: Page) -> int:
     """The number of translations of ``pp`` (0: unmapped)."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "hat_page_is_mapped", "p>i", _hat_page_is_mapped, pp)  # type: ignore[no-any-return]
+        return _trace.traced(k, "hat_page_is_mapped", "p>i", _hat_page_is_mapped, pp)
     m = pp.p_mapping
     return len(m) if m else 0
 
@@ -282,7 +279,7 @@ def hat_supported(k: Kernel, feature: HatFeature | int, arg: object = None) -> i
     DEVIATION: takes the kernel as first argument (the C HAT is global).
     """
     if k.tracing:
-        return _trace.traced(  # type: ignore[no-any-return]
+        return _trace.traced(
             k, "hat_supported", "e>i", lambda f: _hat_supported(k, f), HatFeature(feature)
         )
     return _hat_supported(k, feature)

@@ -69,7 +69,9 @@ def kmem_cache_alloc(cp: KmemCache, kmflags: int) -> Page:
     """An object of ``cp`` (never fails with KM_SLEEP)."""
     k = cp.kernel
     if k.tracing:
-        return _trace.traced(k, "kmem_cache_alloc", "k>p", lambda c: _kmem_cache_alloc(c, kmflags), cp)  # type: ignore[no-any-return]
+        return _trace.traced(
+            k, "kmem_cache_alloc", "k>p", lambda c: _kmem_cache_alloc(c, kmflags), cp
+        )
     return _kmem_cache_alloc(cp, kmflags)
 
 

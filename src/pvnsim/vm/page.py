@@ -75,25 +75,25 @@ class Page:
 
     __slots__ = (
         "kernel",
-        "p_vnode",
-        "p_offset",
-        "p_next",
-        "p_prev",
-        "p_vpnext",
-        "p_vpprev",
+        "p_cowcnt",
+        "p_data",
+        "p_fsdata",
         "p_hash",
-        "p_selock",
-        "p_sowner",
+        "p_id",
         "p_iolock_state",
         "p_ioowner",
         "p_lckcnt",
-        "p_cowcnt",
-        "p_state",
-        "p_nrm",
         "p_mapping",
-        "p_data",
-        "p_fsdata",
-        "p_id",
+        "p_next",
+        "p_nrm",
+        "p_offset",
+        "p_prev",
+        "p_selock",
+        "p_sowner",
+        "p_state",
+        "p_vnode",
+        "p_vpnext",
+        "p_vpprev",
     )
 
     def __init__(self, kernel: Kernel, p_id: int) -> None:
@@ -206,7 +206,7 @@ def page_add(head: Page | None, pp: Page) -> Page:
     """
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_add", "pp>p", _page_add, head, pp)  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_add", "pp>p", _page_add, head, pp)
     return _page_add(head, pp)
 
 
@@ -214,7 +214,7 @@ def page_sub(head: Page | None, pp: Page) -> Page | None:
     """Unlink ``pp`` from the p_next ring headed by ``head``; return the new head."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_sub", "pp>p", _page_sub, head, pp)  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_sub", "pp>p", _page_sub, head, pp)
     return _page_sub(head, pp)
 
 

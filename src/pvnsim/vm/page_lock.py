@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pvnsim.errors import KernelAssertionError, KernelPanic
-from pvnsim.flags import P_FREE, PAGE_IO_INUSE, SE_EXCL, P_RECLAIM, Reclaim, Se
+from pvnsim.flags import P_FREE, P_RECLAIM, PAGE_IO_INUSE, SE_EXCL, Reclaim, Se
 from pvnsim.vm import _trace
 
 if TYPE_CHECKING:
@@ -149,7 +149,9 @@ def page_lock(pp: Page, se: Se | int, lock: KMutex | None, reclaim: Reclaim | in
     if k.sched is not None:
         k.sched.switch_point("page_lock", pp.name)
     if k.tracing:
-        return _trace.traced(k, "page_lock", "peme>i", _page_lock, pp, Se(se), lock, Reclaim(reclaim))  # type: ignore[no-any-return]
+        return _trace.traced(
+            k, "page_lock", "peme>i", _page_lock, pp, Se(se), lock, Reclaim(reclaim)
+        )
     return _page_lock(pp, se, lock, reclaim)
 
 
@@ -157,7 +159,7 @@ def page_trylock(pp: Page, se: Se | int) -> int:
     """Lock ``pp`` in mode ``se`` if that needs no waiting; 1 on success."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_trylock", "pe>i", _page_trylock, pp, Se(se))  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_trylock", "pe>i", _page_trylock, pp, Se(se))
     return _page_trylock(pp, se)
 
 
@@ -176,7 +178,7 @@ def page_tryupgrade(pp: Page) -> int:
     """Turn the caller's single shared hold into an exclusive one; 1 on success."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_tryupgrade", "p>i", _page_tryupgrade, pp)  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_tryupgrade", "p>i", _page_tryupgrade, pp)
     return _page_tryupgrade(pp)
 
 
@@ -244,7 +246,7 @@ def page_io_trylock(pp: Page) -> int:
     """Take the i/o lock of ``pp`` if it is free; 1 on success."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_io_trylock", "p>i", _page_io_trylock, pp)  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_io_trylock", "p>i", _page_io_trylock, pp)
     return _page_io_trylock(pp)
 
 
@@ -274,5 +276,5 @@ def page_io_locked(pp: Page) -> int:
     """Non-zero when the i/o lock of ``pp`` is held."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_io_locked", "p>i", _page_io_locked, pp)  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_io_locked", "p>i", _page_io_locked, pp)
     return _page_io_locked(pp)

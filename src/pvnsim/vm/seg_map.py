@@ -102,8 +102,17 @@ def segmap_getmapflt(
     """Map the window of ``vp`` holding ``off``; returns the window's address."""
     k = vp.kernel
     if k.tracing:
-        return _trace.traced(  # type: ignore[no-any-return]
-            k, "segmap_getmapflt", "sviiie>a", _segmap_getmapflt, seg, vp, off, length, forcefault, SegRw(rw)
+        return _trace.traced(
+            k,
+            "segmap_getmapflt",
+            "sviiie>a",
+            _segmap_getmapflt,
+            seg,
+            vp,
+            off,
+            length,
+            forcefault,
+            SegRw(rw),
         )
     return _segmap_getmapflt(seg, vp, off, length, forcefault, SegRw(rw))
 
@@ -151,7 +160,7 @@ def kzero(addr: int, count: int, *, seg: Seg | None = None, kernel: Any = None) 
         seg = kernel.segkmap
     k = seg.kernel
     if k.tracing:
-        return _trace.traced(k, "kzero", "ai", lambda a, c: _kzero(seg, a, c), addr, count)  # type: ignore[no-any-return]
+        return _trace.traced(k, "kzero", "ai", lambda a, c: _kzero(seg, a, c), addr, count)
     return _kzero(seg, addr, count)
 
 
@@ -186,6 +195,5 @@ def segmap_release(seg: Seg, addr: int, flags: int) -> int:
     """Release a window; write it back with VOP_PUTPAGE unless only SM_DONTNEED."""
     k = seg.kernel
     if k.tracing:
-        return _trace.traced(k, "segmap_release", "saM>i", _segmap_release, seg, addr, flags)  # type: ignore[no-any-return]
+        return _trace.traced(k, "segmap_release", "saM>i", _segmap_release, seg, addr, flags)
     return _segmap_release(seg, addr, flags)
-

@@ -85,13 +85,19 @@ def check_lists(k: Kernel) -> None:
             for pp in _ring(vp.v_pages, f"vnode {vp.v_name} v_pages", vp_list=True, limit=limit):
                 if pp.p_vnode is not vp:
                     _fail(f"vnode {vp.v_name} v_pages holds {page_name(pp)} of another vnode")
-    free = _ring(k.page_freelist, "free list", vp_list=False, limit=limit) if k.page_freelist else []
+    free = (
+        _ring(k.page_freelist, "free list", vp_list=False, limit=limit) if k.page_freelist else []
+    )
     if len(free) != k.freelist_count:
         _fail(f"free list holds {len(free)} pages but freelist_count is {k.freelist_count}")
     for pp in free:
         if pp.p_vnode is not None or not pp.p_state & P_FREE:
             _fail(f"free list holds {page_name(pp)}, which is not an identity-less free page")
-    cache = _ring(k.page_cachelist, "cache list", vp_list=False, limit=limit) if k.page_cachelist else []
+    cache = (
+        _ring(k.page_cachelist, "cache list", vp_list=False, limit=limit)
+        if k.page_cachelist
+        else []
+    )
     if len(cache) != k.cachelist_count:
         _fail(f"cache list holds {len(cache)} pages but cachelist_count is {k.cachelist_count}")
     for pp in cache:
@@ -114,7 +120,9 @@ def check_hash(k: Kernel) -> None:
                 if pp.p_hash is not PVN_VPLIST_HASH_TAG:
                     on_list += 1
                     if bucket.get(pp.p_offset) is not pp:
-                        _fail(f"page {page_name(pp)} is on v_pages of {vp.v_name} but not in the hash")
+                        _fail(
+                            f"page {page_name(pp)} is on v_pages of {vp.v_name} but not in the hash"
+                        )
                 pp = pp.p_vpnext
                 if pp is head:
                     break
@@ -141,9 +149,13 @@ def check_conservation(k: Kernel) -> None:
     free_no_id = sum(1 for pp in k.pages if pp.p_state & P_FREE and pp.p_vnode is None)
     free_id = sum(1 for pp in k.pages if pp.p_state & P_FREE and pp.p_vnode is not None)
     if free_no_id != k.freelist_count:
-        _fail(f"{free_no_id} pages are free without identity but the free list counts {k.freelist_count}")
+        _fail(
+            f"{free_no_id} pages are free without identity but the free list counts {k.freelist_count}"
+        )
     if free_id != k.cachelist_count:
-        _fail(f"{free_id} pages are free with identity but the cache list counts {k.cachelist_count}")
+        _fail(
+            f"{free_id} pages are free with identity but the cache list counts {k.cachelist_count}"
+        )
     for pp in k.pages:
         if pp.p_vnode is None and not pp.p_state & P_FREE and pp.p_selock >= 0:
             _fail(f"page #{pp.p_id} is lost: no identity, not free and not held exclusively")
@@ -164,7 +176,9 @@ def check_markers(k: Kernel) -> None:
                 if pp is head:
                     break
         if count and not _walking(vp):
-            _fail(f"vnode {vp.v_name} holds {count} marker page(s) but no pvn_vplist_dirty is running")
+            _fail(
+                f"vnode {vp.v_name} holds {count} marker page(s) but no pvn_vplist_dirty is running"
+            )
         if count > 2:
             _fail(f"vnode {vp.v_name} holds {count} marker pages (at most 2)")
         total += count

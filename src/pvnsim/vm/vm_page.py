@@ -217,10 +217,11 @@ def _page_create_va(
             if not _grantable(existing, SE_EXCL):
                 # Give back this page's share of the reservation while we sleep.
                 k.freemem += 1
+                busy = existing
                 k.block(
-                    f"page lock of {existing.name} (SE_EXCL)",
-                    _holder(existing),
-                    lambda e=existing: _grantable(e, SE_EXCL),
+                    f"page lock of {busy.name} (SE_EXCL)",
+                    _holder(busy),
+                    lambda: _grantable(busy, SE_EXCL),
                 )
                 k.freemem -= 1
                 continue
@@ -232,10 +233,11 @@ def _page_create_va(
             else:
                 k.freemem += 1
             if pp.p_iolock_state & PAGE_IO_INUSE:
+                held = pp
                 k.block(
-                    f"i/o lock of {pp.name}",
-                    pp.p_ioowner,
-                    lambda p=pp: not p.p_iolock_state & PAGE_IO_INUSE,
+                    f"i/o lock of {held.name}",
+                    held.p_ioowner,
+                    lambda: not held.p_iolock_state & PAGE_IO_INUSE,
                 )
             pp.p_iolock_state |= PAGE_IO_INUSE
             pp.p_ioowner = me
@@ -260,7 +262,7 @@ def page_create_va(
     if k.sched is not None:
         k.sched.switch_point("page_create_va", vp.v_name)
     if k.tracing:
-        return _trace.traced(  # type: ignore[no-any-return]
+        return _trace.traced(
             k, "page_create_va", "viiGsa>p", _page_create_va, vp, off, nbytes, flags, seg, vaddr
         )
     return _page_create_va(vp, off, nbytes, flags, seg, vaddr)
@@ -277,7 +279,7 @@ def page_exists(vp: Vnode, off: int) -> Page | None:
     """The page (vp, off) if it exists, free or not (a hint: nothing is locked)."""
     k = vp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_exists", "vi>p", _page_exists, vp, off)  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_exists", "vi>p", _page_exists, vp, off)
     return k.page_hash[vp].get(off)
 
 
@@ -294,7 +296,7 @@ def page_lookup_nowait(vp: Vnode, off: int, se: Se | int) -> Page | None:
     """The page (vp, off) locked in mode ``se``, or None if absent, free or busy."""
     k = vp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_lookup_nowait", "vie>p", _page_lookup_nowait, vp, off, Se(se))  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_lookup_nowait", "vie>p", _page_lookup_nowait, vp, off, Se(se))
     return _page_lookup_nowait(vp, off, se)
 
 
@@ -307,11 +309,7 @@ def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:
             return None
         want = SE_EXCL if pp.p_state & P_FREE else se
         if not _grantable(pp, want):
-            k.block(
-                f"page lock of {pp.name}",
-                _holder(pp),
-                lambda p=pp, w=want: _grantable(p, w) or bucket.get(off) is not p,
-            )
+            _wait_page(k, bucket, off, pp, want)
             continue
         _take(pp, want, k.curthread)
         if pp.p_state & P_FREE:
@@ -320,6 +318,14 @@ def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:
             if se != SE_EXCL:
                 pp.p_selock = 1
         return pp
+
+
+def _wait_page(k: Kernel, bucket: dict[int, Page], off: int, pp: Page, want: int) -> None:
+    k.block(
+        f"page lock of {pp.name}",
+        _holder(pp),
+        lambda: _grantable(pp, want) or bucket.get(off) is not pp,
+    )
 
 
 def page_lookup(vp: Vnode, off: int, se: Se | int) -> Page | None:
@@ -331,7 +337,7 @@ def page_lookup(vp: Vnode, off: int, se: Se | int) -> Page | None:
     if k.sched is not None:
         k.sched.switch_point("page_lookup", vp.v_name)
     if k.tracing:
-        return _trace.traced(k, "page_lookup", "vie>p", _page_lookup, vp, off, Se(se))  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_lookup", "vie>p", _page_lookup, vp, off, Se(se))
     return _page_lookup(vp, off, se)
 
 
@@ -361,7 +367,7 @@ def page_reclaim(pp: Page, lock: KMutex | None) -> int:
     """Take an exclusively locked free page off its list; 1 on success."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_reclaim", "pm>i", _page_reclaim, pp, lock)  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_reclaim", "pm>i", _page_reclaim, pp, lock)
     return _page_reclaim(pp, lock)
 
 
@@ -478,5 +484,5 @@ def page_release(pp: Page, checkmod: int) -> int:
     """Free ``pp`` if nobody maps or shares it (PGREL_CLEAN), else unlock it."""
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_release", "pi>r", _page_release, pp, checkmod)  # type: ignore[no-any-return]
+        return _trace.traced(k, "page_release", "pi>r", _page_release, pp, checkmod)
     return _page_release(pp, checkmod)

@@ -35,6 +35,7 @@ import attrs
 
 from pvnsim.errors import KernelAssertionError, KernelPanic, UsageError
 from pvnsim.flags import (
+    ALL_BUF_FLAGS,
     B_ASYNC,
     B_DELWRI,
     B_DONTNEED,
@@ -44,7 +45,6 @@ from pvnsim.flags import (
     B_INVAL,
     B_READ,
     B_TRUNC,
-    ALL_BUF_FLAGS,
     EAGAIN,
     HAT_FORCE_PGUNLOAD,
     HAT_SYNC_DONTZERO,
@@ -56,7 +56,6 @@ from pvnsim.flags import (
     P_MOD,
     P_NO_RECLAIM,
     P_REF,
-    PAGE_IO_INUSE,
     PG_EXCL,
     PG_WAIT,
     S_CREATE,
@@ -225,7 +224,9 @@ def _render_result(value: Any) -> str | None:
     return str(value)
 
 
-def _port(kernel_of: Callable[..., Kernel | None], kinds: str, void: bool = False) -> Callable[[F], F]:
+def _port(
+    kernel_of: Callable[..., Kernel | None], kinds: str, void: bool = False
+) -> Callable[[F], F]:
     """Record a port's entry in the trace (kind "port") when tracing is on."""
 
     def wrap(fn: F) -> F:
@@ -247,7 +248,9 @@ def _port(kernel_of: Callable[..., Kernel | None], kinds: str, void: bool = Fals
     return wrap
 
 
-def _callback(k: Kernel, name: str, rendered: tuple[str, ...], fn: Callable[..., Any], *args: Any) -> Any:
+def _callback(
+    k: Kernel, name: str, rendered: tuple[str, ...], fn: Callable[..., Any], *args: Any
+) -> Any:
     """Call a user callback, recording it (kind "callback") when tracing."""
     if not k.tracing or k.trace.depth:
         return fn(*args)
@@ -584,7 +587,9 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
 
     while plist is not None:  # L391
         pp = plist  # L392
-        _kassert(PAGE_LOCKED(pp) and page_iolock_assert(pp), "PAGE_LOCKED(pp) && page_iolock_assert(pp)")  # L393
+        _kassert(
+            PAGE_LOCKED(pp) and page_iolock_assert(pp), "PAGE_LOCKED(pp) && page_iolock_assert(pp)"
+        )  # L393
         plist = page_sub(plist, pp)  # L394
 
         if vp is None:  # L397
@@ -713,8 +718,10 @@ def pvn_getdirty(pp: Page, flags: int) -> int:
     _check_getdirty(routine, pp, flags)  # L583-585
 
     # Pages locked in memory are neither freed nor invalidated.
-    if (flags & (B_INVAL | B_FREE)) and not (flags & (B_TRUNC | B_FORCE)) and (
-        pp.p_lckcnt != 0 or pp.p_cowcnt != 0
+    if (
+        (flags & (B_INVAL | B_FREE))
+        and not (flags & (B_TRUNC | B_FORCE))
+        and (pp.p_lckcnt != 0 or pp.p_cowcnt != 0)
     ):  # L592-593
         page_unlock(pp)  # L594
         return 0  # L595
@@ -961,7 +968,7 @@ def pvn_vplist_dirty(
             # pvn_getdirty and putapage both release the page lock.
             mutex_exit(vphm)  # L962
             if pvn_getdirty(pp, flags):  # L963
-                error = _callback(
+                error = _callback(  # L964
                     k,
                     "putapage",
                     (pp.name, _trace.fmt("B", flags)),
@@ -972,7 +979,7 @@ def pvn_vplist_dirty(
                     None,
                     flags,
                     cred,
-                )  # L964
+                )
                 if not err:  # L965
                     err = error  # L966
             mutex_enter(vphm)  # L968
@@ -991,7 +998,9 @@ def pvn_vplist_dirty(
     return err  # L984
 
 
-def _vmodsort_debug_check(vp: Vnode, pp: Page, mark: Page, end: Page, where_to_move: Vnode | Page) -> None:
+def _vmodsort_debug_check(
+    vp: Vnode, pp: Page, mark: Page, end: Page, where_to_move: Vnode | Page
+) -> None:
     """The DEBUG-kernel check that every page left before the stop is clean.
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 841-868.
@@ -1056,7 +1065,7 @@ def pvn_vplist_setdirty(vp: Vnode, page_check: PageCheckFn) -> None:
             if shuffle:  # L1023
                 page_vpsub(vp, pp)  # L1024
                 _kassert(vp.v_pages is not None, "vp->v_pages != NULL")  # L1025
-                page_vpadd(vp.v_pages.p_vpprev, pp)  # type: ignore[union-attr]  # L1026
+                page_vpadd(vp.v_pages.p_vpprev, pp)  # L1026
         # The old tail was the last page to look at.
         if pp is end:  # L1031
             break  # L1032
@@ -1130,7 +1139,7 @@ def pvn_getpages(
     getpage: GetpageFn,
     vp: Vnode,
     off: int,
-    len: int,  # noqa: A002 - the C's name
+    len: int,
     protp: Any,
     pl: list[Page | None] | None,
     plsz: int,
@@ -1169,7 +1178,9 @@ def pvn_getpages(
             raise UsageError(f"{routine}: pl must be a list or None")
         check_int(routine, "plsz", plsz)
         if plsz < len:  # L1110
-            raise UsageError(f"{routine}: plsz={plsz} < len={len} (ASSERT(pl == NULL || plsz >= len))")
+            raise UsageError(
+                f"{routine}: plsz={plsz} < len={len} (ASSERT(pl == NULL || plsz >= len))"
+            )
         if builtins.len(pl) < k.btopr(plsz) + 1:
             raise UsageError(f"{routine}: pl needs at least {k.btopr(plsz) + 1} slots")
     PAGESIZE = k.pagesize
@@ -1186,7 +1197,7 @@ def pvn_getpages(
         if o + PAGESIZE >= eoff and pl is not None:  # L1128
             sz = plsz - (o - off)  # L1133
         ppp = PageSlots(pl, slot) if pl is not None else None
-        err = _callback(
+        err = _callback(  # L1135
             k,
             "getpage",
             (vp.v_name, str(o), str(xlen), str(sz)),
@@ -1201,7 +1212,7 @@ def pvn_getpages(
             addr,
             rw,
             cred,
-        )  # L1135-1136
+        )
         if err:  # L1137
             # Give back what earlier calls returned.
             if o > off and pl is not None:  # L1141

@@ -73,18 +73,18 @@ class Vnode:
     """A simulated ``vnode_t``; create one with :meth:`Kernel.vnode`."""
 
     __slots__ = (
-        "kernel",
-        "v_name",
-        "v_flag",
-        "v_type",
-        "v_pages",
-        "v_lock",
-        "v_cv",
-        "v_vphm",
-        "v_op",
-        "v_vvmlock_owner",
-        "v_data",
         "__weakref__",
+        "kernel",
+        "v_cv",
+        "v_data",
+        "v_flag",
+        "v_lock",
+        "v_name",
+        "v_op",
+        "v_pages",
+        "v_type",
+        "v_vphm",
+        "v_vvmlock_owner",
     )
 
     def __init__(

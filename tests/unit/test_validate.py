@@ -1,0 +1,142 @@
+"""Each validator reports its broken invariant, naming the object."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvnsim import InvariantViolation, Kernel, check_kernel, make_page
+from pvnsim.flags import P_MOD, P_REF, VMODSORT, VVMLOCK
+from pvnsim.vm.kmem import kmem_cache_alloc
+from pvnsim.vm.page import _page_vpadd
+from pvnsim.vm.validate import (
+    check_conservation,
+    check_hash,
+    check_lists,
+    check_locks,
+    check_markers,
+    check_vmodsort,
+)
+
+
+def _kernel_with_pages() -> tuple[Kernel, list]:
+    k = Kernel(total_pages=64)
+    vp = k.vnode("v1")
+    pages = [make_page(vp, off) for off in (0, 4096, 8192)]
+    return k, pages
+
+
+def test_clean_kernel_passes():
+    """A freshly built population satisfies every invariant."""
+    k, _ = _kernel_with_pages()
+    check_kernel(k)
+
+
+def test_broken_vp_link_is_reported():
+    """A corrupt p_vpprev link is reported with the page after which it breaks."""
+    k, pages = _kernel_with_pages()
+    pages[1].p_vpprev = pages[1]
+    with pytest.raises(InvariantViolation, match="v_pages: link broken after v1@"):
+        check_lists(k)
+
+
+def test_free_list_count_mismatch_is_reported():
+    """A free-list count that disagrees with the ring is reported."""
+    k, _pages = _kernel_with_pages()
+    make_page(k.vnodes[0], 12288, cached=True)
+    k.cachelist_count += 1
+    with pytest.raises(InvariantViolation, match="cache list holds 1 pages"):
+        check_lists(k)
+
+
+def test_hash_and_list_disagree():
+    """A hashed page missing from v_pages is reported by name."""
+    k, _pages = _kernel_with_pages()
+    vp = k.vnodes[0]
+    del k.page_hash[vp][4096]
+    with pytest.raises(InvariantViolation, match="v1@4096 is on v_pages of v1 but not in the hash"):
+        check_hash(k)
+
+
+def test_freemem_imbalance_is_reported():
+    """freemem that does not equal the free and cache lists is reported."""
+    k, _ = _kernel_with_pages()
+    k.freemem += 1
+    with pytest.raises(InvariantViolation, match="freemem is 62 but the lists hold 61"):
+        check_conservation(k)
+
+
+def test_lost_page_is_reported():
+    """A page with no identity, not free and unlocked is lost."""
+    k, pages = _kernel_with_pages()
+    pp = pages[0]
+    vp = k.vnodes[0]
+    from pvnsim.vm.vm_page import _page_hashout
+
+    _page_hashout(pp)
+    with pytest.raises(InvariantViolation, match="is lost"):
+        check_conservation(k)
+    del vp
+
+
+def test_leaked_marker_is_reported():
+    """A marker left on a vnode that no walk holds is reported."""
+    k, _pages = _kernel_with_pages()
+    vp = k.vnodes[0]
+    assert k.marker_cache is not None
+    mark = kmem_cache_alloc(k.marker_cache, 0)
+    mark.p_vnode = vp
+    _page_vpadd(vp, mark)
+    with pytest.raises(InvariantViolation, match="vnode v1 holds 1 marker page"):
+        check_markers(k)
+    vp.v_flag |= VVMLOCK
+    check_markers(k)  # allowed while a walk is running
+
+
+def test_marker_cache_leak_is_reported():
+    """A marker allocated and never returned is a leak."""
+    k, _ = _kernel_with_pages()
+    assert k.marker_cache is not None
+    kmem_cache_alloc(k.marker_cache, 0)
+    with pytest.raises(InvariantViolation, match="marker_cache has 1 markers allocated"):
+        check_markers(k)
+
+
+def test_vmodsort_misorder_is_reported():
+    """On a VMODSORT vnode a clean page after a modified one is reported."""
+    k = Kernel(total_pages=64)
+    vp = k.vnode("v1", v_flag=VMODSORT)
+    make_page(vp, 0, nrm=P_MOD | P_REF)
+    make_page(vp, 4096, nrm=P_REF, at="tail")
+    with pytest.raises(InvariantViolation, match="clean page v1@4096 follows modified page v1@0"):
+        check_vmodsort(k)
+
+
+def test_vmodsort_order_ignored_while_io_in_flight():
+    """The order is not required while a page of the vnode is being written."""
+    k = Kernel(total_pages=64)
+    vp = k.vnode("v1", v_flag=VMODSORT)
+    make_page(vp, 0, nrm=P_MOD | P_REF)
+    make_page(vp, 4096, nrm=P_REF, at="tail", lock="S", io="me")
+    check_vmodsort(k)
+
+
+def test_free_page_held_by_user_is_reported():
+    """A cached page that is locked while no walk runs is reported."""
+    k, _ = _kernel_with_pages()
+    pp = make_page(k.vnodes[0], 12288, cached=True)
+    pp.p_selock = 1
+    pp.p_sowner = "main"
+    with pytest.raises(InvariantViolation, match="free v1@12288 is locked"):
+        check_locks(k)
+
+
+def test_io_list_without_locks_is_reported():
+    """Two pages linked on an I/O list without their locks are reported."""
+    k, pages = _kernel_with_pages()
+    a, b = pages[0], pages[1]
+    a.p_next = b
+    a.p_prev = b
+    b.p_next = a
+    b.p_prev = a
+    with pytest.raises(InvariantViolation, match="on an I/O list without holding"):
+        check_locks(k)
