@@ -149,6 +149,26 @@ def _wait_for_memory(k: Kernel, target: int) -> None:
         k.needfree = 0
 
 
+def _wait_excl(k: Kernel, pp: Page) -> None:
+    k.block(f"page lock of {pp.name} (SE_EXCL)", _holder(pp), lambda: _grantable(pp, SE_EXCL))
+
+
+def _wait_io(k: Kernel, pp: Page) -> None:
+    k.block(f"i/o lock of {pp.name}", pp.p_ioowner, lambda: not pp.p_iolock_state & PAGE_IO_INUSE)
+
+
+def _first_unlocked(head: Page | None) -> Page | None:
+    # illumos skips cache-list pages it cannot lock (a walk may hold one).
+    if head is None:
+        return None
+    pp = head
+    while pp.p_selock != 0:
+        pp = pp.p_next
+        if pp is head:
+            return None
+    return pp
+
+
 def _page_create_va(
     vp: Vnode, off: int, nbytes: int, flags: int, seg: Seg | None, vaddr: int
 ) -> Page | None:
@@ -184,9 +204,9 @@ def _page_create_va(
         if spare is None:
             spare = k.take_free_page()
             if spare is None:
-                cached = k.page_cachelist
+                cached = _first_unlocked(k.page_cachelist)
                 if cached is None:
-                    raise KernelPanic("page_create_va: freemem reserved but no page on any list")
+                    raise KernelPanic("page_create_va: no free page")
                 k.cachelist_sub(cached)
                 cached.p_state &= ~P_FREE
                 _page_hashout(cached)
@@ -217,12 +237,7 @@ def _page_create_va(
             if not _grantable(existing, SE_EXCL):
                 # Give back this page's share of the reservation while we sleep.
                 k.freemem += 1
-                busy = existing
-                k.block(
-                    f"page lock of {busy.name} (SE_EXCL)",
-                    _holder(busy),
-                    lambda: _grantable(busy, SE_EXCL),
-                )
+                _wait_excl(k, existing)
                 k.freemem -= 1
                 continue
             pp = existing
@@ -233,12 +248,7 @@ def _page_create_va(
             else:
                 k.freemem += 1
             if pp.p_iolock_state & PAGE_IO_INUSE:
-                held = pp
-                k.block(
-                    f"i/o lock of {held.name}",
-                    held.p_ioowner,
-                    lambda: not held.p_iolock_state & PAGE_IO_INUSE,
-                )
+                _wait_io(k, pp)
             pp.p_iolock_state |= PAGE_IO_INUSE
             pp.p_ioowner = me
         # Append: page_add(&plist, pp) followed by plist = plist->p_next.

@@ -1014,10 +1014,11 @@ def _vmodsort_debug_check(
         if chk is not mark:  # L855
             attr = hat_page_getattr(chk, P_MOD | P_REF)  # L857
             if attr & P_MOD:  # L859
-                raise KernelPanic(
+                _panic(  # L861
+                    vp.kernel,
                     f"v_pages list not all clean: page_t*={chk.name} vnode={vp.v_name} "
-                    f"off={chk.p_offset:#x} attr={attr:#x} last clean page_t*={pp.name}"
-                )  # L861
+                    f"off={chk.p_offset:x} attr={attr:#x} last clean page_t*={pp.name}",
+                )
         if chk is vp.v_pages:  # L867
             break
 

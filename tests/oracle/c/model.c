@@ -421,12 +421,13 @@ oracle_trace_count(void)
 const char *
 oracle_trace_line(int i)
 {
-	char *b = rb();
+	static char b[4096];
 
 	if (trace[i].result != NULL && trace[i].result[0] != '\0')
-		snprintf(b, RBUFSZ, "%s = %s", trace[i].text, trace[i].result);
+		snprintf(b, sizeof (b), "%s = %s", trace[i].text,
+		    trace[i].result);
 	else
-		snprintf(b, RBUFSZ, "%s", trace[i].text);
+		snprintf(b, sizeof (b), "%s", trace[i].text);
 	return (b);
 }
 
@@ -1149,6 +1150,11 @@ m_page_free(page_t *pp, int dontneed)
 		oracle_mpanic("page_free pp=%p, mapped=%d, lckcnt=%d, "
 		    "cowcnt=%d", pp, pp->m_ntrans, (int)pp->p_lckcnt,
 		    (int)pp->p_cowcnt);
+	/* A DEBUG illumos asserts a VMODSORT page is clean when freed. */
+	if (pp->p_vnode != NULL && IS_VMODSORT(pp->p_vnode) &&
+	    (pp->p_nrm & P_MOD))
+		oracle_mpanic("assertion failed: %s", "pp->p_vnode == NULL || "
+		    "!IS_VMODSORT(pp->p_vnode) || !hat_ismod(pp)");
 
 	pp->p_nrm &= ~(P_REF | P_MOD | P_RO);
 	if (pp->p_vnode == NULL)

@@ -1,0 +1,45 @@
+#!/bin/sh
+# build.sh OUTDIR - build the C side of the pvnsim fidelity oracle.
+#
+# Compiles the unmodified illumos vm_pvn.c (read from $PVNSIM_VM_PVN_C,
+# never copied) against the shadow headers in include/ and the C model of
+# the primitives, producing OUTDIR/pvn_oracle.
+#
+# Environment: PVNSIM_VM_PVN_C (required) path to vm_pvn.c;
+#              CC (default gcc).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 OUTDIR" >&2
+	exit 2
+fi
+outdir=$1
+
+if [ -z "${PVNSIM_VM_PVN_C:-}" ]; then
+	echo "build.sh: PVNSIM_VM_PVN_C is not set; point it at illumos" \
+	    "usr/src/uts/common/vm/vm_pvn.c (e.g. ../shared/illumos/vm_pvn.c)" >&2
+	exit 1
+fi
+if [ ! -f "$PVNSIM_VM_PVN_C" ] || [ ! -r "$PVNSIM_VM_PVN_C" ]; then
+	echo "build.sh: PVNSIM_VM_PVN_C=$PVNSIM_VM_PVN_C is not a readable file" >&2
+	exit 1
+fi
+
+mkdir -p "$outdir"
+
+# -DDEBUG: a DEBUG kernel (active ASSERTs and the DEBUG-only block of
+# pvn_vplist_dirty).  -w: vm_pvn.c is kernel code written for another
+# compiler; its warnings are not ours to fix.
+${CC:-gcc} -O2 -std=gnu99 -w -DDEBUG -I"$here/include" \
+    "$PVNSIM_VM_PVN_C" "$here/model.c" "$here/driver.c" \
+    -o "$outdir/pvn_oracle"
+
+# The same without DEBUG: a production kernel, which skips vm_pvn.c's
+# DEBUG-only block (our ASSERTs stay active in both builds).
+${CC:-gcc} -O2 -std=gnu99 -w -I"$here/include" \
+    "$PVNSIM_VM_PVN_C" "$here/model.c" "$here/driver.c" \
+    -o "$outdir/pvn_oracle_nodebug"
+
+echo "built $outdir/pvn_oracle and $outdir/pvn_oracle_nodebug"
