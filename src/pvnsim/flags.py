@@ -219,97 +219,98 @@ def flag_names(value: int, kind: type[enum.IntFlag]) -> str:
     return "|".join(parts)
 
 
-# C-named module-level aliases, so ports can say B_INVAL as the C does.
-B_BUSY = BufFlag.B_BUSY
-B_DONE = BufFlag.B_DONE
-B_ERROR = BufFlag.B_ERROR
-B_PAGEIO = BufFlag.B_PAGEIO
-B_PHYS = BufFlag.B_PHYS
-B_READ = BufFlag.B_READ
-B_WANTED = BufFlag.B_WANTED
-B_WRITE = BufFlag.B_WRITE
-B_AGE = BufFlag.B_AGE
-B_ASYNC = BufFlag.B_ASYNC
-B_DELWRI = BufFlag.B_DELWRI
-B_STALE = BufFlag.B_STALE
-B_DONTNEED = BufFlag.B_DONTNEED
-B_REMAPPED = BufFlag.B_REMAPPED
-B_FREE = BufFlag.B_FREE
-B_INVAL = BufFlag.B_INVAL
-B_FORCE = BufFlag.B_FORCE
-B_NOCACHE = BufFlag.B_NOCACHE
-B_TRUNC = BufFlag.B_TRUNC
-B_SHADOW = BufFlag.B_SHADOW
-B_RETRYWRI = BufFlag.B_RETRYWRI
-B_FAILFAST = BufFlag.B_FAILFAST
-B_STARTED = BufFlag.B_STARTED
-B_ABRWRITE = BufFlag.B_ABRWRITE
+# C-named module-level aliases, so ports can say B_INVAL as the C does.  They
+# are plain ints: IntFlag arithmetic costs microseconds per operation.
+B_BUSY = int(BufFlag.B_BUSY)
+B_DONE = int(BufFlag.B_DONE)
+B_ERROR = int(BufFlag.B_ERROR)
+B_PAGEIO = int(BufFlag.B_PAGEIO)
+B_PHYS = int(BufFlag.B_PHYS)
+B_READ = int(BufFlag.B_READ)
+B_WANTED = int(BufFlag.B_WANTED)
+B_WRITE = int(BufFlag.B_WRITE)
+B_AGE = int(BufFlag.B_AGE)
+B_ASYNC = int(BufFlag.B_ASYNC)
+B_DELWRI = int(BufFlag.B_DELWRI)
+B_STALE = int(BufFlag.B_STALE)
+B_DONTNEED = int(BufFlag.B_DONTNEED)
+B_REMAPPED = int(BufFlag.B_REMAPPED)
+B_FREE = int(BufFlag.B_FREE)
+B_INVAL = int(BufFlag.B_INVAL)
+B_FORCE = int(BufFlag.B_FORCE)
+B_NOCACHE = int(BufFlag.B_NOCACHE)
+B_TRUNC = int(BufFlag.B_TRUNC)
+B_SHADOW = int(BufFlag.B_SHADOW)
+B_RETRYWRI = int(BufFlag.B_RETRYWRI)
+B_FAILFAST = int(BufFlag.B_FAILFAST)
+B_STARTED = int(BufFlag.B_STARTED)
+B_ABRWRITE = int(BufFlag.B_ABRWRITE)
 ALL_BUF_FLAGS = 0
 for _m in BufFlag:
     ALL_BUF_FLAGS |= int(_m)
 
-PG_EXCL = PageCreateFlag.PG_EXCL
-PG_WAIT = PageCreateFlag.PG_WAIT
-PG_PHYSCONTIG = PageCreateFlag.PG_PHYSCONTIG
-PG_MATCH_COLOR = PageCreateFlag.PG_MATCH_COLOR
-PG_NORELOC = PageCreateFlag.PG_NORELOC
-PG_PANIC = PageCreateFlag.PG_PANIC
-PG_PUSHPAGE = PageCreateFlag.PG_PUSHPAGE
-PG_LOCAL = PageCreateFlag.PG_LOCAL
-PG_NORMALPRI = PageCreateFlag.PG_NORMALPRI
+PG_EXCL = int(PageCreateFlag.PG_EXCL)
+PG_WAIT = int(PageCreateFlag.PG_WAIT)
+PG_PHYSCONTIG = int(PageCreateFlag.PG_PHYSCONTIG)
+PG_MATCH_COLOR = int(PageCreateFlag.PG_MATCH_COLOR)
+PG_NORELOC = int(PageCreateFlag.PG_NORELOC)
+PG_PANIC = int(PageCreateFlag.PG_PANIC)
+PG_PUSHPAGE = int(PageCreateFlag.PG_PUSHPAGE)
+PG_LOCAL = int(PageCreateFlag.PG_LOCAL)
+PG_NORMALPRI = int(PageCreateFlag.PG_NORMALPRI)
 
-SE_SHARED = Se.SE_SHARED
-SE_EXCL = Se.SE_EXCL
-P_RECLAIM = Reclaim.P_RECLAIM
-P_NO_RECLAIM = Reclaim.P_NO_RECLAIM
+SE_SHARED = int(Se.SE_SHARED)
+SE_EXCL = int(Se.SE_EXCL)
+P_RECLAIM = int(Reclaim.P_RECLAIM)
+P_NO_RECLAIM = int(Reclaim.P_NO_RECLAIM)
 
-PGREL_NOTREL = PageRelease.PGREL_NOTREL
-PGREL_CLEAN = PageRelease.PGREL_CLEAN
-PGREL_MOD = PageRelease.PGREL_MOD
+PGREL_NOTREL = int(PageRelease.PGREL_NOTREL)
+PGREL_CLEAN = int(PageRelease.PGREL_CLEAN)
+PGREL_MOD = int(PageRelease.PGREL_MOD)
 
-HAT_SYNC_DONTZERO = HatSync.HAT_SYNC_DONTZERO
-HAT_SYNC_ZERORM = HatSync.HAT_SYNC_ZERORM
-HAT_SYNC_STOPON_REF = HatSync.HAT_SYNC_STOPON_REF
-HAT_SYNC_STOPON_MOD = HatSync.HAT_SYNC_STOPON_MOD
-HAT_SYNC_STOPON_RM = HatSync.HAT_SYNC_STOPON_RM
-HAT_SYNC_STOPON_SHARED = HatSync.HAT_SYNC_STOPON_SHARED
-HAT_ADV_PGUNLOAD = HatUnload.HAT_ADV_PGUNLOAD
-HAT_FORCE_PGUNLOAD = HatUnload.HAT_FORCE_PGUNLOAD
-HAT_CURPROC_PGUNLOAD = HatUnload.HAT_CURPROC_PGUNLOAD
-P_MOD = HatAttr.P_MOD
-P_REF = HatAttr.P_REF
-P_RO = HatAttr.P_RO
-P_NSH = HatAttr.P_NSH
-HAT_VMODSORT = HatFeature.HAT_VMODSORT
+HAT_SYNC_DONTZERO = int(HatSync.HAT_SYNC_DONTZERO)
+HAT_SYNC_ZERORM = int(HatSync.HAT_SYNC_ZERORM)
+HAT_SYNC_STOPON_REF = int(HatSync.HAT_SYNC_STOPON_REF)
+HAT_SYNC_STOPON_MOD = int(HatSync.HAT_SYNC_STOPON_MOD)
+HAT_SYNC_STOPON_RM = int(HatSync.HAT_SYNC_STOPON_RM)
+HAT_SYNC_STOPON_SHARED = int(HatSync.HAT_SYNC_STOPON_SHARED)
+HAT_ADV_PGUNLOAD = int(HatUnload.HAT_ADV_PGUNLOAD)
+HAT_FORCE_PGUNLOAD = int(HatUnload.HAT_FORCE_PGUNLOAD)
+HAT_CURPROC_PGUNLOAD = int(HatUnload.HAT_CURPROC_PGUNLOAD)
+P_MOD = int(HatAttr.P_MOD)
+P_REF = int(HatAttr.P_REF)
+P_RO = int(HatAttr.P_RO)
+P_NSH = int(HatAttr.P_NSH)
+HAT_VMODSORT = int(HatFeature.HAT_VMODSORT)
 
-VISSWAP = VFlag.VISSWAP
-VSWAPLIKE = VFlag.VSWAPLIKE
-VVMLOCK = VFlag.VVMLOCK
-VVMEXEC = VFlag.VVMEXEC
-VMODSORT = VFlag.VMODSORT
-VISSWAPFS = VFlag.VISSWAPFS
+VISSWAP = int(VFlag.VISSWAP)
+VSWAPLIKE = int(VFlag.VSWAPLIKE)
+VVMLOCK = int(VFlag.VVMLOCK)
+VVMEXEC = int(VFlag.VVMEXEC)
+VMODSORT = int(VFlag.VMODSORT)
+VISSWAPFS = int(VFlag.VISSWAPFS)
 ALL_V_FLAGS = 0
 for _v in VFlag:
     ALL_V_FLAGS |= int(_v)
 
-VREG = VType.VREG
-VCHR = VType.VCHR
-VBLK = VType.VBLK
-VDIR = VType.VDIR
+VREG = int(VType.VREG)
+VCHR = int(VType.VCHR)
+VBLK = int(VType.VBLK)
+VDIR = int(VType.VDIR)
 
-S_OTHER = SegRw.S_OTHER
-S_READ = SegRw.S_READ
-S_WRITE = SegRw.S_WRITE
-S_EXEC = SegRw.S_EXEC
-S_CREATE = SegRw.S_CREATE
-S_READ_NOCOW = SegRw.S_READ_NOCOW
+S_OTHER = int(SegRw.S_OTHER)
+S_READ = int(SegRw.S_READ)
+S_WRITE = int(SegRw.S_WRITE)
+S_EXEC = int(SegRw.S_EXEC)
+S_CREATE = int(SegRw.S_CREATE)
+S_READ_NOCOW = int(SegRw.S_READ_NOCOW)
 
-SM_WRITE = SmFlag.SM_WRITE
-SM_ASYNC = SmFlag.SM_ASYNC
-SM_FREE = SmFlag.SM_FREE
-SM_INVAL = SmFlag.SM_INVAL
-SM_DONTNEED = SmFlag.SM_DONTNEED
-SM_DESTROY = SmFlag.SM_DESTROY
+SM_WRITE = int(SmFlag.SM_WRITE)
+SM_ASYNC = int(SmFlag.SM_ASYNC)
+SM_FREE = int(SmFlag.SM_FREE)
+SM_INVAL = int(SmFlag.SM_INVAL)
+SM_DONTNEED = int(SmFlag.SM_DONTNEED)
+SM_DESTROY = int(SmFlag.SM_DESTROY)
 
 # Sizes that do not depend on PAGESIZE (sys/param.h, vm/seg_map.h).
 MAXBSIZE = 8192
@@ -334,3 +335,10 @@ P_NORELOC = 0x40
 P_MIGRATE = 0x20
 P_SWAP = 0x10
 P_BOOTPAGES = 0x08
+
+# Export every C name as well as the flag classes.
+__all__ += sorted(
+    name
+    for name, value in list(globals().items())
+    if name.isupper() and not name.startswith("_") and isinstance(value, int)
+)
