@@ -14,6 +14,7 @@ a     address in hex
 B     ``B_*`` buffer flags          G  ``PG_*`` page_create flags
 H     ``HAT_SYNC_*`` flags          A  ``P_*`` attribute bits
 M     ``SM_*`` segmap flags         e  an IntEnum member's name
+w     ``S_*`` seg_rw name
 r     page_release result name      s  segment name
 m     mutex or condition variable   k  kmem cache name
 x     text as is
@@ -27,7 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pvnsim.errors import DeadlockError
-from pvnsim.flags import BufFlag, HatAttr, HatSync, PageCreateFlag, PageRelease, SmFlag
+from pvnsim.flags import BufFlag, HatAttr, HatSync, PageCreateFlag, PageRelease, SegRw, SmFlag
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -100,7 +101,12 @@ def fmt(kind: str, value: Any) -> str:
     if kind == "M":
         return _flags(value, SmFlag)
     if kind == "e":
-        return str(value.name)
+        return str(getattr(value, "name", value))
+    if kind == "w":
+        try:
+            return SegRw(value).name
+        except ValueError:
+            return str(value)
     if kind == "r":
         return PageRelease(value).name
     if kind in "smk":

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import UsageError
-from pvnsim.flags import ALL_BUF_FLAGS, P_FREE, PAGE_IO_INUSE, BufFlag, flag_names
+from pvnsim.flags import ALL_BUF_FLAGS, P_FREE, PAGE_IO_INUSE, BufFlag, SegRw, flag_names
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -25,6 +25,7 @@ __all__ = [
     "check_int",
     "check_page",
     "check_plist",
+    "check_rw",
     "check_vnode",
 ]
 
@@ -66,6 +67,16 @@ def check_flags(routine: str, flags: Any, allowed: int) -> int:
         bad = flag_names(value & ~allowed, BufFlag)
         raise UsageError(f"{routine}: flags {bad} are not accepted by this routine")
     return value
+
+
+def check_rw(routine: str, rw: Any) -> SegRw:
+    """``rw`` must be an ``enum seg_rw`` value."""
+    try:
+        return SegRw(rw)
+    except (ValueError, TypeError):
+        raise UsageError(
+            f"{routine}: rw={rw!r} is not a seg_rw value (S_OTHER..S_READ_NOCOW)"
+        ) from None
 
 
 def check_callable(routine: str, name: str, fn: Any) -> None:

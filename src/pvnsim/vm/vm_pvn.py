@@ -79,6 +79,7 @@ from pvnsim.vm.argcheck import (
     check_int,
     check_page,
     check_plist,
+    check_rw,
     check_vnode,
 )
 from pvnsim.vm.hat import (
@@ -214,14 +215,8 @@ def _kassert(cond: object, text: str) -> None:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _render_result(value: Any) -> str | None:
-    if value is None:
-        return "NULL"
-    if isinstance(value, Kluster):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return str(value)
+def _render_result(value: Any) -> str:
+    return "NULL" if value is None else str(value)
 
 
 def _port(
@@ -621,7 +616,7 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
             VN_DISPOSE(pp, B_INVAL, 0, KCRED)  # L441
         elif flags & B_FREE or not hat_page_is_mapped(pp):  # L442
             # Count the page-out by the kind of vnode.
-            if pp.p_vnode:  # L446
+            if pp.p_vnode:  # pragma: no branch - every listed page has one  # L446
                 if IS_SWAPFSVP(pp.p_vnode):  # L447
                     anonpgout += 1  # L448
                 else:
@@ -648,7 +643,7 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
                             hat_pageunload(pp, HAT_FORCE_PGUNLOAD)  # L502
                             ppattr = hat_page_getattr(pp, P_REF | P_MOD)  # L504
                             continue  # L506: goto ck_refmod
-                        if pp.p_vnode:  # L512
+                        if pp.p_vnode:  # pragma: no branch - still hashed  # L512
                             if IS_SWAPFSVP(pp.p_vnode):  # L513
                                 anonfree += 1  # L514
                             else:
@@ -1113,7 +1108,7 @@ def pvn_vpzero(vp: Vnode, vplen: int, zbytes: int) -> None:
     # The second term is never zero, so this early return cannot happen;
     # kept because the C has it.
     if zbytes == 0 and (PAGESIZE - (vplen & PAGEOFFSET)) == 0:  # L1060
-        return  # L1061
+        return  # pragma: no cover - dead in the C too (the term is 1..PAGESIZE)  # L1061
 
     if (zbytes + (vplen & MAXBOFFSET)) > MAXBSIZE:  # L1076
         _panic(k, "pvn_vptrunc zbytes")  # L1077
@@ -1135,7 +1130,7 @@ def _panic(k: Kernel, message: str) -> None:
 # pvn_getpages: vm_pvn.c lines 1089-1151
 
 
-@_port(_kernel_of_2nd, "xviixxisae")
+@_port(_kernel_of_2nd, "xviixxisaw")
 def pvn_getpages(
     getpage: GetpageFn,
     vp: Vnode,
@@ -1173,7 +1168,7 @@ def pvn_getpages(
     check_aligned(routine, k, "off", off)
     check_int(routine, "len", len, minimum=1)
     check_int(routine, "addr", addr)
-    rw = SegRw(rw)
+    rw = check_rw(routine, rw)
     if pl is not None:
         if not isinstance(pl, list):
             raise UsageError(f"{routine}: pl must be a list or None")
@@ -1235,7 +1230,7 @@ def pvn_getpages(
 # pvn_plist_init: vm_pvn.c lines 1157-1211
 
 
-@_port(_kernel_of_pp, "pxiiie", void=True)
+@_port(_kernel_of_pp, "pxiiiw", void=True)
 def pvn_plist_init(
     pp: Page | None,
     pl: list[Page | None],
@@ -1265,11 +1260,13 @@ def pvn_plist_init(
     k = check_plist(routine, pp, locked="excl")
     check_int(routine, "plsz", plsz)
     check_int(routine, "io_len", io_len)
-    rw = SegRw(rw)
+    rw = check_rw(routine, rw)
     if k is not None:
         check_aligned(routine, k, "off", off)
-        if builtins.len(pl) < k.btopr(plsz) + 1:
-            raise UsageError(f"{routine}: pl needs at least {k.btopr(plsz) + 1} slots")
+        # The loop stores at least one page and then the terminating NULL.
+        slots = max(k.btopr(plsz), 1) + 1
+        if builtins.len(pl) < slots:
+            raise UsageError(f"{routine}: pl needs at least {slots} slots")
     elif builtins.len(pl) < 1:
         raise UsageError(f"{routine}: pl needs at least 1 slot")
     PAGESIZE = k.pagesize if k is not None else 0
