@@ -244,11 +244,15 @@ def _port(
 
 
 def _callback(
-    k: Kernel, name: str, rendered: tuple[str, ...], fn: Callable[..., Any], *args: Any
+    k: Kernel, name: str, kinds: str, shown: tuple[Any, ...], fn: Callable[..., Any], *args: Any
 ) -> Any:
-    """Call a user callback, recording it (kind "callback") when tracing."""
+    """Call a user callback, recording it (kind "callback") when tracing.
+
+    ``shown`` are the values the trace line shows, rendered by ``kinds``.
+    """
     if not k.tracing or k.trace.depth:
         return fn(*args)
+    rendered = tuple(_trace.fmt(c, v) for c, v in zip(kinds, shown, strict=True))
     event = k.trace.begin("callback", name, rendered, k.curthread)
     result = fn(*args)
     k.trace.end(event, str(int(result)) if result is not None else None)
@@ -966,7 +970,8 @@ def pvn_vplist_dirty(
                 error = _callback(  # L964
                     k,
                     "putapage",
-                    (pp.name, _trace.fmt("B", flags)),
+                    "pB",
+                    (pp, flags),
                     putapage,
                     vp,
                     pp,
@@ -1053,7 +1058,7 @@ def pvn_vplist_setdirty(vp: Vnode, page_check: PageCheckFn) -> None:
     while True:  # L1014
         nxt = pp.p_vpnext  # L1015
         if pp.p_hash is not PVN_VPLIST_HASH_TAG and _callback(
-            k, "page_check", (pp.name,), page_check, pp
+            k, "page_check", "p", (pp,), page_check, pp
         ):  # L1016
             # The variant that neither moves the page nor takes vphm, which
             # we already hold.
@@ -1196,7 +1201,8 @@ def pvn_getpages(
         err = _callback(  # L1135
             k,
             "getpage",
-            (vp.v_name, str(o), str(xlen), str(sz)),
+            "viii",
+            (vp, o, xlen, sz),
             getpage,
             vp,
             o,
