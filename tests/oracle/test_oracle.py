@@ -66,12 +66,11 @@ def _run_c(bins: dict[str, pathlib.Path], text: str, tmp: pathlib.Path) -> str:
         [str(bins[which]), str(path)], capture_output=True, text=True, timeout=60, check=False
     )
     assert proc.returncode == 0, f"C oracle crashed ({proc.returncode}):\n{proc.stderr}"
-    return pydriver.normalize(proc.stdout)
+    return proc.stdout
 
 
 def _compare(bins: dict[str, pathlib.Path], text: str, tmp: pathlib.Path) -> None:
-    c_dump = _run_c(bins, text, tmp)
-    py_dump = pydriver.normalize(pydriver.run_text(text))
+    c_dump, py_dump = pydriver.comparable(_run_c(bins, text, tmp), pydriver.run_text(text))
     if c_dump != py_dump:
         diff = "\n".join(
             difflib.unified_diff(

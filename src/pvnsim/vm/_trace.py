@@ -89,7 +89,7 @@ def fmt(kind: str, value: Any) -> str:
             return f"&{page_name(value)}.p_vpnext"
         return f"&{value.v_name}.v_pages"
     if kind == "a":
-        return hex(int(value))
+        return hex(int(value) & (_U64 - 1))
     if kind == "B":
         return _flags(value, BufFlag)
     if kind == "G":

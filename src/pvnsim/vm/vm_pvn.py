@@ -143,6 +143,7 @@ __all__ = [
 ]
 
 _U64 = 1 << 64
+_ADDR_MASK = _U64 - 1
 
 #: The credential the C passes as ``kcred`` (opaque to the simulation).
 KCRED: Any = "kcred"
@@ -365,7 +366,10 @@ def pvn_read_kluster(
         while off >= vp_off + deltab:
             if SEGOP_KLUSTER(seg, addr, -deltab):  # L164
                 break  # L165
-            pp = page_create_va(vp, off - deltab, PAGESIZE, PG_EXCL, seg, addr - deltab)  # L166
+            # caddr_t arithmetic: the address wraps modulo 2^64 as in C.
+            pp = page_create_va(  # L166
+                vp, off - deltab, PAGESIZE, PG_EXCL, seg, (addr - deltab) & _ADDR_MASK
+            )
             if pp is None:
                 break  # L169
             plist = page_add(plist, pp)  # L173
@@ -377,7 +381,9 @@ def pvn_read_kluster(
         while off + deltaf < vp_end:
             if SEGOP_KLUSTER(seg, addr, deltaf):  # L184
                 break  # L185
-            pp = page_create_va(vp, off + deltaf, PAGESIZE, PG_EXCL, seg, addr + deltaf)  # L186
+            pp = page_create_va(  # L186
+                vp, off + deltaf, PAGESIZE, PG_EXCL, seg, (addr + deltaf) & _ADDR_MASK
+            )
             if pp is None:
                 break  # L189
             plist = page_add(plist, pp)  # L194
