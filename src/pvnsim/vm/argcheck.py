@@ -41,6 +41,8 @@ def check_vnode(routine: str, vp: Any) -> Kernel:
 
 def check_int(routine: str, name: str, value: Any, *, minimum: int | None = 0) -> int:
     """``value`` must be an int (not bool) at least ``minimum``."""
+    if type(value) is int and (minimum is None or value >= minimum):
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         raise UsageError(f"{routine}: {name} must be an int, not {type(value).__name__}")
     if minimum is not None and value < minimum:
@@ -50,6 +52,8 @@ def check_int(routine: str, name: str, value: Any, *, minimum: int | None = 0) -
 
 def check_aligned(routine: str, k: Kernel, name: str, value: Any) -> int:
     """``value`` must be a non-negative multiple of PAGESIZE."""
+    if type(value) is int and value >= 0 and not value & k.pageoffset:
+        return value
     checked = check_int(routine, name, value)
     if checked & k.pageoffset:
         raise UsageError(
@@ -60,6 +64,8 @@ def check_aligned(routine: str, k: Kernel, name: str, value: Any) -> int:
 
 def check_flags(routine: str, flags: Any, allowed: int) -> int:
     """``flags`` must be an int using only ``allowed`` buffer-flag bits."""
+    if type(flags) is int and flags >= 0 and not flags & ~allowed:
+        return flags
     value = check_int(routine, "flags", flags)
     if value & ~ALL_BUF_FLAGS:
         raise UsageError(f"{routine}: unknown flag bits {value & ~ALL_BUF_FLAGS:#x}")
@@ -106,6 +112,23 @@ def check_page(
     """
     from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, Page
 
+    # Fast path: the common, valid case in one expression.
+    if (
+        type(pp) is Page
+        and pp.p_hash is None
+        and pp.p_vnode is not None
+        and (k is None or pp.kernel is k)
+        and (vp is None or pp.p_vnode is vp)
+        and (free is None or bool(pp.p_state & P_FREE) == free)
+        and (
+            locked is None
+            or (locked == "excl" and pp.p_selock < 0)
+            or (locked == "shared" and pp.p_selock > 0)
+            or (locked == "any" and pp.p_selock != 0)
+        )
+        and (io_locked is None or bool(pp.p_iolock_state & PAGE_IO_INUSE) == io_locked)
+    ):
+        return pp
     if not isinstance(pp, Page):
         raise UsageError(f"{routine}: expected a Page, not {type(pp).__name__}")
     if pp.p_hash is PVN_VPLIST_HASH_TAG:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import inspect
 import pathlib
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -220,18 +221,26 @@ def _render_result(value: Any) -> str:
     return "NULL" if value is None else str(value)
 
 
-def _port(
-    kernel_of: Callable[..., Kernel | None], kinds: str, void: bool = False
-) -> Callable[[F], F]:
-    """Record a port's entry in the trace (kind "port") when tracing is on."""
+def _port(at: int, kinds: str, void: bool = False) -> Callable[[F], F]:
+    """Record a port's entry in the trace (kind "port") when tracing is on.
+
+    ``at`` is the position of the argument (a Vnode or Page) that leads to the
+    kernel; ``kinds`` renders the arguments (see pvnsim.vm._trace).
+    """
 
     def wrap(fn: F) -> F:
         name = fn.__name__
+        signature = inspect.signature(fn)
 
         @functools.wraps(fn)
-        def traced_port(*args: Any) -> Any:
-            k = kernel_of(*args)
-            if k is None or not k.tracing or k.trace.depth:
+        def traced_port(*args: Any, **kwargs: Any) -> Any:
+            if kwargs:
+                args = tuple(signature.bind(*args, **kwargs).arguments.values())
+            try:
+                k = args[at].kernel
+            except (IndexError, AttributeError):
+                return fn(*args)
+            if not k.tracing or k.trace.depth:
                 return fn(*args)
             rendered = tuple(_trace.fmt(c, a) for c, a in zip(kinds, args, strict=False))
             event = k.trace.begin("port", name, rendered, k.curthread)
@@ -260,18 +269,6 @@ def _callback(
     return result
 
 
-def _kernel_of_vp(vp: Any, *_: Any) -> Kernel | None:
-    return vp.kernel if isinstance(vp, Vnode) else None
-
-
-def _kernel_of_pp(pp: Any, *_: Any) -> Kernel | None:
-    return pp.kernel if isinstance(pp, Page) else None
-
-
-def _kernel_of_2nd(_fn: Any, vp: Any, *_: Any) -> Kernel | None:
-    return vp.kernel if isinstance(vp, Vnode) else None
-
-
 def _check_seg(routine: str, k: Kernel, seg: Any) -> None:
     if not isinstance(seg, Seg):
         raise UsageError(f"{routine}: seg must be a Seg, not {type(seg).__name__}")
@@ -283,7 +280,7 @@ def _check_seg(routine: str, k: Kernel, seg: Any) -> None:
 # pvn_read_kluster: vm_pvn.c lines 89-221
 
 
-@_port(_kernel_of_vp, "visaiii")
+@_port(0, "visaiii")
 def pvn_read_kluster(
     vp: Vnode,
     off: int,
@@ -406,7 +403,7 @@ def pvn_read_kluster(
 # pvn_write_kluster: vm_pvn.c lines 233-298
 
 
-@_port(_kernel_of_vp, "vpiiB")
+@_port(0, "vpiiB")
 def pvn_write_kluster(
     vp: Vnode,
     pp: Page,
@@ -488,7 +485,7 @@ def pvn_write_kluster(
 # pvn_io_done: vm_pvn.c lines 304-315
 
 
-@_port(_kernel_of_pp, "p", void=True)
+@_port(0, "p", void=True)
 def pvn_io_done(plist: Page | None) -> None:
     """Drop the i/o lock and the page lock of every page of ``plist``.
 
@@ -508,7 +505,7 @@ def pvn_io_done(plist: Page | None) -> None:
 # pvn_read_done: vm_pvn.c lines 322-338
 
 
-@_port(_kernel_of_pp, "pB", void=True)
+@_port(0, "pB", void=True)
 def pvn_read_done(plist: Page | None, flags: int) -> None:
     """Finish a read: destroy the pages on B_ERROR, otherwise release them.
 
@@ -535,7 +532,7 @@ def pvn_read_done(plist: Page | None, flags: int) -> None:
 # pvn_write_done: vm_pvn.c lines 359-565
 
 
-@_port(_kernel_of_pp, "pB", void=True)
+@_port(0, "pB", void=True)
 def pvn_write_done(plist: Page | None, flags: int) -> None:
     """Finish a write of ``plist``: keep, free or destroy each page.
 
@@ -700,7 +697,7 @@ def _check_getdirty(routine: str, pp: Any, flags: int) -> None:
         check_page(routine, pp, locked="shared")
 
 
-@_port(_kernel_of_pp, "pB")
+@_port(0, "pB")
 def pvn_getdirty(pp: Page, flags: int) -> int:
     """Decide what to do with a locked page that a putpage path visits.
 
@@ -823,7 +820,7 @@ register_boot_routine(pvn_init)
 # pvn_vplist_dirty: vm_pvn.c lines 737-985
 
 
-@_port(_kernel_of_vp, "vixB")
+@_port(0, "vixB")
 def pvn_vplist_dirty(
     vp: Vnode,
     off: int,
@@ -1033,7 +1030,7 @@ def _vmodsort_debug_check(
 # pvn_vplist_setdirty: vm_pvn.c lines 995-1037
 
 
-@_port(_kernel_of_vp, "vx", void=True)
+@_port(0, "vx", void=True)
 def pvn_vplist_setdirty(vp: Vnode, page_check: PageCheckFn) -> None:
     """Mark modified every page of ``vp`` for which ``page_check(pp)`` is true.
 
@@ -1085,7 +1082,7 @@ def pvn_vplist_setdirty(vp: Vnode, page_check: PageCheckFn) -> None:
 # pvn_vpzero: vm_pvn.c lines 1045-1083
 
 
-@_port(_kernel_of_vp, "vii", void=True)
+@_port(0, "vii", void=True)
 def pvn_vpzero(vp: Vnode, vplen: int, zbytes: int) -> None:
     """Zero the file from ``vplen`` to the end of its page (at least ``zbytes``).
 
@@ -1141,7 +1138,7 @@ def _panic(k: Kernel, message: str) -> None:
 # pvn_getpages: vm_pvn.c lines 1089-1151
 
 
-@_port(_kernel_of_2nd, "xviixxisaw")
+@_port(1, "xviixxisaw")
 def pvn_getpages(
     getpage: GetpageFn,
     vp: Vnode,
@@ -1242,7 +1239,7 @@ def pvn_getpages(
 # pvn_plist_init: vm_pvn.c lines 1157-1211
 
 
-@_port(_kernel_of_pp, "pxiiiw", void=True)
+@_port(0, "pxiiiw", void=True)
 def pvn_plist_init(
     pp: Page | None,
     pl: list[Page | None],
