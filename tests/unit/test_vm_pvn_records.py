@@ -31,3 +31,19 @@ def test_page_slots_is_a_window_on_the_callers_array():
     assert view[1] is None
     assert len(view) == 2
     assert Kluster(pp, 0, 4096).pages == [pp]
+
+
+def test_ports_accept_keyword_arguments_traced_or_not():
+    """Ports take the C's parameter names as keywords, with tracing on or off."""
+    k = Kernel(total_pages=64, minfree=0, throttlefree=0, pageout_reserve=0)
+    vp = k.vnode("v1")
+    seg = SegMap(k, "s")
+    kl = pvn_read_kluster(vp, off=0, seg=seg, addr=0x10000, vp_off=0, vp_len=4096, isra=0)
+    assert kl is not None and kl.len == 4096
+    t = k.trace_on()
+    kl2 = pvn_read_kluster(vp, 8192, seg, addr=0x12000, vp_off=8192, vp_len=4096, isra=0)
+    assert kl2 is not None
+    ports = t.filter(kind="port")
+    assert [e.format() for e in ports] == [
+        "pvn_read_kluster(v1, 8192, s, 0x12000, 8192, 4096, 0) = plist=[v1@8192] off=8192 len=4096"
+    ]
