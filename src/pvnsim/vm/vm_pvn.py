@@ -561,11 +561,10 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
     check_flags(routine, flags, ALL_BUF_FLAGS)
     if flags & B_READ:  # L378
         raise UsageError(f"{routine}: B_READ is set (ASSERT((flags & B_READ) == 0))")
-    k = check_plist(routine, plist)
-    if k is None:
-        k_opt: Kernel | None = None
-    else:
-        k_opt = k
+    # DEVIATION: the C's globals are reached through the list's kernel; an
+    # empty list has none, and then the routine has nothing to do (in C the
+    # write_free test and the zero statistics have no effect either).
+    k_opt = check_plist(routine, plist)
     dfree = 0
     pgrec = 0
     pgout = 0
@@ -672,7 +671,7 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
             page_io_unlock(pp)  # L547
             page_unlock(pp)  # L548
 
-    if k_opt is not None:
+    if k_opt is not None:  # DEVIATION: see above
         stats = k_opt.vm  # L552-564: CPU_STATS_ADDQ
         stats.dfree += dfree
         stats.pgrec += pgrec
@@ -780,7 +779,8 @@ def marker_constructor(buf: Page, cdrarg: Any, kmflags: int) -> int:
     value (p_offset 0, links pointing to the page itself).
     """
     mark = buf  # L691
-    mark.p_vnode = None  # L692: bzero
+    # DEVIATION: bzero becomes resetting each field of our Page.
+    mark.p_vnode = None  # L692
     mark.p_offset = 0
     mark.p_selock = 0
     mark.p_sowner = None
@@ -883,7 +883,7 @@ def pvn_vplist_dirty(
         return 0  # L778
 
     vp.v_flag |= VVMLOCK  # L781
-    vp.v_vvmlock_owner = k.curthread
+    vp.v_vvmlock_owner = k.curthread  # DEVIATION: ours, names the holder in deadlock reports
     mutex_exit(vp.v_lock)  # L782
 
     # Two markers: `end` stays at the tail, `mark` walks towards the head.
@@ -922,7 +922,8 @@ def pvn_vplist_dirty(
             # stop at the first page that is neither dirty nor being written.
             if IS_VMODSORT(vp) and not (flags & (B_INVAL | B_FREE | B_TRUNC)):  # L838
                 if not hat_ismod(pp) and not page_io_locked(pp):  # L840
-                    if k.debug:  # L841: #ifdef DEBUG
+                    # DEVIATION: #ifdef DEBUG becomes a run-time switch.
+                    if k.debug:  # L841
                         _vmodsort_debug_check(vp, pp, mark, end, where_to_move)
                     break  # L869
                 elif not (flags & B_ASYNC) and not hat_ismod(pp):  # L870
@@ -995,7 +996,7 @@ def pvn_vplist_dirty(
     kmem_cache_free(marker_cache, end)  # L979
     mutex_enter(vp.v_lock)  # L980
     vp.v_flag &= ~VVMLOCK  # L981
-    vp.v_vvmlock_owner = None
+    vp.v_vvmlock_owner = None  # DEVIATION: ours (see above)
     cv_broadcast(vp.v_cv)  # L982
     mutex_exit(vp.v_lock)  # L983
     return err  # L984
