@@ -1,9 +1,12 @@
 """pvnsim benchmarks: ``python bench/run.py [--json] [--quick] [--only NAME]``.
 
 Each figure is the median of several timed runs after a warm-up; setup is
-outside the timed region.  Targets come from the benchmark issue; a figure
-that misses its target is reported, not hidden.  Results go in
-docs/performance.md.
+outside the timed region.  The C baseline (the unmodified vm_pvn.c on the
+oracle's C model, tests/oracle/c/bench.c) is built and timed once per run;
+rate rows get it as "baseline" and "ratio" = C / Python, and the
+*_python_over_c rows are Python time / C time for the same scenario.
+Targets come from the benchmark issue; a figure that misses its target is
+reported, not hidden.  Results go in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -11,8 +14,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
+import pathlib
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -26,6 +34,11 @@ from pvnsim.vm.vm_pvn import pvn_read_done
 ROOMY = dict(
     lotsfree=0, desfree=0, minfree=0, throttlefree=0, pageout_reserve=0, pages_before_pager=0
 )
+
+
+# Python figures of this run that the *_python_over_c rows divide by
+# ("read_kluster": pages/s; "fsync": {flags: pages/s}).
+_PY: dict[str, Any] = {}
 
 
 def _median(runs: int, once: Callable[[], float]) -> float:
@@ -48,7 +61,8 @@ def read_kluster_pages_per_s(quick: bool) -> float:
             pvn_read_done(kl.plist, B_ERROR)  # destroys them: the next call creates anew
         return 16 * calls / (time.perf_counter() - t0)
 
-    return _median(3, once)
+    _PY["read_kluster"] = _median(3, once)
+    return float(_PY["read_kluster"])
 
 
 def _dirty_kernel(n: int) -> tuple[Kernel, Any]:
@@ -74,6 +88,7 @@ def fsync_pages_per_s(quick: bool) -> float:
             return n / (time.perf_counter() - t0)
 
         rates.append(_median(1 if quick else 3, once))
+    _PY["fsync"] = dict(zip((0, B_ASYNC | B_FREE), rates, strict=True))
     return min(rates)
 
 
@@ -126,12 +141,129 @@ def build_1m_pages_s(quick: bool) -> float:
     return dt * (1_000_000 / n)
 
 
+# -- the C baseline: the unmodified vm_pvn.c on the oracle's C model ------------
+#
+# tests/oracle/c/build.sh OUTDIR bench compiles vm_pvn.c (from PVNSIM_VM_PVN_C,
+# else ../shared/illumos/vm_pvn.c next to the repository) with -O2 against the
+# oracle's C model with tracing compiled out and a large page hash, linked with
+# tests/oracle/c/bench.c, which times the same two scenarios as
+# read_kluster_pages_per_s and fsync_pages_per_s (same sizes).  Built and run
+# once per run of this script; the *_python_over_c rows and the baseline/ratio
+# fields of the two rate rows divide by these figures.
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+_C: dict[str, Any] = {}
+
+
+class Unavailable(Exception):
+    """A figure that cannot be measured here (no C compiler, no vm_pvn.c...)."""
+
+
+def _vm_pvn_c() -> pathlib.Path:
+    env = os.environ.get("PVNSIM_VM_PVN_C")
+    path = pathlib.Path(env) if env else REPO.parent / "shared" / "illumos" / "vm_pvn.c"
+    if not path.is_file():
+        how = "PVNSIM_VM_PVN_C" if env else "PVNSIM_VM_PVN_C is unset and"
+        raise Unavailable(f"{how} {path} is not a file (illumos vm_pvn.c)")
+    return path
+
+
+def _c_figures(quick: bool) -> dict[str, Any]:
+    """Build and run pvn_bench once; {"read_kluster": pages/s, "fsync": {flags: pages/s}}."""
+    if "error" in _C:
+        raise Unavailable(_C["error"])
+    if _C:
+        return _C
+    try:
+        source = _vm_pvn_c()
+        cc = os.environ.get("CC", "gcc")
+        if shutil.which(cc) is None:
+            raise Unavailable(f"no C compiler {cc!r} on PATH")
+        calls, pages, runs = (500, 20_000, 7) if quick else (3000, 100_000, 11)
+        with tempfile.TemporaryDirectory(prefix="pvn_bench") as tmp:
+            build = subprocess.run(
+                ["sh", str(REPO / "tests" / "oracle" / "c" / "build.sh"), tmp, "bench"],
+                capture_output=True,
+                text=True,
+                env={**os.environ, "PVNSIM_VM_PVN_C": str(source)},
+                check=False,
+            )
+            if build.returncode != 0:
+                raise Unavailable(f"building pvn_bench failed: {build.stderr.strip()}")
+            proc = subprocess.run(
+                [str(pathlib.Path(tmp) / "pvn_bench"), str(calls), str(pages), str(runs)],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise Unavailable(f"pvn_bench failed ({proc.returncode}): {proc.stderr.strip()}")
+        fsync: dict[int, float] = {}
+        for line in proc.stdout.splitlines():
+            rec = json.loads(line)
+            if rec["scenario"] == "read_kluster":
+                _C["read_kluster"] = float(rec["pages_per_s"])
+            else:
+                flags = {"0": 0, "B_ASYNC|B_FREE": B_ASYNC | B_FREE}[rec["flags"]]
+                fsync[flags] = float(rec["pages_per_s"])
+        _C["fsync"] = fsync
+        if "read_kluster" not in _C or len(fsync) != 2:
+            raise Unavailable(f"pvn_bench printed an incomplete result: {proc.stdout!r}")
+    except Unavailable as e:
+        _C.clear()
+        _C["error"] = str(e)
+        raise
+    return _C
+
+
+def read_kluster_c_pages_per_s(quick: bool) -> float:
+    """The C figure of read_kluster_pages_per_s (its baseline)."""
+    return float(_c_figures(quick)["read_kluster"])
+
+
+def fsync_c_pages_per_s(quick: bool) -> float:
+    """The C figure of fsync_pages_per_s: the slower of flags 0 and B_ASYNC|B_FREE."""
+    return float(min(_c_figures(quick)["fsync"].values()))
+
+
+def read_kluster_python_over_c(quick: bool) -> float:
+    """Python time / C time for the read_kluster_pages_per_s scenario."""
+    c = read_kluster_c_pages_per_s(quick)  # first: no Python run if the C is missing
+    if "read_kluster" not in _PY:
+        read_kluster_pages_per_s(quick)
+    return c / float(_PY["read_kluster"])
+
+
+def fsync_python_over_c(quick: bool) -> float:
+    """Python time / C time for the fsync_pages_per_s scenario (the larger over both flags)."""
+    c = _c_figures(quick)["fsync"]
+    if "fsync" not in _PY:
+        fsync_pages_per_s(quick)
+    return float(max(c[f] / _PY["fsync"][f] for f in c))
+
+
+# The C figure of a rate row: filled into its "baseline" field, with
+# "ratio" = C / Python (= Python time / C time for the same work).
+BASELINES: dict[str, Callable[[bool], float]] = {
+    "read_kluster_pages_per_s": read_kluster_c_pages_per_s,
+    "fsync_pages_per_s": fsync_c_pages_per_s,
+}
+# The C figure shown as "baseline" of a *_python_over_c row (its value is the ratio).
+RATIO_BASELINES: dict[str, Callable[[bool], float]] = {
+    "read_kluster_python_over_c": read_kluster_c_pages_per_s,
+    "fsync_python_over_c": fsync_c_pages_per_s,
+}
+
+
 BENCHMARKS: dict[str, tuple[Callable[[bool], float], str, float, str]] = {
     "read_kluster_pages_per_s": (read_kluster_pages_per_s, "pages/s", 500_000, ">="),
     "fsync_pages_per_s": (fsync_pages_per_s, "pages/s", 300_000, ">="),
     "vmodsort_fsync_ratio": (vmodsort_fsync_ratio, "ratio", 1.5, "<="),
     "bytes_per_page": (bytes_per_page, "B", 320, "<="),
     "build_1m_pages_s": (build_1m_pages_s, "s", 3.0, "<="),
+    "read_kluster_python_over_c": (read_kluster_python_over_c, "x", 100, "<="),
+    "fsync_python_over_c": (fsync_python_over_c, "x", 100, "<="),
 }
 
 
@@ -147,25 +279,57 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown benchmark {args.only!r}; known: {', '.join(names)}")
         names = [args.only]
     for name in names:
-        fn, unit, target, sense = BENCHMARKS[name]
-        value = fn(args.quick)
-        ok = value >= target if sense == ">=" else value <= target
-        record = {
-            "name": name,
-            "value": round(value, 3),
-            "unit": unit,
-            "target": f"{sense} {target}",
-            "baseline": None,
-            "ratio": None,
-            "met": ok,
-        }
+        record = _record(name, args.quick)
         if args.json:
             print(json.dumps(record))
         else:
-            mark = "ok  " if ok else "MISS"
-            print(f"{mark} {name:<28} {value:>14,.2f} {unit:<8} target {sense} {target:,}")
+            _, unit, target, sense = BENCHMARKS[name]
+            value = record["value"]
+            if value is None:
+                print(f"n/a  {name:<28} {'-':>14} {unit:<8} target {sense} {target:,}", end="")
+                print(f"  ({record['reason']})")
+            else:
+                mark = "ok  " if record["met"] else "MISS"
+                line = f"{mark} {name:<28} {value:>14,.2f} {unit:<8} target {sense} {target:,}"
+                if record["baseline"] is not None:
+                    line += f"  [C {record['baseline']:,.0f} pages/s, x{record['ratio']:.1f}]"
+                elif "reason" in record:
+                    line += f"  [{record['reason']}]"
+                print(line)
         sys.stdout.flush()
     return 0
+
+
+def _record(name: str, quick: bool) -> dict[str, Any]:
+    """Run one benchmark: the JSON record (value None and a reason when unavailable)."""
+    fn, unit, target, sense = BENCHMARKS[name]
+    record: dict[str, Any] = {
+        "name": name,
+        "value": None,
+        "unit": unit,
+        "target": f"{sense} {target}",
+        "baseline": None,
+        "ratio": None,
+        "met": None,
+    }
+    try:
+        value = fn(quick)
+    except Unavailable as e:
+        record["reason"] = str(e)
+        return record
+    record["value"] = round(value, 3)
+    record["met"] = value >= target if sense == ">=" else value <= target
+    try:
+        if name in BASELINES:
+            c = BASELINES[name](quick)
+            record["baseline"] = round(c, 3)
+            record["ratio"] = round(c / value, 3)  # C / Python
+        elif name in RATIO_BASELINES:
+            record["baseline"] = round(RATIO_BASELINES[name](quick), 3)
+            record["ratio"] = record["value"]  # Python time / C time
+    except Unavailable as e:
+        record["reason"] = f"no C baseline: {e}"
+    return record
 
 
 if __name__ == "__main__":

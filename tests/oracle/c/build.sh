@@ -1,9 +1,12 @@
 #!/bin/sh
 # build.sh OUTDIR - build the C side of the pvnsim fidelity oracle.
+# build.sh OUTDIR bench - build the C baseline of bench/run.py instead.
 #
 # Compiles the unmodified illumos vm_pvn.c (read from $PVNSIM_VM_PVN_C,
 # never copied) against the shadow headers in include/ and the C model of
-# the primitives, producing OUTDIR/pvn_oracle.
+# the primitives, producing OUTDIR/pvn_oracle (and pvn_oracle_nodebug); with
+# `bench', OUTDIR/pvn_bench (bench.c instead of driver.c, no tracing, a
+# large page hash).
 #
 # Environment: PVNSIM_VM_PVN_C (required) path to vm_pvn.c;
 #              CC (default gcc).
@@ -11,8 +14,12 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 
-if [ $# -ne 1 ]; then
-	echo "usage: $0 OUTDIR" >&2
+if [ $# -eq 2 ] && [ "$2" = bench ]; then
+	target=bench
+elif [ $# -eq 1 ]; then
+	target=oracle
+else
+	echo "usage: $0 OUTDIR [bench]" >&2
 	exit 2
 fi
 outdir=$1
@@ -28,6 +35,18 @@ if [ ! -f "$PVNSIM_VM_PVN_C" ] || [ ! -r "$PVNSIM_VM_PVN_C" ]; then
 fi
 
 mkdir -p "$outdir"
+
+if [ "$target" = bench ]; then
+	# A production kernel (no DEBUG) on an efficient model: tracing
+	# compiled out (-DORACLE_BENCH) and a hash big enough for 100,000
+	# pages.  Not linked with driver.c.
+	${CC:-gcc} -O2 -std=gnu99 -w -DORACLE_BENCH -DHASH_SIZE=262144 \
+	    -I"$here/include" \
+	    "$PVNSIM_VM_PVN_C" "$here/model.c" "$here/bench.c" \
+	    -o "$outdir/pvn_bench"
+	echo "built $outdir/pvn_bench"
+	exit 0
+fi
 
 # -DDEBUG: a DEBUG kernel (active ASSERTs and the DEBUG-only block of
 # pvn_vplist_dirty).  -w: vm_pvn.c is kernel code written for another

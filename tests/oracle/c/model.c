@@ -66,8 +66,15 @@ static page_t	*free_head;
 pgcnt_t		oracle_nfree;
 page_t		*oracle_cache_head;
 
-/* The page hash: chains through p_hash, keyed by (vnode, offset). */
+/*
+ * The page hash: chains through p_hash, keyed by (vnode, offset).  The
+ * oracle's scenarios are small; the benchmark build (build.sh OUTDIR bench)
+ * passes -DHASH_SIZE=262144 so that lookups stay O(1) with 100,000 pages.
+ * The chains and hence the dumps do not depend on the size.
+ */
+#ifndef HASH_SIZE
 #define	HASH_SIZE	256
+#endif
 static page_t	*hash_tab[HASH_SIZE];
 
 /* ================================================================== */
@@ -353,12 +360,12 @@ struct trace_ent {
 
 static struct trace_ent	*trace;
 static int		ntrace, trace_cap;
-static int		trace_on;
+int			oracle_trace_on;
 
 void
 oracle_trace_enable(int on)
 {
-	trace_on = on;
+	oracle_trace_on = on;
 }
 
 void
@@ -373,14 +380,13 @@ oracle_trace_reset(void)
 	ntrace = 0;
 }
 
+/* Called through the oracle_trace_begin macro, only when tracing is on. */
 int
-oracle_trace_begin(const char *fmt, ...)
+oracle_trace_begin_fmt(const char *fmt, ...)
 {
 	va_list ap;
 	char buf[2048];
 
-	if (!trace_on)
-		return (-1);
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof (buf), fmt, ap);
 	va_end(ap);
@@ -397,14 +403,13 @@ oracle_trace_begin(const char *fmt, ...)
 	return (ntrace++);
 }
 
+/* Called through the oracle_trace_end macro, only for an index >= 0. */
 void
-oracle_trace_end(int idx, const char *fmt, ...)
+oracle_trace_end_fmt(int idx, const char *fmt, ...)
 {
 	va_list ap;
 	char buf[1024];
 
-	if (idx < 0)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof (buf), fmt, ap);
 	va_end(ap);
@@ -979,6 +984,25 @@ cachelist_remove(page_t *pp)
 {
 	m_sub(&oracle_cache_head, pp);
 	pp->m_list = ORACLE_LIST_NONE;
+}
+
+/*
+ * Forget every physical page, the free and cache lists and the hash, so
+ * that a new state can be built (the benchmark rebuilds it between timed
+ * runs; the oracle driver builds one state per process).  The vnodes,
+ * segments and markers are the caller's and the kmem cache's business.
+ */
+void
+oracle_reset_memory(void)
+{
+	free(oracle_phys);
+	oracle_phys = NULL;
+	oracle_nphys = 0;
+	free_head = NULL;
+	oracle_nfree = 0;
+	oracle_cache_head = NULL;
+	memset(hash_tab, 0, sizeof (hash_tab));
+	freemem = 0;
 }
 
 void

@@ -523,19 +523,38 @@ extern pgcnt_t	oracle_nfree;		/* pages on the free list */
 
 void	oracle_set_pagesize(long);
 void	oracle_alloc_phys(int);
+void	oracle_reset_memory(void);	/* drop every physical page (bench) */
 void	oracle_freelist_add(page_t *);
 void	oracle_cachelist_append(page_t *);
 void	oracle_hashin_tail(page_t *, vnode_t *, u_offset_t);
 page_t	*oracle_hash_find(vnode_t *, u_offset_t);
 void	oracle_grant_lock(page_t *, se_t, int who);
 
-/* tracing */
+/*
+ * Tracing.  oracle_trace_begin and oracle_trace_end are macros so that their
+ * arguments (page names, flag names: snprintf into the rendering buffers)
+ * are evaluated only when tracing is on: with tracing off a primitive costs
+ * what its model work costs.  oracle_trace_begin is -1 when tracing is off,
+ * and oracle_trace_end does nothing for a negative index.  A build with
+ * -DORACLE_BENCH (the benchmark, build.sh OUTDIR bench) has no tracing at
+ * all: ORACLE_TRACING is the constant 0 and the compiler drops the calls.
+ */
 void	oracle_trace_enable(int on);
 void	oracle_trace_reset(void);
-int	oracle_trace_begin(const char *fmt, ...)
+int	oracle_trace_begin_fmt(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
-void	oracle_trace_end(int idx, const char *fmt, ...)
+void	oracle_trace_end_fmt(int idx, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+#ifdef ORACLE_BENCH
+#define	ORACLE_TRACING	0
+#else
+extern int	oracle_trace_on;
+#define	ORACLE_TRACING	oracle_trace_on
+#endif
+#define	oracle_trace_begin(...)	\
+	(ORACLE_TRACING ? oracle_trace_begin_fmt(__VA_ARGS__) : -1)
+#define	oracle_trace_end(idx, ...)	\
+	((idx) < 0 ? (void)0 : oracle_trace_end_fmt((idx), __VA_ARGS__))
 int	oracle_trace_count(void);
 const char *oracle_trace_line(int i);	/* full text, result included */
 
