@@ -48,7 +48,10 @@ def make_page(
     Args:
         nrm: software attribute bits (P_MOD, P_REF, P_RO).
         maps: one entry per translation, its hardware bits: ``"rm"``,
-            ``"r"``, ``"m"`` or ``"-"``.
+            ``"r"``, ``"m"`` or ``"-"``.  These translations are writable even
+            on a clean VMODSORT page, a state the HAT itself never creates
+            (:func:`~pvnsim.vm.hat.hat_map` loads such a translation
+            read-only); it lets tests reach any state the C could be handed.
         lckcnt, cowcnt: p_lckcnt and p_cowcnt.
         cached: put the page on the cache list (tail); it must then be clean,
             unmapped, unlocked and not logically locked.
