@@ -26,7 +26,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from pvnsim import Kernel, SegMap, make_page, pvn_read_kluster, pvn_vplist_dirty
+from pvnsim import Kernel, SegMap, make_page, populate, pvn_read_kluster, pvn_vplist_dirty
 from pvnsim.flags import B_ASYNC, B_ERROR, B_FREE, P_MOD, P_REF, VMODSORT
 from pvnsim.fs import make_putapage
 from pvnsim.vm.vm_pvn import pvn_read_done
@@ -135,8 +135,7 @@ def build_1m_pages_s(quick: bool) -> float:
     t0 = time.perf_counter()
     k = Kernel(total_pages=n + 16)
     vp = k.vnode("f")
-    for i in range(n):
-        make_page(vp, i * 4096)
+    populate(vp, range(0, n * 4096, 4096))
     dt = time.perf_counter() - t0
     return dt * (1_000_000 / n)
 
@@ -256,6 +255,139 @@ RATIO_BASELINES: dict[str, Callable[[bool], float]] = {
 }
 
 
+def render_64_pages_ms(quick: bool) -> float:
+    """Milliseconds for a 64-page vnode's notebook view (capture + SVG + HTML), median."""
+    k = Kernel(total_pages=256, **ROOMY)  # type: ignore[arg-type]
+    vp = k.vnode("f", v_flag=VMODSORT)
+    for i in range(64):
+        # A mix of states: dirty, referenced, clean, cached, locked, i/o-locked, mapped.
+        if i % 9 == 8:
+            make_page(vp, i * 4096, cached=True)
+        else:
+            make_page(
+                vp,
+                i * 4096,
+                nrm=(P_MOD if i % 3 == 0 else 0) | (P_REF if i % 2 else 0),
+                maps=["rm"] if i % 4 == 0 else [],
+                lock="X" if i % 7 == 0 else ("S" if i % 5 == 0 else None),
+                io="me" if i % 7 == 0 else None,
+            )
+    runs = 10 if quick else 30
+
+    def once() -> float:
+        t0 = time.perf_counter()
+        html = vp._repr_html_()
+        dt = time.perf_counter() - t0
+        assert html.count('class="pv-page"') == 64
+        return dt * 1000
+
+    return _median(runs, once)
+
+
+def gib_workload_s(quick: bool) -> float:
+    """Sequential write, fsync and read of a 1 GiB file (262,144 pages of 4 KiB) with
+    256 MiB of simulated memory, seconds (``--quick``: 64 MiB with 16 MiB, scaled x16)."""
+    from pvnsim.fs import Simulation, pattern
+    from pvnsim.fs.workload import sequential_read, sequential_write
+
+    size = (64 << 20) if quick else (1 << 30)
+    memory = size // 4
+    iosize = 1 << 20
+    ops = sequential_write("f", size, iosize) + sequential_read("f", size, iosize)
+
+    def once() -> float:
+        sim = Simulation(memory=memory, keep_log=False)
+        sim.create("f")
+        gc.collect()
+        t0 = time.perf_counter()
+        sim.run(ops)
+        dt = time.perf_counter() - t0
+        # Outside the timed region: the data came back (sampled) and nothing broke.
+        for off in (0, size // 2 + 4096, size - 4096):
+            assert sim.read("f", off, 4096) == (0, pattern(1, off, 4096))
+        sim.check()
+        return dt * ((1 << 30) / size)
+
+    # --quick: a warm-up and one timed run; full: one run (about a minute here).
+    return _median(1, once) if quick else once()
+
+
+def interleavings_per_s(quick: bool) -> float:
+    """Complete explored interleavings per second: pvn_vplist_dirty over 16 dirty
+    pages against a thread destroying one of them (two threads), depth-first
+    schedules with at most two preemptions, every validator at every switch point
+    and at the end of each run (setup of each run's kernel included)."""
+    from pvnsim import page_destroy, page_lookup, pvn_write_done
+    from pvnsim.concurrency import Exhaustive, explore
+    from pvnsim.flags import B_WRITE, SE_EXCL
+
+    def put(vp: Any, pp: Any, offp: Any, lenp: Any, flags: int, cred: Any) -> int:
+        pvn_write_done(pp, B_WRITE | flags)
+        return 0
+
+    def destroy(vp: Any) -> None:
+        pp = page_lookup(vp, 8 * 4096, SE_EXCL)
+        if pp is not None:
+            page_destroy(pp, 0)
+
+    def setup(run: Any) -> None:
+        k = run.attach(Kernel(total_pages=32, **ROOMY))  # type: ignore[arg-type]
+        vp = k.vnode("f")
+        for i in range(16):
+            make_page(vp, i * 4096, nrm=P_MOD)
+        run.spawn(pvn_vplist_dirty, vp, 0, put, 0, None, name="walker")
+        run.spawn(destroy, vp, name="destroyer")
+
+    runs = 100 if quick else 400
+
+    def once() -> float:
+        result = explore(setup, strategy=Exhaustive(preemption_bound=2), max_runs=runs)
+        assert result.ok and result.runs == runs
+        return result.runs / result.seconds
+
+    return _median(3, once)
+
+
+def stateful_steps_per_s(quick: bool) -> float:
+    """Steps per second of pvnsim.testing.PvnStateMachine run by Hypothesis (generation
+    only, 50 steps per example at most), every invariant checked after every step;
+    Hypothesis's own work and each example's set-up are inside the timed region."""
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis.stateful import invariant, run_state_machine_as_test
+
+    from pvnsim.testing import PvnStateMachine
+
+    steps = [0]
+
+    class Counted(PvnStateMachine):
+        booted = False
+
+        @invariant()
+        def count_steps(self) -> None:
+            # Invariants run once after the set-up, then after every step.
+            if self.booted:
+                steps[0] += 1
+            self.booted = True
+
+    config = settings(
+        max_examples=40 if quick else 200,
+        stateful_step_count=50,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+
+    def once() -> float:
+        steps[0] = 0
+        t0 = time.perf_counter()
+        run_state_machine_as_test(Counted, settings=config)
+        return steps[0] / (time.perf_counter() - t0)
+
+    return _median(3, once)
+
+
 BENCHMARKS: dict[str, tuple[Callable[[bool], float], str, float, str]] = {
     "read_kluster_pages_per_s": (read_kluster_pages_per_s, "pages/s", 500_000, ">="),
     "fsync_pages_per_s": (fsync_pages_per_s, "pages/s", 300_000, ">="),
@@ -264,6 +396,10 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], float], str, float, str]] = {
     "build_1m_pages_s": (build_1m_pages_s, "s", 3.0, "<="),
     "read_kluster_python_over_c": (read_kluster_python_over_c, "x", 100, "<="),
     "fsync_python_over_c": (fsync_python_over_c, "x", 100, "<="),
+    "render_64_pages_ms": (render_64_pages_ms, "ms", 50, "<="),
+    "gib_workload_s": (gib_workload_s, "s", 15.0, "<="),
+    "interleavings_per_s": (interleavings_per_s, "runs/s", 10_000, ">="),
+    "stateful_steps_per_s": (stateful_steps_per_s, "steps/s", 1_000, ">="),
 }
 
 
