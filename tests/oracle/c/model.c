@@ -1614,6 +1614,12 @@ page_destroy_free(page_t *pp)
 		oracle_mpanic("assertion failed: %s", "PP_ISFREE(pp)");
 	if (pp->p_vnode == NULL)
 		oracle_mpanic("assertion failed: %s", "pp->p_vnode");
+	/* A DEBUG vm_page.c also insists the page is clean and unmapped. */
+	if ((pp->p_nrm & (P_MOD | P_REF | P_RO)) != 0)
+		oracle_mpanic("assertion failed: %s",
+		    "hat_page_getattr(pp, P_MOD | P_REF | P_RO) == 0");
+	if (pp->m_ntrans != 0)
+		oracle_mpanic("assertion failed: %s", "!hat_page_is_mapped(pp)");
 	m_hashout(pp);
 	cachelist_remove(pp);
 	oracle_freelist_add(pp);
