@@ -1,30 +1,15 @@
-"""Shared fixtures and Hypothesis profiles (dev, ci, deep)."""
+"""Shared fixtures.
+
+The ``kernel`` fixture and the Hypothesis profiles (dev, ci, deep) come from
+pvnsim's pytest plugin (pvnsim.testing.plugin); pyproject.toml makes dev the
+default and CI sets HYPOTHESIS_PROFILE=ci.
+"""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-from hypothesis import HealthCheck, settings
 
 from pvnsim import Kernel, check_kernel
-
-settings.register_profile("dev", max_examples=50, deadline=None)
-settings.register_profile(
-    "ci",
-    max_examples=100,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.register_profile("deep", max_examples=2000, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
-
-
-@pytest.fixture
-def kernel() -> Kernel:
-    """A 1024-page kernel with 4 KiB pages and illumos default thresholds."""
-    return Kernel(total_pages=1024)
 
 
 @pytest.fixture

@@ -12,8 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from pvnsim.flags import B_ASYNC, B_FREE, S_READ, VMODSORT
+from pvnsim.fs.cli_simulate import add_simulate_parser, run_simulate
 from pvnsim.fs.ufslike import make_putapage
 from pvnsim.kernel import Kernel
+from pvnsim.viz.tour import add_tour_command, run_tour_command
 from pvnsim.vm.build import populate
 from pvnsim.vm.describe import kernel_text, vnode_text
 from pvnsim.vm.hat import hat_map, hat_touch
@@ -117,9 +119,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="run a short narrated demonstration (default)")
+    add_tour_command(sub)
+    add_simulate_parser(sub)
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         sys.stdout.write(run_demo() + "\n")
         return 0
+    if args.command == "tour":
+        return run_tour_command(args)
+    if args.command == "simulate":
+        return run_simulate(args)
     parser.error(f"unknown command {args.command}")  # pragma: no cover
     return 2  # pragma: no cover

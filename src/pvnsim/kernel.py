@@ -31,6 +31,7 @@ import attrs
 
 from pvnsim.errors import DeadlockError, UsageError, Wait
 from pvnsim.flags import ALL_V_FLAGS, P_FREE, VREG, VType
+from pvnsim.sched.interface import Scheduler
 from pvnsim.trace import Trace
 from pvnsim.vm.page import Page, _page_add, _page_sub
 
@@ -48,26 +49,6 @@ def register_boot_routine(routine: Callable[[Kernel], None]) -> None:
     """Have every kernel built from now on run ``routine(kernel)`` at boot."""
     if routine not in _BOOT_ROUTINES:
         _BOOT_ROUTINES.append(routine)
-
-
-class Scheduler:
-    """What the model needs from a simulated-thread scheduler.
-
-    The model calls ``switch_point`` where the C could give up the CPU and
-    ``block`` where it would sleep; ``current`` names the running thread.
-    The single-threaded default is ``Kernel.sched = None``.
-    """
-
-    def current(self) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def switch_point(self, kind: str, what: str) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    def block(
-        self, what: str, holder: str | None, ready: Callable[[], bool]
-    ) -> None:  # pragma: no cover
-        raise NotImplementedError
 
 
 @attrs.define(slots=True)
@@ -205,6 +186,15 @@ class Kernel:
             raise DeadlockError([Wait(self.curthread, what, holder)])
         self.sched.block(what, holder, ready)
 
+    def yield_point(self, what: str = "") -> None:
+        """An explicit switch point: with a scheduler, another thread may run here.
+
+        Users add these to their own thread functions (a file system's code
+        between two pvn calls, say); without a scheduler it does nothing.
+        """
+        if self.sched is not None:
+            self.sched.switch_point("yield", what)
+
     # -- tracing ---------------------------------------------------------
 
     def trace_on(self) -> Trace:
@@ -326,9 +316,10 @@ class Kernel:
         return kernel_text(self)
 
     def _repr_html_(self) -> str:
-        from pvnsim.vm.describe import kernel_html
+        # The notebook view lives above the model (pvnsim.viz); import it lazily.
+        from pvnsim.viz.display import View
 
-        return kernel_html(self)
+        return View(self).html()
 
     def snapshot(self) -> Any:
         """A comparable record of the whole simulated state (see describe.snapshot)."""

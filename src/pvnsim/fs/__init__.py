@@ -1,5 +1,47 @@
-"""File-system building blocks on top of the pvn routines."""
+"""The filesystem-simulation kit: a reference file system on the pvn routines,
+a simulated disk, memory pressure and workloads in virtual time.
 
+Start with :class:`Simulation` (see docs/fs.md)::
+
+    >>> from pvnsim.fs import Simulation
+    >>> sim = Simulation(memory=1 << 20, verify=True)
+    >>> _ = sim.create("f")
+    >>> sim.write("f", 0, b"hello"), sim.read("f", 0, 5)
+    (0, (0, b'hello'))
+"""
+
+from pvnsim.fs.clock import Clock, IoScheduler
+from pvnsim.fs.disk import Disk, DiskRequest, Fault
+from pvnsim.fs.fs import FsStats, Inode, RefFs
+from pvnsim.fs.metrics import Metrics
+from pvnsim.fs.pageout import Fsflush, Pageout
+from pvnsim.fs.sim import SimConfig, Simulation
+from pvnsim.fs.tracefile import format_trace, load_trace, parse_trace, save_trace
 from pvnsim.fs.ufslike import make_putapage
+from pvnsim.fs.workload import WORKLOADS, Op, Workload, build_workload, pattern
 
-__all__ = ["make_putapage"]
+__all__ = [
+    "WORKLOADS",
+    "Clock",
+    "Disk",
+    "DiskRequest",
+    "Fault",
+    "FsStats",
+    "Fsflush",
+    "Inode",
+    "IoScheduler",
+    "Metrics",
+    "Op",
+    "Pageout",
+    "RefFs",
+    "SimConfig",
+    "Simulation",
+    "Workload",
+    "build_workload",
+    "format_trace",
+    "load_trace",
+    "make_putapage",
+    "parse_trace",
+    "pattern",
+    "save_trace",
+]

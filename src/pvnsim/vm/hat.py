@@ -18,6 +18,11 @@ Clearing P_MOD of a VMODSORT page write-protects its translations, so the next
 write through them takes a (simulated) protection fault that calls
 ``hat_setmod`` and moves the page to the tail again.
 
+Another CPU may touch a mapped page at any moment, which a scheduler can
+only show where it is asked: ``hat_pagesync`` and ``hat_pageunload`` are
+CPU-only switch points (kinds ``"hat_pagesync"``, ``"hat_pageunload"``),
+where only a simulated other CPU may run, never another kernel thread.
+
 The functions :func:`hat_map`, :func:`hat_touch` and :func:`hat_unmap` are ours:
 they stand for a fault handler loading a translation, a CPU accessing the
 page, and a segment unloading a translation.
@@ -228,6 +233,8 @@ def _hat_pagesync(pp: Page, flags: int) -> int:
 def hat_pagesync(pp: Page, flags: HatSync | int) -> int:
     """Fold hardware ref/mod bits into ``p_nrm`` (clearing them with ZERORM)."""
     k = pp.kernel
+    if k.sched is not None:
+        k.sched.switch_point("hat_pagesync", pp)
     if k.tracing:
         return _trace.traced(k, "hat_pagesync", "pH>A", _hat_pagesync, pp, flags)
     return _hat_pagesync(pp, flags)
@@ -248,6 +255,8 @@ def _hat_pageunload(pp: Page, forceflag: int) -> int:
 def hat_pageunload(pp: Page, forceflag: HatUnload | int) -> int:
     """Remove every translation of ``pp``, folding their bits into ``p_nrm``."""
     k = pp.kernel
+    if k.sched is not None:
+        k.sched.switch_point("hat_pageunload", pp)
     if k.tracing:
         return _trace.traced(k, "hat_pageunload", "pe>i", _hat_pageunload, pp, HatUnload(forceflag))
     return _hat_pageunload(pp, forceflag)

@@ -7,7 +7,9 @@ is suspended; without one nobody could ever release it, so a
 :class:`~pvnsim.errors.DeadlockError` is raised before anything changes.
 
 Both are switch points for the scheduler: a simulated thread may be
-preempted before ``mutex_enter`` and after ``mutex_exit``.
+preempted before ``mutex_enter`` and after ``mutex_exit``; ``cv_wait``
+sleeps (the scheduler runs someone else) and ``cv_broadcast`` is a switch
+point after the wake-up, so a woken waiter may run at once.
 """
 
 from __future__ import annotations
@@ -130,9 +132,11 @@ def cv_wait(cv: KCondvar, m: KMutex) -> None:
 
 
 def cv_broadcast(cv: KCondvar) -> None:
-    """Wake every waiter of ``cv``."""
+    """Wake every waiter of ``cv`` (a switch point: a woken thread may run)."""
     k = cv.kernel
     if k.tracing:
         _trace.traced(k, "cv_broadcast", "m", _cv_broadcast, cv)
-        return
-    _cv_broadcast(cv)
+    else:
+        _cv_broadcast(cv)
+    if k.sched is not None:
+        k.sched.switch_point("cv_broadcast", cv.name)

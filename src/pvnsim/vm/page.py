@@ -132,9 +132,10 @@ class Page:
         return self.name
 
     def _repr_html_(self) -> str:
-        from pvnsim.vm.describe import page_html
+        # The notebook view lives above the model (pvnsim.viz); import it lazily.
+        from pvnsim.viz.display import View
 
-        return page_html(self)
+        return View(self).html()
 
 
 # ---------------------------------------------------------------------------

@@ -12,7 +12,13 @@ Blocking: ``page_lock`` and ``page_io_lock`` wait when the lock is not
 grantable.  Without a scheduler nobody could release it, so they raise
 :class:`~pvnsim.errors.DeadlockError` before changing anything.  With a
 scheduler ``page_lock`` does what illumos does: drop the mutex it was given,
-sleep until the page is unlocked, retake the mutex and return 0.
+sleep until the page is unlocked or loses its identity (page_hashout wakes
+the sleepers), retake the mutex and return 0.
+
+Switch points: before ``page_lock``, ``page_io_lock`` and ``page_io_wait``,
+after ``page_unlock`` and ``page_io_unlock``, and after a trylock
+(``page_trylock``, ``page_io_trylock``, ``page_tryupgrade``) that fails
+because another thread holds the lock.
 """
 
 from __future__ import annotations
@@ -147,7 +153,7 @@ def page_lock(pp: Page, se: Se | int, lock: KMutex | None, reclaim: Reclaim | in
     """Lock ``pp`` in mode ``se``; 0 (after dropping and retaking ``lock``) if it had to wait."""
     k = pp.kernel
     if k.sched is not None:
-        k.sched.switch_point("page_lock", pp.name)
+        k.sched.switch_point("page_lock", pp)
     if k.tracing:
         return _trace.traced(
             k, "page_lock", "peme>i", _page_lock, pp, Se(se), lock, Reclaim(reclaim)
@@ -156,11 +162,18 @@ def page_lock(pp: Page, se: Se | int, lock: KMutex | None, reclaim: Reclaim | in
 
 
 def page_trylock(pp: Page, se: Se | int) -> int:
-    """Lock ``pp`` in mode ``se`` if that needs no waiting; 1 on success."""
+    """Lock ``pp`` in mode ``se`` if that needs no waiting; 1 on success.
+
+    A failure is a switch point: the holder may run.
+    """
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_trylock", "pe>i", _page_trylock, pp, Se(se))
-    return _page_trylock(pp, se)
+        got = _trace.traced(k, "page_trylock", "pe>i", _page_trylock, pp, Se(se))
+    else:
+        got = _page_trylock(pp, se)
+    if not got and k.sched is not None:
+        k.sched.switch_point("page_trylock", pp)
+    return got
 
 
 def page_unlock(pp: Page) -> None:
@@ -171,15 +184,22 @@ def page_unlock(pp: Page) -> None:
     else:
         _page_unlock(pp)
     if k.sched is not None:
-        k.sched.switch_point("page_unlock", pp.name)
+        k.sched.switch_point("page_unlock", pp)
 
 
 def page_tryupgrade(pp: Page) -> int:
-    """Turn the caller's single shared hold into an exclusive one; 1 on success."""
+    """Turn the caller's single shared hold into an exclusive one; 1 on success.
+
+    A failure is a switch point: the other reader may run.
+    """
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_tryupgrade", "p>i", _page_tryupgrade, pp)
-    return _page_tryupgrade(pp)
+        got = _trace.traced(k, "page_tryupgrade", "p>i", _page_tryupgrade, pp)
+    else:
+        got = _page_tryupgrade(pp)
+    if not got and k.sched is not None:
+        k.sched.switch_point("page_tryupgrade", pp)
+    return got
 
 
 def page_downgrade(pp: Page) -> None:
@@ -235,7 +255,7 @@ def page_io_lock(pp: Page) -> None:
     """Take the i/o lock of ``pp``, waiting while it is held."""
     k = pp.kernel
     if k.sched is not None:
-        k.sched.switch_point("page_io_lock", pp.name)
+        k.sched.switch_point("page_io_lock", pp)
     if k.tracing:
         _trace.traced(k, "page_io_lock", "p", _page_io_lock, pp)
         return
@@ -243,11 +263,18 @@ def page_io_lock(pp: Page) -> None:
 
 
 def page_io_trylock(pp: Page) -> int:
-    """Take the i/o lock of ``pp`` if it is free; 1 on success."""
+    """Take the i/o lock of ``pp`` if it is free; 1 on success.
+
+    A failure is a switch point: the holder may run.
+    """
     k = pp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_io_trylock", "p>i", _page_io_trylock, pp)
-    return _page_io_trylock(pp)
+        got = _trace.traced(k, "page_io_trylock", "p>i", _page_io_trylock, pp)
+    else:
+        got = _page_io_trylock(pp)
+    if not got and k.sched is not None:
+        k.sched.switch_point("page_io_trylock", pp)
+    return got
 
 
 def page_io_unlock(pp: Page) -> None:
@@ -258,14 +285,14 @@ def page_io_unlock(pp: Page) -> None:
     else:
         _page_io_unlock(pp)
     if k.sched is not None:
-        k.sched.switch_point("page_io_unlock", pp.name)
+        k.sched.switch_point("page_io_unlock", pp)
 
 
 def page_io_wait(pp: Page) -> None:
     """Wait until nobody holds the i/o lock of ``pp`` (without taking it)."""
     k = pp.kernel
     if k.sched is not None:
-        k.sched.switch_point("page_io_wait", pp.name)
+        k.sched.switch_point("page_io_wait", pp)
     if k.tracing:
         _trace.traced(k, "page_io_wait", "p", _page_io_wait, pp)
         return

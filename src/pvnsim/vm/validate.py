@@ -40,9 +40,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_conservation",
+    "check_free_pages",
     "check_hash",
     "check_kernel",
     "check_lists",
+    "check_lock_words",
     "check_locks",
     "check_markers",
     "check_vmodsort",
@@ -54,27 +56,43 @@ def _fail(message: str) -> None:
 
 
 def _ring(head: Page, what: str, *, vp_list: bool, limit: int) -> list[Page]:
+    # With every next's prev checked, a walk that does not come back to the
+    # head within ``limit`` pages is a ring that does not close.
     out: list[Page] = []
-    seen: set[int] = set()
     pp = head
+    if vp_list:
+        while True:
+            nxt = pp.p_vpnext
+            if nxt.p_vpprev is not pp:
+                _broken(what, pp, nxt.p_vpprev)
+            out.append(pp)
+            pp = nxt
+            if pp is head:
+                return out
+            if len(out) > limit:
+                _fail(f"{what}: ring does not return to its head {page_name(head)}")
     while True:
-        nxt = pp.p_vpnext if vp_list else pp.p_next
-        back = nxt.p_vpprev if vp_list else nxt.p_prev
-        if back is not pp:
-            _fail(f"{what}: link broken after {page_name(pp)} (next's prev is {page_name(back)})")
-        if id(pp) in seen:
-            _fail(f"{what}: ring does not return to its head {page_name(head)}")
-        seen.add(id(pp))
+        nxt = pp.p_next
+        if nxt.p_prev is not pp:
+            _broken(what, pp, nxt.p_prev)
         out.append(pp)
-        if len(out) > limit:
-            _fail(f"{what}: more than {limit} pages; the ring is corrupt")
         pp = nxt
         if pp is head:
             return out
+        if len(out) > limit:
+            _fail(f"{what}: ring does not return to its head {page_name(head)}")
+
+
+def _broken(what: str, pp: Page, back: Page) -> None:
+    _fail(f"{what}: link broken after {page_name(pp)} (next's prev is {page_name(back)})")
 
 
 def _walking(vp: Vnode) -> bool:
     return bool(vp.v_flag & VVMLOCK)
+
+
+def _name(pp: Page) -> str:
+    return page_name(pp) if pp.p_vnode is not None else f"page #{pp.p_id}"
 
 
 def check_lists(k: Kernel) -> None:
@@ -146,8 +164,16 @@ def check_conservation(k: Kernel) -> None:
             f"freemem is {k.freemem} but the lists hold {expected} "
             f"({k.unused_pages} never used + {k.freelist_count} free + {k.cachelist_count} cached)"
         )
-    free_no_id = sum(1 for pp in k.pages if pp.p_state & P_FREE and pp.p_vnode is None)
-    free_id = sum(1 for pp in k.pages if pp.p_state & P_FREE and pp.p_vnode is not None)
+    free_no_id = free_id = 0
+    lost: Page | None = None
+    for pp in k.pages:
+        if pp.p_state & P_FREE:
+            if pp.p_vnode is None:
+                free_no_id += 1
+            else:
+                free_id += 1
+        elif pp.p_vnode is None and pp.p_selock >= 0 and lost is None:
+            lost = pp
     if free_no_id != k.freelist_count:
         _fail(
             f"{free_no_id} pages are free without identity but the free list counts {k.freelist_count}"
@@ -156,9 +182,8 @@ def check_conservation(k: Kernel) -> None:
         _fail(
             f"{free_id} pages are free with identity but the cache list counts {k.cachelist_count}"
         )
-    for pp in k.pages:
-        if pp.p_vnode is None and not pp.p_state & P_FREE and pp.p_selock >= 0:
-            _fail(f"page #{pp.p_id} is lost: no identity, not free and not held exclusively")
+    if lost is not None:
+        _fail(f"page #{lost.p_id} is lost: no identity, not free and not held exclusively")
 
 
 def check_markers(k: Kernel) -> None:
@@ -214,32 +239,51 @@ def check_vmodsort(k: Kernel) -> None:
                 )
 
 
-def check_locks(k: Kernel) -> None:
-    """Lock words valid and consistent with free state and I/O lists."""
-    walking = any(_walking(vp) for vp in k.vnodes)
+def check_lock_words(k: Kernel) -> None:
+    """Lock words valid, holders recorded, I/O-list pages hold both locks."""
     for pp in k.pages:
-        name = page_name(pp) if pp.p_vnode is not None else f"page #{pp.p_id}"
-        if pp.p_selock < -1:
-            _fail(f"{name}: invalid lock word {pp.p_selock}")
+        selock = pp.p_selock
         owner = pp.p_sowner
-        if pp.p_selock == 0 and owner is not None:
-            _fail(f"{name}: unlocked but records holder {owner!r}")
-        if pp.p_selock > 1 and isinstance(owner, list) and len(owner) != pp.p_selock:
-            _fail(f"{name}: {pp.p_selock} readers but {len(owner)} recorded")
-        if pp.p_state & P_FREE:
-            if pp.p_iolock_state & PAGE_IO_INUSE:
-                _fail(f"free {name} is i/o locked")
-            if pp.p_mapping:
-                _fail(f"free {name} is mapped")
-            if pp.p_lckcnt or pp.p_cowcnt:
-                _fail(f"free {name} has lckcnt={pp.p_lckcnt} cowcnt={pp.p_cowcnt}")
-            if pp.p_nrm & (P_REF | P_MOD | P_RO):
-                _fail(f"free {name} has ref/mod bits {pp.p_nrm:#x}")
-            if pp.p_selock and not walking:
-                _fail(f"free {name} is locked ({pp.p_selock}) while no pvn_vplist_dirty runs")
-        elif pp.p_next is not pp:
-            if not pp.p_iolock_state & PAGE_IO_INUSE or pp.p_selock == 0:
-                _fail(f"{name} is on an I/O list without holding its page and i/o locks")
+        if selock == 0:
+            if owner is not None:
+                _fail(f"{_name(pp)}: unlocked but records holder {owner!r}")
+        elif selock < -1:
+            _fail(f"{_name(pp)}: invalid lock word {selock}")
+        elif selock > 1 and isinstance(owner, list) and len(owner) != selock:
+            _fail(f"{_name(pp)}: {selock} readers but {len(owner)} recorded")
+        if pp.p_next is not pp and not pp.p_state & P_FREE:
+            if not pp.p_iolock_state & PAGE_IO_INUSE or selock == 0:
+                _fail(f"{_name(pp)} is on an I/O list without holding its page and i/o locks")
+
+
+def check_free_pages(k: Kernel) -> None:
+    """A free page is idle: unmapped, not i/o-locked, no bits, locked only by a walk."""
+    walking: bool | None = None
+    for pp in k.pages:
+        if not pp.p_state & P_FREE:
+            continue
+        if pp.p_iolock_state & PAGE_IO_INUSE:
+            _fail(f"free {_name(pp)} is i/o locked")
+        if pp.p_mapping:
+            _fail(f"free {_name(pp)} is mapped")
+        if pp.p_lckcnt or pp.p_cowcnt:
+            _fail(f"free {_name(pp)} has lckcnt={pp.p_lckcnt} cowcnt={pp.p_cowcnt}")
+        if pp.p_nrm & (P_REF | P_MOD | P_RO):
+            _fail(f"free {_name(pp)} has ref/mod bits {pp.p_nrm:#x}")
+        if pp.p_selock:
+            if walking is None:
+                walking = any(_walking(vp) for vp in k.vnodes)
+            if not walking:
+                _fail(f"free {_name(pp)} is locked ({pp.p_selock}) while no pvn_vplist_dirty runs")
+
+
+def check_locks(k: Kernel) -> None:
+    """Lock words valid and consistent with free state and I/O lists.
+
+    :func:`check_lock_words` and then :func:`check_free_pages`.
+    """
+    check_lock_words(k)
+    check_free_pages(k)
 
 
 def check_kernel(k: Kernel) -> None:

@@ -87,13 +87,20 @@ def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
     bucket = k.page_hash[vp]
     if off in bucket:
         return 0
+    # The vnode-list mutex is taken before the hash changes, so a thread
+    # that sleeps on it leaves the hash and v_pages agreeing; the hash is
+    # searched again once it is held (the C holds the hash-chain mutex
+    # across search and insert).
+    vphm = vp.v_vphm
+    _mutex_enter(vphm)
+    if off in bucket:
+        _mutex_exit(vphm)
+        return 0
     pp.p_vnode = vp
     pp.p_offset = off
     if vp.v_flag & VISSWAP:
         pp.p_state |= P_SWAP
     bucket[off] = pp
-    vphm = vp.v_vphm
-    _mutex_enter(vphm)
     if vp.v_pages is not None and IS_VMODSORT(vp) and pp.p_nrm & P_MOD:
         _page_vpadd(vp.v_pages.p_vpprev, pp)
     else:
@@ -106,9 +113,9 @@ def _page_hashout(pp: Page) -> None:
     vp = pp.p_vnode
     if vp is None:
         return
-    del vp.kernel.page_hash[vp][pp.p_offset]
     vphm = vp.v_vphm
     _mutex_enter(vphm)
+    del vp.kernel.page_hash[vp][pp.p_offset]
     _page_vpsub(vp, pp)
     _mutex_exit(vphm)
     pp.p_nrm &= ~(P_REF | P_MOD | P_RO)
@@ -149,12 +156,23 @@ def _wait_for_memory(k: Kernel, target: int) -> None:
         k.needfree = 0
 
 
-def _wait_excl(k: Kernel, pp: Page) -> None:
-    k.block(f"page lock of {pp.name} (SE_EXCL)", _holder(pp), lambda: _grantable(pp, SE_EXCL))
+def _wait_excl(k: Kernel, pp: Page, bucket: dict[int, Page], off: int) -> None:
+    # Woken when the page is unlocked or loses this identity (page_hashout).
+    k.block(
+        f"page lock of {pp.name} (SE_EXCL)",
+        _holder(pp),
+        lambda: _grantable(pp, SE_EXCL) or bucket.get(off) is not pp,
+    )
 
 
 def _wait_io(k: Kernel, pp: Page) -> None:
     k.block(f"i/o lock of {pp.name}", pp.p_ioowner, lambda: not pp.p_iolock_state & PAGE_IO_INUSE)
+
+
+def _give_back(k: Kernel, spare: Page) -> None:
+    spare.p_selock = 0
+    spare.p_sowner = None
+    k.put_free_page(spare)
 
 
 def _first_unlocked(head: Page | None) -> Page | None:
@@ -182,7 +200,6 @@ def _page_create_va(
         if not flags & PG_WAIT:
             return None
         k.block(f"memory for {npages} pages (more than max_page_get)", None, lambda: False)
-    entry_freemem = k.freemem
     if k.freemem <= k.throttlefree + npages:  # type: ignore[operator]
         if flags & PG_WAIT:
             _wait_for_memory(k, npages + k.throttlefree)  # type: ignore[operator]
@@ -192,6 +209,8 @@ def _page_create_va(
         if not flags & PG_WAIT:
             return None
         _wait_for_memory(k, npages)
+    # After any wait (a reclaim hook may have changed freemem meanwhile).
+    entry_freemem = k.freemem
     k.freemem -= npages
     me = k.curthread
     plist: Page | None = None
@@ -202,21 +221,30 @@ def _page_create_va(
     while i < npages:
         o = off + (i << k.pageshift)
         if spare is None:
+            # Like the C's page_get_freelist/page_get_cachelist, the page we
+            # take is locked SE_EXCL, so nobody can use it while we hold it.
             spare = k.take_free_page()
             if spare is None:
                 cached = _first_unlocked(k.page_cachelist)
                 if cached is None:
                     raise KernelPanic("page_create_va: no free page")
+                _take(cached, SE_EXCL, me)
                 k.cachelist_sub(cached)
                 cached.p_state &= ~P_FREE
                 _page_hashout(cached)
                 spare = cached
+            else:
+                _take(spare, SE_EXCL, me)
         existing = bucket.get(o)
         if existing is None:
             pp = spare
-            spare = None
             pp.p_nrm = P_REF
-            _page_hashin(pp, vp, o)
+            if not _page_hashin(pp, vp, o):
+                # Another thread created it while we waited for the list
+                # mutex (only possible with a scheduler): look again.
+                pp.p_nrm = 0
+                continue
+            spare = None
             pp.p_selock = -1
             pp.p_sowner = me
             pp.p_iolock_state |= PAGE_IO_INUSE
@@ -228,17 +256,17 @@ def _page_create_va(
                 plist = _page_sub(plist, victim)
                 _page_io_unlock(victim)
                 _vn_dispose(victim, B_INVAL, 0, None)
-            k.put_free_page(spare)
+            _give_back(k, spare)
             k.freemem += npages - created
-            if k.freemem != entry_freemem:
+            # Our own self-check; with other threads running, freemem may
+            # have moved while this call slept.
+            if k.sched is None and k.freemem != entry_freemem:
                 raise KernelAssertionError("page_create_va: freemem not restored after failure")
             return None
         else:
             if not _grantable(existing, SE_EXCL):
-                # Give back this page's share of the reservation while we sleep.
-                k.freemem += 1
-                _wait_excl(k, existing)
-                k.freemem -= 1
+                # The reservation is kept while we sleep, as in the C.
+                _wait_excl(k, existing, bucket, o)
                 continue
             pp = existing
             _take(pp, SE_EXCL, me)
@@ -248,6 +276,11 @@ def _page_create_va(
             else:
                 k.freemem += 1
             if pp.p_iolock_state & PAGE_IO_INUSE:
+                if spare is not None:
+                    # This page needs no spare: give it back before sleeping,
+                    # so freemem and the free lists agree while we wait.
+                    _give_back(k, spare)
+                    spare = None
                 _wait_io(k, pp)
             pp.p_iolock_state |= PAGE_IO_INUSE
             pp.p_ioowner = me
@@ -255,7 +288,7 @@ def _page_create_va(
         plist = _page_add(plist, pp).p_next
         i += 1
     if spare is not None:
-        k.put_free_page(spare)
+        _give_back(k, spare)
     return plist
 
 
@@ -303,11 +336,20 @@ def _page_lookup_nowait(vp: Vnode, off: int, se: int) -> Page | None:
 
 
 def page_lookup_nowait(vp: Vnode, off: int, se: Se | int) -> Page | None:
-    """The page (vp, off) locked in mode ``se``, or None if absent, free or busy."""
+    """The page (vp, off) locked in mode ``se``, or None if absent, free or busy.
+
+    Failing because the page is busy is a switch point: the holder may run.
+    """
     k = vp.kernel
     if k.tracing:
-        return _trace.traced(k, "page_lookup_nowait", "vie>p", _page_lookup_nowait, vp, off, Se(se))
-    return _page_lookup_nowait(vp, off, se)
+        pp = _trace.traced(k, "page_lookup_nowait", "vie>p", _page_lookup_nowait, vp, off, Se(se))
+    else:
+        pp = _page_lookup_nowait(vp, off, se)
+    if pp is None and k.sched is not None:
+        busy = k.page_hash[vp].get(off)
+        if busy is not None and not busy.p_state & P_FREE:
+            k.sched.switch_point("page_lookup_nowait", busy)
+    return pp
 
 
 def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:

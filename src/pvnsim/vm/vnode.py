@@ -124,9 +124,10 @@ class Vnode:
         return vnode_text(self)
 
     def _repr_html_(self) -> str:
-        from pvnsim.vm.describe import vnode_html
+        # The notebook view lives above the model (pvnsim.viz); import it lazily.
+        from pvnsim.viz.display import View
 
-        return vnode_html(self)
+        return View(self).html()
 
     @property
     def flag_names(self) -> str:

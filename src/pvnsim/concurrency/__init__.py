@@ -1,0 +1,62 @@
+"""Run the ports in simulated kernel threads and explore the interleavings.
+
+>>> from pvnsim import Kernel, populate
+>>> from pvnsim.concurrency import Exhaustive, explore
+>>> from pvnsim.flags import P_MOD
+>>> from pvnsim.fs import make_putapage
+>>> from pvnsim import pvn_vplist_dirty
+>>> def setup(run):
+...     k = run.attach(Kernel(total_pages=64, lotsfree=0, pages_before_pager=0))
+...     vp = k.vnode("f")
+...     populate(vp, [0, 4096], nrm=P_MOD)
+...     put = make_putapage(4096)
+...     run.spawn(pvn_vplist_dirty, vp, 0, put, 0, None, name="fsync1")
+...     run.spawn(pvn_vplist_dirty, vp, 0, put, 0, None, name="fsync2")
+>>> result = explore(setup, strategy=Exhaustive(preemption_bound=1))
+>>> result.ok, result.exhausted
+(True, True)
+
+See docs/concurrency.md.
+"""
+
+from __future__ import annotations
+
+from pvnsim.concurrency.cpu import other_cpu
+from pvnsim.concurrency.run import (
+    CPU_ONLY_KINDS,
+    Determinism,
+    Run,
+    check_determinism,
+    explore,
+    replay,
+)
+from pvnsim.sched import (
+    PCT,
+    Exhaustive,
+    Exploration,
+    Failure,
+    RandomWalk,
+    Replay,
+    Schedule,
+    ScheduleDivergence,
+    StepLimitExceeded,
+)
+
+__all__ = [
+    "CPU_ONLY_KINDS",
+    "PCT",
+    "Determinism",
+    "Exhaustive",
+    "Exploration",
+    "Failure",
+    "RandomWalk",
+    "Replay",
+    "Run",
+    "Schedule",
+    "ScheduleDivergence",
+    "StepLimitExceeded",
+    "check_determinism",
+    "explore",
+    "other_cpu",
+    "replay",
+]

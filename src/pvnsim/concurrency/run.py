@@ -1,0 +1,383 @@
+"""Running the ports in simulated threads: scenarios, exploration, replay.
+
+Theory of operation
+-------------------
+A *scenario* is a ``setup(run)`` function that builds a kernel, attaches it
+to the :class:`Run` (which makes the run's
+:class:`~pvnsim.sched.Simulation` the kernel's scheduler) and spawns
+threads, plus an optional ``check(run)`` called after the threads are done.
+:func:`explore` calls the scenario once per schedule of a strategy;
+:func:`replay` runs it once with a recorded schedule; :func:`check_determinism`
+runs an exploration twice and compares the traces.
+
+With ``validate=True`` (the default) every attached kernel is validated at
+every switch point (:func:`~pvnsim.concurrency.checks.check_in_flight`) and
+after the run (:func:`~pvnsim.check_kernel`), so a failure names the first
+moment an invariant broke, and ``at_switch(run)``
+adds checks of your own at every switch point.  When the run ends (however it
+ends) the kernels are detached: ``k.sched`` is ``None`` again and the check
+runs single-threaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from pvnsim.concurrency.checks import check_in_flight
+from pvnsim.errors import UsageError
+from pvnsim.kernel import Kernel
+from pvnsim.sched import (
+    PCT,
+    Difference,
+    Exploration,
+    Replay,
+    Schedule,
+    SimThread,
+    Simulation,
+    Strategy,
+    first_difference,
+)
+from pvnsim.sched import explore as _explore
+from pvnsim.vm.validate import check_kernel
+
+__all__ = [
+    "CPU_ONLY_KINDS",
+    "Determinism",
+    "Run",
+    "check_determinism",
+    "explore",
+    "replay",
+]
+
+#: Switch points inside the HAT where only another CPU may act.
+CPU_ONLY_KINDS = frozenset({"hat_pagesync", "hat_pageunload"})
+
+Setup = Callable[["Run"], Any]
+Check = Callable[["Run"], None]
+
+
+class Run:
+    """One run of a threaded scenario, handed to ``setup`` and ``check``.
+
+    Attributes:
+        sim: the :class:`~pvnsim.sched.Simulation` that runs the threads.
+        kernels: the kernels attached so far.
+        data: whatever ``setup`` returned.
+    """
+
+    def __init__(
+        self,
+        sim: Simulation,
+        *,
+        validate: bool | str = True,
+        at_switch: Check | None = None,
+        trace: bool = False,
+    ) -> None:
+        self.sim = sim
+        self.kernels: list[Kernel] = []
+        self.data: Any = None
+        self.validate = validate
+        self.trace = trace
+        if at_switch is not None:
+            sim.add_hook(lambda kind, what: at_switch(self))
+
+    @property
+    def kernel(self) -> Kernel:
+        """The (first) attached kernel.
+
+        Raises:
+            UsageError: no kernel is attached.
+        """
+        if not self.kernels:
+            raise UsageError("no kernel is attached to this run: call run.attach(kernel)")
+        return self.kernels[0]
+
+    def attach(self, k: Kernel) -> Kernel:
+        """Make this run's simulation the scheduler of ``k``; returns ``k``.
+
+        Raises:
+            UsageError: ``k`` is not a Kernel or already has a scheduler.
+        """
+        if not isinstance(k, Kernel):
+            raise UsageError(f"attach: expected a Kernel, not {type(k).__name__}")
+        if k.sched is not None:
+            raise UsageError("attach: this kernel already has a scheduler")
+        k.sched = self.sim
+        self.kernels.append(k)
+        self.sim.add_listener(_TraceDepth(k))
+        if self.trace:
+            k.trace_on()
+        if self.validate is True:
+            self.sim.add_hook(lambda kind, what: check_in_flight(k))
+        return k
+
+    def spawn(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> SimThread:
+        """Run ``fn(*args)`` as a simulated thread (see :meth:`Simulation.spawn`)."""
+        return self.sim.spawn(fn, *args, name=name)
+
+    def other_cpu(
+        self,
+        *,
+        name: str = "cpu1",
+        pages: Any = None,
+        bits: tuple[str, ...] = ("ref", "mod"),
+        budget: int = 1,
+    ) -> SimThread:
+        """Add another CPU that sets ref/mod bits of mapped pages (see :func:`other_cpu`)."""
+        from pvnsim.concurrency.cpu import other_cpu
+
+        return other_cpu(self, name=name, pages=pages, bits=bits, budget=budget)
+
+    def choose(self, n: int, what: str = "value") -> int:
+        """A recorded data choice in ``range(n)`` (explored like a thread choice)."""
+        return self.sim.choose(n, what)
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """Each thread's return value, by name."""
+        return {t.name: t.result for t in self.sim.threads}
+
+    @property
+    def schedule(self) -> Schedule:
+        """The choices this run made."""
+        return self.sim.schedule
+
+    def thread(self, name: str) -> SimThread:
+        """The thread called ``name``."""
+        for t in self.sim.threads:
+            if t.name == name:
+                return t
+        raise UsageError(f"no thread named {name!r} in this run")
+
+    def detach(self) -> None:
+        """Give every attached kernel back to single-threaded use."""
+        for k in self.kernels:
+            if k.sched is self.sim:
+                k.sched = None
+
+
+class _TraceDepth:
+    """Keeps the trace's nesting depth per simulated thread.
+
+    The trace records only top-level calls by counting how deep the current
+    call is, in one counter per kernel; a thread that sleeps inside a traced
+    primitive would leave it raised for every other thread.  Saved at each
+    context switch and restored for the thread that runs next.
+    """
+
+    __slots__ = ("depths", "kernel")
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        self.depths: dict[int, int] = {}
+
+    def __call__(self, old: SimThread | None, new: SimThread | None) -> None:
+        trace = self.kernel.trace
+        if old is not None:
+            self.depths[old.tid] = trace.depth
+        trace.depth = self.depths.get(new.tid, 0) if new is not None else 0
+
+
+def _scenario(
+    setup: Setup,
+    check: Check | None,
+    validate: bool | str,
+    at_switch: Check | None,
+    trace: bool,
+    runs: list[Run],
+) -> Callable[[Simulation], None]:
+    if not callable(setup):
+        raise UsageError(f"setup must be callable, not {setup!r}")
+    if validate not in (True, False, "end"):
+        raise UsageError(f"validate must be True, False or 'end', not {validate!r}")
+    if check is not None and not callable(check):
+        raise UsageError(f"check must be callable or None, not {check!r}")
+    if at_switch is not None and not callable(at_switch):
+        raise UsageError(f"at_switch must be callable or None, not {at_switch!r}")
+
+    def scenario(sim: Simulation) -> None:
+        run = Run(sim, validate=validate, at_switch=at_switch, trace=trace)
+        runs.append(run)
+        try:
+            run.data = setup(run)
+            sim.run()
+        finally:
+            run.detach()
+        if validate:
+            for k in run.kernels:
+                check_kernel(k)
+        if check is not None:
+            check(run)
+
+    return scenario
+
+
+def explore(
+    setup: Setup,
+    check: Check | None = None,
+    *,
+    strategy: Strategy | None = None,
+    max_runs: int = 1000,
+    validate: bool | str = True,
+    at_switch: Check | None = None,
+    trace: bool = False,
+    max_steps: int = 100_000,
+    stop_at_first: bool = True,
+) -> Exploration:
+    """Run a threaded scenario under many interleavings.
+
+    Args:
+        setup: ``setup(run)`` builds a kernel, ``run.attach``-es it and
+            ``run.spawn``-s threads; what it returns is ``run.data``.
+        check: ``check(run)`` after the threads are done; raise (or
+            ``assert``) to fail the run.
+        strategy: :class:`~pvnsim.sched.PCT` (default, ``seed=0, depth=3``),
+            :class:`~pvnsim.sched.RandomWalk`,
+            :class:`~pvnsim.sched.Exhaustive` or :class:`~pvnsim.sched.Replay`.
+        max_runs: at most this many runs.
+        validate: ``True``: run the validators at every switch point and at
+            the end; ``"end"``: only at the end; ``False``: never.
+        at_switch: ``at_switch(run)`` at every switch point (in the running
+            thread); raise to fail the run.
+        trace: record each kernel's trace (``run.kernel.trace``).
+        max_steps: switch points per run before
+            :class:`~pvnsim.sched.StepLimitExceeded`.
+        stop_at_first: stop at the first failing run.
+
+    Returns:
+        An :class:`~pvnsim.sched.Exploration`: ``.ok``, ``.failure`` (with
+        its replayable ``.schedule`` and a ``.report()``), ``.runs``,
+        ``.exhausted``.
+
+    Raises:
+        UsageError: a setup, check or at_switch that is not callable, or a
+            bad max_runs/max_steps.
+    """
+    runs: list[Run] = []
+    scenario = _scenario(setup, check, validate, at_switch, trace, runs)
+    chosen = strategy if strategy is not None else PCT(seed=0, depth=3)
+    if not isinstance(chosen, Strategy):
+        raise UsageError(f"strategy must be a Strategy, not {type(chosen).__name__}")
+    return _explore(
+        scenario,
+        chosen,
+        max_runs=max_runs,
+        stop_at_first=stop_at_first,
+        max_steps=max_steps,
+        cpu_only_kinds=CPU_ONLY_KINDS,
+    )
+
+
+def replay(
+    setup: Setup,
+    check: Check | None = None,
+    schedule: Schedule | str = "",
+    *,
+    strict: bool = True,
+    validate: bool | str = True,
+    at_switch: Check | None = None,
+    trace: bool = False,
+    max_steps: int = 100_000,
+) -> Run:
+    """Run a threaded scenario once, making the choices of ``schedule``.
+
+    Args:
+        schedule: a :class:`~pvnsim.sched.Schedule` or its string (``""``:
+            no preemption at all).
+        strict: raise :class:`~pvnsim.sched.ScheduleDivergence` when the
+            schedule does not fit the run (it was recorded from another
+            scenario); not strict, indices wrap (for Hypothesis).
+        Other arguments: as for :func:`explore`.
+
+    Returns:
+        The finished :class:`Run` (its kernel, trace, thread results).
+
+    Raises:
+        BaseException: whatever the run raised, with the failure report
+            (schedule string and last context switches) as a note.
+    """
+    runs: list[Run] = []
+    scenario = _scenario(setup, check, validate, at_switch, trace, runs)
+    result = _explore(
+        scenario,
+        Replay(Schedule.parse(schedule), strict=strict),
+        max_runs=1,
+        max_steps=max_steps,
+        cpu_only_kinds=CPU_ONLY_KINDS,
+    )
+    result.raise_failure()
+    return runs[0]
+
+
+@attrs.frozen
+class Determinism:
+    """What :func:`check_determinism` found.
+
+    Attributes:
+        identical: the two passes produced byte-identical records.
+        difference: the first differing line, when not identical.
+        lines: lines in the first pass's record.
+    """
+
+    identical: bool
+    difference: Difference | None
+    lines: int
+
+    def __str__(self) -> str:
+        if self.identical:
+            return f"deterministic: {self.lines} identical lines"
+        return f"NOT deterministic: first difference at {self.difference}"
+
+
+def check_determinism(
+    setup: Setup,
+    check: Check | None = None,
+    *,
+    strategy: Strategy | None = None,
+    max_runs: int = 20,
+    validate: bool | str = True,
+    at_switch: Check | None = None,
+    max_steps: int = 100_000,
+) -> Determinism:
+    """Explore twice from the same start and compare traces byte for byte.
+
+    Each pass runs ``strategy.fresh()`` with tracing on and records, per
+    run, the schedule, every kernel's trace (thread names included), the
+    context switches and the outcome.
+
+    Returns:
+        A :class:`Determinism` naming the first differing line, if any.
+    """
+    base = strategy if strategy is not None else PCT(seed=0, depth=3)
+    if not isinstance(base, Strategy):
+        raise UsageError(f"strategy must be a Strategy, not {type(base).__name__}")
+    records: list[list[str]] = []
+    for _ in range(2):
+        runs: list[Run] = []
+        scenario = _scenario(setup, check, validate, at_switch, True, runs)
+        result = _explore(
+            scenario,
+            base.fresh(),
+            max_runs=max_runs,
+            stop_at_first=False,
+            max_steps=max_steps,
+            cpu_only_kinds=CPU_ONLY_KINDS,
+        )
+        failed = {f.run: f for f in result.failures}
+        lines: list[str] = []
+        for i, run in enumerate(runs):
+            lines.append(f"== run {i}: schedule {str(run.schedule)!r}")
+            for k in run.kernels:
+                lines.extend(k.trace.format().splitlines())
+            lines.extend(run.sim.log)
+            f = failed.get(i)
+            lines.append(
+                "outcome: ok" if f is None else f"outcome: {type(f.error).__name__}: {f.error}"
+            )
+        records.append(lines)
+    first, second = records
+    same = "\n".join(first).encode() == "\n".join(second).encode()
+    return Determinism(same, None if same else first_difference(first, second), len(first))

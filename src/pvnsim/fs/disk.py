@@ -1,0 +1,400 @@
+"""A simulated disk: a byte store, a FIFO request queue, a cost model in
+virtual time, a request log and error injection.
+
+Theory of operation
+-------------------
+The disk is addressed in bytes.  A request is costed when it is submitted:
+it starts when the disk becomes free (requests are served first come, first
+served), pays a seek when it does not start where the previous request ended,
+a fixed per-request overhead, and a transfer time per byte.  Its completion
+is an event on the :class:`~pvnsim.fs.clock.Clock` at its finish time; the
+event moves the data (a write's payload, captured at submission, reaches the
+store; a read's data is taken from the store) and then calls the request's
+``on_done`` callback, the way ``biodone`` calls ``b_iodone``.
+
+Whether a request fails is decided at submission by the armed
+:class:`Fault` records, so the same inputs always fail the same requests.
+A failed write leaves the store untouched; a failed read returns no data.
+
+The store keeps 1 MiB chunks, created on first write; unwritten bytes read as
+zeros.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from pvnsim.errors import InternalError, InvariantViolation, UsageError
+from pvnsim.flags import EIO
+from pvnsim.fs.clock import Clock
+
+__all__ = ["Disk", "DiskRequest", "Fault"]
+
+_CHUNK = 1 << 20
+_KINDS = ("read", "write", "any")
+
+
+@attrs.define(slots=True, eq=False)
+class DiskRequest:
+    """One disk request and, once done, its outcome.
+
+    Attributes:
+        seq: 1-based number of the request on this disk.
+        kind: ``"read"`` or ``"write"``.
+        daddr: disk byte address; ``nbytes``: its length.
+        is_async: the submitter did not wait for it.
+        submit_ns, start_ns, finish_ns: virtual times.
+        seek: whether it paid a seek.
+        error: 0 or an errno (EIO for an injected fault).
+        done: completion has run.
+        data: a write's payload until it completes; a read's data while its
+            ``on_done`` runs (the log keeps neither).
+        tag: what the request is for (file, offset, pages), for the log.
+        queued: requests already in the queue when it was submitted.
+    """
+
+    seq: int
+    kind: str
+    daddr: int
+    nbytes: int
+    is_async: bool
+    submit_ns: int
+    start_ns: int
+    finish_ns: int
+    seek: bool
+    error: int
+    tag: str
+    queued: int
+    data: bytes | bytearray | None = None
+    done: bool = False
+    on_done: Callable[[DiskRequest], None] | None = attrs.field(default=None, repr=False)
+
+    def __str__(self) -> str:
+        status = "pending" if not self.done else ("EIO" if self.error else "ok")
+        mode = "async" if self.is_async else "sync"
+        return (
+            f"#{self.seq} {self.kind} {self.nbytes}B @{self.daddr:#x} {mode} "
+            f"[{self.submit_ns}..{self.finish_ns}ns] {status} {self.tag}"
+        )
+
+
+@attrs.define(slots=True, eq=False)
+class Fault:
+    """An armed error injection (see :meth:`Disk.fail`).
+
+    A request matches when its kind matches, it overlaps ``[start, end)`` (if
+    given), and it is at least the ``nth`` matching request (if given).  A
+    matching request fails while ``times`` (None: forever) is not used up.
+    """
+
+    kind: str
+    start: int | None
+    end: int | None
+    nth: int | None
+    times: int | None
+    seen: int = 0
+    fired: int = 0
+
+    def match(self, kind: str, daddr: int, nbytes: int) -> bool:
+        """Count the request and say whether it fails."""
+        if self.kind != "any" and self.kind != kind:
+            return False
+        if self.start is not None and self.end is not None:
+            if daddr + nbytes <= self.start or daddr >= self.end:
+                return False
+        self.seen += 1
+        if self.nth is not None and self.seen < self.nth:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        self.fired += 1
+        return True
+
+    @property
+    def exhausted(self) -> bool:
+        """A transient fault that has fired all its times."""
+        return self.times is not None and self.fired >= self.times
+
+
+class Disk:
+    """A single-spindle disk in virtual time.
+
+    Args:
+        clock: the simulation's clock.
+        seek_ns: cost of a request that does not start where the last ended.
+        overhead_ns: fixed cost of every request (command processing).
+        ns_per_byte: transfer cost (10 ns/B is 100 MB/s).
+        keep_log: keep every request in :attr:`log`.
+
+    Raises:
+        UsageError: a negative cost.
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        seek_ns: int = 4_000_000,
+        overhead_ns: int = 50_000,
+        ns_per_byte: float = 10.0,
+        keep_log: bool = True,
+    ) -> None:
+        for name, value in (
+            ("seek_ns", seek_ns),
+            ("overhead_ns", overhead_ns),
+            ("ns_per_byte", ns_per_byte),
+        ):
+            if value < 0:
+                raise UsageError(f"Disk: {name} must not be negative, not {value}")
+        self.clock = clock
+        self.seek_ns = int(seek_ns)
+        self.overhead_ns = int(overhead_ns)
+        self.ns_per_byte = float(ns_per_byte)
+        self.keep_log = keep_log
+        self.log: list[DiskRequest] = []
+        self.queue: deque[DiskRequest] = deque()
+        self.faults: list[Fault] = []
+        self._chunks: dict[int, bytearray] = {}
+        self._head = 0
+        self._free_at = 0
+        self._seq = 0
+        self.reads = 0
+        self.writes = 0
+        self.bytes_read = 0
+        self.bytes_written = 0
+        self.seeks = 0
+        self.errors = 0
+        self.busy_ns = 0
+        self.max_queue = 0
+
+    # -- the store ---------------------------------------------------------
+
+    def peek(self, daddr: int, nbytes: int) -> bytearray:
+        """The stored bytes at ``[daddr, daddr + nbytes)`` (no I/O, no time)."""
+        idx, within = divmod(daddr, _CHUNK)
+        if within + nbytes <= _CHUNK:
+            chunk = self._chunks.get(idx)
+            return bytearray(nbytes) if chunk is None else chunk[within : within + nbytes]
+        out = bytearray(nbytes)
+        pos = 0
+        while pos < nbytes:
+            a = daddr + pos
+            idx, within = divmod(a, _CHUNK)
+            n = min(_CHUNK - within, nbytes - pos)
+            chunk = self._chunks.get(idx)
+            if chunk is not None:
+                out[pos : pos + n] = chunk[within : within + n]
+            pos += n
+        return out
+
+    def poke(self, daddr: int, data: bytes | bytearray | memoryview) -> None:
+        """Store ``data`` at ``daddr`` (no I/O, no time): a preloaded disk."""
+        view = memoryview(data)
+        pos = 0
+        total = len(view)
+        while pos < total:
+            a = daddr + pos
+            idx, within = divmod(a, _CHUNK)
+            n = min(_CHUNK - within, total - pos)
+            chunk = self._chunks.get(idx)
+            if chunk is None:
+                chunk = self._chunks[idx] = bytearray(_CHUNK)
+            chunk[within : within + n] = view[pos : pos + n]
+            pos += n
+
+    def discard(self, daddr: int, nbytes: int) -> None:
+        """Zero ``[daddr, daddr + nbytes)`` at once (freed space reads as zeros)."""
+        pos = 0
+        while pos < nbytes:
+            a = daddr + pos
+            idx, within = divmod(a, _CHUNK)
+            n = min(_CHUNK - within, nbytes - pos)
+            chunk = self._chunks.get(idx)
+            if chunk is not None:
+                chunk[within : within + n] = bytes(n)
+            pos += n
+
+    # -- faults --------------------------------------------------------------
+
+    def fail(
+        self,
+        kind: str = "write",
+        *,
+        daddr: int | None = None,
+        nbytes: int = 1,
+        nth: int | None = None,
+        times: int | None = 1,
+    ) -> Fault:
+        """Arm an error injection; matching requests complete with EIO.
+
+        Args:
+            kind: ``"read"``, ``"write"`` or ``"any"``.
+            daddr, nbytes: only requests overlapping this byte range match.
+            nth: only the n-th matching request (1-based) and later ones.
+            times: how many requests fail (transient); None: all (permanent).
+
+        Returns:
+            The :class:`Fault`, whose ``fired`` counts the failures so far.
+
+        Raises:
+            UsageError: an unknown kind or a non-positive count.
+        """
+        if kind not in _KINDS:
+            raise UsageError(f"Disk.fail: kind must be one of {_KINDS}, not {kind!r}")
+        if nth is not None and nth < 1:
+            raise UsageError(f"Disk.fail: nth counts from 1, not {nth}")
+        if times is not None and times < 1:
+            raise UsageError(f"Disk.fail: times must be positive or None, not {times}")
+        if daddr is not None and (daddr < 0 or nbytes < 1):
+            raise UsageError(f"Disk.fail: bad range daddr={daddr} nbytes={nbytes}")
+        end = None if daddr is None else daddr + nbytes
+        fault = Fault(kind, daddr, end, nth, times)
+        self.faults.append(fault)
+        return fault
+
+    def clear_faults(self) -> None:
+        """Disarm every error injection."""
+        self.faults.clear()
+
+    def _fails(self, kind: str, daddr: int, nbytes: int) -> bool:
+        failed = False
+        for fault in self.faults:
+            if fault.match(kind, daddr, nbytes):
+                failed = True
+        return failed
+
+    # -- requests ------------------------------------------------------------
+
+    def submit(
+        self,
+        kind: str,
+        daddr: int,
+        nbytes: int,
+        *,
+        data: bytes | bytearray | None = None,
+        is_async: bool = False,
+        on_done: Callable[[DiskRequest], None] | None = None,
+        tag: str = "",
+    ) -> DiskRequest:
+        """Queue a request; its completion runs at its finish time.
+
+        A write's ``data`` (exactly ``nbytes`` long) is captured now.  The
+        caller of a synchronous request waits for it with
+        :meth:`IoScheduler.block` (or :meth:`wait`).
+
+        Raises:
+            UsageError: unknown kind, bad address or length, missing data.
+        """
+        if kind not in ("read", "write"):
+            raise UsageError(f"Disk.submit: kind must be 'read' or 'write', not {kind!r}")
+        if daddr < 0 or nbytes < 1:
+            raise UsageError(f"Disk.submit: bad request daddr={daddr} nbytes={nbytes}")
+        if kind == "write" and (data is None or len(data) != nbytes):
+            raise UsageError("Disk.submit: a write needs exactly nbytes of data")
+        clock = self.clock
+        now = clock.now
+        start = self._free_at if self._free_at > now else now
+        seek = daddr != self._head
+        cost = (self.seek_ns if seek else 0) + self.overhead_ns + int(nbytes * self.ns_per_byte)
+        self._seq += 1
+        error = EIO if self.faults and self._fails(kind, daddr, nbytes) else 0
+        req = DiskRequest(
+            self._seq,
+            kind,
+            daddr,
+            nbytes,
+            is_async,
+            now,
+            start,
+            start + cost,
+            seek,
+            error,
+            tag,
+            len(self.queue),
+            data if kind == "write" else None,
+            False,
+            on_done,
+        )
+        self._head = daddr + nbytes
+        self._free_at = req.finish_ns
+        self.busy_ns += cost
+        if seek:
+            self.seeks += 1
+        if kind == "read":
+            self.reads += 1
+            self.bytes_read += nbytes
+        else:
+            self.writes += 1
+            self.bytes_written += nbytes
+        self.queue.append(req)
+        if len(self.queue) > self.max_queue:
+            self.max_queue = len(self.queue)
+        if self.keep_log:
+            self.log.append(req)
+        clock.at(req.finish_ns, self._complete)
+        return req
+
+    def _complete(self) -> None:
+        # FIFO service: completions happen in submission order.
+        req = self.queue.popleft()
+        if req.error:
+            self.errors += 1
+            if req.kind == "read":
+                req.data = None
+        elif req.kind == "write":
+            if req.data is not None:
+                self.poke(req.daddr, req.data)
+        else:
+            req.data = self.peek(req.daddr, req.nbytes)
+        if req.kind == "write":
+            req.data = None
+        req.done = True
+        if req.on_done is not None:
+            req.on_done(req)
+        # The log keeps the record, not the bytes.
+        req.data = None
+        req.on_done = None
+
+    def wait(self, req: DiskRequest) -> None:
+        """Run completions until ``req`` is done (biowait)."""
+        if not self.clock.run_until(lambda: req.done):
+            raise InternalError(f"request {req} never completed")
+
+    def drain(self) -> None:
+        """Run completions until the queue is empty."""
+        self.clock.run_until(lambda: not self.queue)
+
+    # -- views ---------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: requests, bytes, seeks, errors, busy time, deepest queue."""
+        return {
+            "reads": self.reads,
+            "writes": self.writes,
+            "bytes_read": self.bytes_read,
+            "bytes_written": self.bytes_written,
+            "seeks": self.seeks,
+            "errors": self.errors,
+            "busy_ns": self.busy_ns,
+            "max_queue": self.max_queue,
+        }
+
+    def check(self) -> None:
+        """Validate the queue: FIFO finish times, nothing done still queued.
+
+        Raises:
+            InvariantViolation: naming the broken request.
+        """
+        last = -1
+        for req in self.queue:
+            if req.done:
+                raise InvariantViolation(f"disk: completed request {req} is still queued")
+            if req.finish_ns < last or req.finish_ns < req.start_ns:
+                raise InvariantViolation(f"disk: request {req} finishes out of order")
+            last = req.finish_ns
+        if len(self.queue) > self.clock.pending:
+            raise InvariantViolation("disk: more queued requests than completion events")

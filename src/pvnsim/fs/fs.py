@@ -1,0 +1,596 @@
+"""A reference file system whose getpage and putpage drive the pvn routines
+the way illumos ufs does (semantics.md 6.1).
+
+Theory of operation
+-------------------
+Files, blocks and page contents are described in :mod:`pvnsim.fs.inode`.
+The block size (default 8 KiB) is the window ``[vp_off, vp_off + vp_len)``
+of every kluster: a getpage miss reads, with one disk request, the absent
+pages :func:`~pvnsim.pvn_read_kluster` gathers inside the block around the
+faulting page; a putapage writes, with one disk request, the dirty pages
+:func:`~pvnsim.pvn_write_kluster` gathers inside the block.  Windows are
+clipped at end of file (rounded up to DEV_BSIZE), so the last kluster of a
+file may end inside a page: its tail is zeroed.
+
+The operations are attributes, not methods to override: assign
+``fs.getpage``, ``fs.putpage`` or ``fs.putapage`` a function with the VOP's
+signature and every path (syscalls, pageout, fsflush, pvn_vpzero) uses it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from pvnsim.errors import UsageError
+from pvnsim.flags import (
+    B_ASYNC,
+    B_ERROR,
+    B_FREE,
+    B_INVAL,
+    B_READ,
+    B_WRITE,
+    P_MOD,
+    PG_WAIT,
+    S_CREATE,
+    S_OTHER,
+    S_WRITE,
+    SE_EXCL,
+    SE_SHARED,
+    VMODSORT,
+    VREG,
+)
+from pvnsim.fs.clock import IoScheduler
+from pvnsim.fs.disk import Disk, DiskRequest
+from pvnsim.fs.inode import (
+    _MMAP_SPAN,
+    DEV_BSIZE,
+    MMAP_BASE,
+    FsStats,
+    Inode,
+    _fill,
+    _roundup,
+    check_fs,
+)
+from pvnsim.kernel import Kernel
+from pvnsim.vm.page import Page, ring
+from pvnsim.vm.page_lock import page_downgrade, page_io_unlock, page_unlock
+from pvnsim.vm.seg import Seg, SegVn
+from pvnsim.vm.vm_page import page_create_va, page_lookup, page_lookup_nowait
+from pvnsim.vm.vm_pvn import (
+    Kluster,
+    pvn_getdirty,
+    pvn_plist_init,
+    pvn_read_done,
+    pvn_read_kluster,
+    pvn_vplist_dirty,
+    pvn_write_done,
+    pvn_write_kluster,
+)
+from pvnsim.vm.vnode import Vnode, VnodeOps, fs_dispose
+
+__all__ = ["DEV_BSIZE", "FsStats", "Inode", "RefFs"]
+
+
+class RefFs:
+    """The reference file system.
+
+    Args:
+        kernel: the kernel; its scheduler must be ``None`` (an
+            :class:`~pvnsim.fs.clock.IoScheduler` on the disk's clock is then
+            installed) or already such a scheduler.
+        disk: the disk the file system lives on.
+        bsize: block size: a power of two, a multiple of PAGESIZE, at most
+            1 MiB.
+        vmodsort: set VMODSORT on regular files (ufs does).
+        readahead: blocks to read ahead on sequential access (0: none).
+        write_behind: start an async write of each block a write(2)
+            completes (ufs_wrip's SM_WRITE | SM_ASYNC | SM_DONTNEED).
+        freebehind: free the pages behind a sequential read of a file
+            larger than ``smallfile`` (ufs_rdip's SM_FREE | SM_ASYNC).
+        smallfile: the free-behind threshold in bytes.
+
+    Raises:
+        UsageError: a bad block size, or a kernel already driven by another
+            scheduler.
+    """
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        disk: Disk,
+        *,
+        bsize: int = 8192,
+        vmodsort: bool = True,
+        readahead: int = 1,
+        write_behind: bool = True,
+        freebehind: bool = True,
+        smallfile: int = 32768,
+    ) -> None:
+        ps = kernel.pagesize
+        if bsize < ps or bsize & (bsize - 1) or bsize > (1 << 20):
+            raise UsageError(
+                f"block size must be a power of two between PAGESIZE ({ps}) and 1 MiB, not {bsize}"
+            )
+        if readahead < 0 or smallfile < 0:
+            raise UsageError("readahead and smallfile must not be negative")
+        sched = kernel.sched
+        if sched is None:
+            kernel.sched = IoScheduler(kernel, disk.clock)
+        elif not isinstance(sched, IoScheduler) or sched.clock is not disk.clock:
+            raise UsageError("the kernel is driven by another scheduler; RefFs needs its own")
+        self.kernel = kernel
+        self.disk = disk
+        self.bsize = bsize
+        self.vmodsort = vmodsort
+        self.readahead = readahead
+        self.write_behind = write_behind
+        self.freebehind = freebehind
+        self.smallfile = smallfile
+        self.stats = FsStats()
+        self.inodes: dict[str, Inode] = {}
+        #: VOP_GETPAGE(vp, off, len, protp, pl, plsz, seg, addr, rw, cred) -> errno
+        self.getpage: Callable[..., int] = self.ufs_getpage
+        #: VOP_PUTPAGE(vp, off, len, flags, cred) -> errno
+        self.putpage: Callable[..., int] = self.ufs_putpage
+        #: putapage(vp, pp, offp, lenp, flags, cred) -> errno
+        self.putapage: Callable[..., int] = self.ufs_putapage
+        self._ops = VnodeOps(
+            dispose=self._dispose, getpage=self._vop_getpage, putpage=self._vop_putpage
+        )
+        self._cursor = 0
+        self._free_blocks: list[int] = []
+
+    # -- files ---------------------------------------------------------------
+
+    def create(self, name: str) -> Inode:
+        """Create an empty regular file.
+
+        Raises:
+            UsageError: the name is empty, has white space, or exists.
+        """
+        if not name or any(c.isspace() for c in name):
+            raise UsageError(f"file names must be non-empty without white space: {name!r}")
+        if name in self.inodes:
+            raise UsageError(f"file {name!r} already exists")
+        vp = self.kernel.vnode(
+            f"{name}", v_flag=VMODSORT if self.vmodsort else 0, v_type=VREG, ops=self._ops
+        )
+        ino = Inode(name, vp)
+        vp.v_data = ino
+        self.inodes[name] = ino
+        return ino
+
+    def inode(self, name: str) -> Inode:
+        """The file called ``name``.
+
+        Raises:
+            UsageError: no such file.
+        """
+        try:
+            return self.inodes[name]
+        except KeyError:
+            raise UsageError(f"no file named {name!r}") from None
+
+    @staticmethod
+    def inode_of(vp: Vnode) -> Inode:
+        """The inode of a vnode of this kind of file system."""
+        ino = vp.v_data
+        if not isinstance(ino, Inode):
+            raise UsageError(f"vnode {vp.v_name} is not a RefFs file")
+        return ino
+
+    def mmap_seg(self, ino: Inode) -> SegVn:
+        """The segvn segment that maps ``ino`` in the simulated address space."""
+        if ino.seg is None:
+            index = list(self.inodes).index(ino.name)
+            ino.seg = SegVn(
+                self.kernel, f"seg:{ino.name}", base=MMAP_BASE + index * _MMAP_SPAN, size=_MMAP_SPAN
+            )
+        return ino.seg
+
+    # -- blocks ----------------------------------------------------------------
+
+    def bmap_write(self, ino: Inode, off: int, end: int) -> None:
+        """Allocate disk blocks for every hole in ``[off, end)`` of ``ino``."""
+        bsize = self.bsize
+        bmap = ino.bmap
+        for lbn in range(off // bsize, (end - 1) // bsize + 1):
+            if lbn not in bmap:
+                bmap[lbn] = self._balloc()
+
+    def _balloc(self) -> int:
+        if self._free_blocks:
+            return heapq.heappop(self._free_blocks)
+        daddr = self._cursor
+        self._cursor += self.bsize
+        return daddr
+
+    def free_blocks(self, ino: Inode, size: int) -> None:
+        """Give back the blocks past ``size`` and zero the rest of the last one."""
+        bsize = self.bsize
+        keep = _roundup(size, bsize) // bsize
+        for lbn in [b for b in ino.bmap if b >= keep]:
+            daddr = ino.bmap.pop(lbn)
+            self.disk.discard(daddr, bsize)
+            heapq.heappush(self._free_blocks, daddr)
+        if size % bsize:
+            daddr_opt = ino.bmap.get(size // bsize)
+            if daddr_opt is not None:
+                within = size % bsize
+                self.disk.discard(daddr_opt + within, bsize - within)
+
+    def wait_io(self, ino: Inode) -> None:
+        """Wait (completing disk I/O) until no request of ``ino`` is in flight."""
+        self.disk.clock.run_until(lambda: not ino.pending)
+
+    # -- VOP entry points --------------------------------------------------------
+
+    def _vop_getpage(self, *args: Any) -> int:
+        return int(self.getpage(*args))
+
+    def _vop_putpage(self, *args: Any) -> int:
+        return int(self.putpage(*args))
+
+    def _putapage(self, vp: Vnode, pp: Page, offp: Any, lenp: Any, flags: int, cr: Any) -> int:
+        return int(self.putapage(vp, pp, offp, lenp, flags, cr))
+
+    def _dispose(self, vp: Vnode, pp: Page, fl: int, dn: int, cr: Any) -> None:
+        if fl == B_FREE:
+            self.stats.pages_freed += 1
+        else:
+            self.stats.pages_destroyed += 1
+        fs_dispose(vp, pp, fl, dn, cr)
+
+    # -- getpage -------------------------------------------------------------------
+
+    def ufs_getpage(
+        self,
+        vp: Vnode,
+        off: int,
+        length: int,
+        protp: Any,
+        pl: Any,
+        plsz: int,
+        seg: Seg | None,
+        addr: int,
+        rw: int,
+        cr: Any,
+    ) -> int:
+        """VOP_GETPAGE: the pages of ``[off, off + length)`` into ``pl``.
+
+        Cached pages come from page_lookup (reclaimed from the cache list if
+        free); a miss reads the block's kluster (:meth:`getpage_miss`).  Pages
+        are returned SE_SHARED (SE_EXCL for S_CREATE and S_OTHER) and ``pl``
+        is None-terminated.  A sequential access reads ahead.  ``pl`` None
+        only reads ahead (fault-ahead).
+
+        Returns:
+            0 or EIO (then nothing is left locked and ``pl[0]`` is None).
+        """
+        k = vp.kernel
+        ps = k.pagesize
+        ino = self.inode_of(vp)
+        if seg is None:
+            seg = k.segkmap
+            assert seg is not None
+        eoff = off + length
+        if pl is None:
+            self._readahead(ino, off, eoff, seg, addr)
+            return 0
+        # Return no more pages than pl has room for (pvn_getpages hands each
+        # call one page's worth of plsz).
+        eoff = min(eoff, off + max(plsz, ps))
+        se = SE_EXCL if rw in (S_CREATE, S_OTHER) else SE_SHARED
+        sequential = off == ino.nextr
+        stats = self.stats
+        i = 0
+        o = off
+        while o < eoff:
+            pp = page_lookup(vp, o, se)
+            if pp is not None:
+                stats.getpage_hits += 1
+                pl[i] = pp
+                i += 1
+                o += ps
+                continue
+            n = self.getpage_miss(
+                ino, o, seg, addr + (o - off), pl, i, max(plsz - (o - off), ps), rw, se
+            )
+            if n < 0:
+                for j in range(i):
+                    page_unlock(pl[j])
+                    pl[j] = None
+                pl[0] = None
+                return -n
+            i += n
+            o += n * ps
+        pl[i] = None
+        ino.nextr = o
+        if rw in (S_WRITE, S_CREATE):
+            # bmap_write after the fact: a hole's pages were zero-filled, not read.
+            self.bmap_write(ino, off, o)
+        if sequential and self.readahead:
+            self._readahead(ino, off, eoff, seg, addr)
+        return 0
+
+    def getpage_miss(
+        self,
+        ino: Inode,
+        off: int,
+        seg: Seg,
+        addr: int,
+        pl: Any,
+        i: int,
+        plsz: int,
+        rw: int,
+        se: int,
+    ) -> int:
+        """Bring the page at ``off`` in; store it (and kluster pages up to ``plsz``) at ``pl[i:]``.
+
+        Holes, pages past end of file and S_CREATE get a zero-filled page from
+        page_create_va(PG_WAIT); otherwise pvn_read_kluster gathers the absent
+        pages of the block, one disk read fills them, and pvn_plist_init hands
+        them over (pvn_read_done(B_ERROR) destroys them if the read fails).
+
+        Returns:
+            Pages stored (0: another path created the page first, look it up
+            again), or minus an errno.
+        """
+        k = self.kernel
+        vp = ino.vp
+        bsize = self.bsize
+        lbn = off // bsize
+        blkoff = lbn * bsize
+        daddr = ino.bmap.get(lbn)
+        stats = self.stats
+        stats.getpage_misses += 1
+        if rw == S_CREATE or daddr is None or off >= ino.size:
+            pp = page_create_va(vp, off, k.pagesize, PG_WAIT, seg, addr)
+            assert pp is not None  # PG_WAIT never fails
+            if pp.p_fsdata == 0:
+                pp.p_data = None
+                pp.p_fsdata = 1
+                stats.zero_fills += 1
+                stats.pages_created += 1
+            page_io_unlock(pp)
+            if se == SE_SHARED:
+                page_downgrade(pp)
+            pl[i] = pp
+            return 1
+        vp_len = min(bsize, _roundup(ino.size - blkoff, DEV_BSIZE))
+        kl = pvn_read_kluster(vp, off, seg, addr, blkoff, vp_len, 0)
+        if kl is None:
+            return 0
+        err = self._read_io(ino, kl, daddr + (kl.off - blkoff), is_async=False)
+        if err:
+            stats.read_errors += 1
+            pvn_read_done(kl.plist, B_READ | B_ERROR)
+            return -err
+        tmp: list[Page | None] = [None] * (k.btopr(plsz) + 2)
+        pvn_plist_init(kl.plist, tmp, plsz, off, kl.len, rw)
+        n = 0
+        while tmp[n] is not None:
+            pl[i + n] = tmp[n]
+            n += 1
+        return n
+
+    def _read_io(self, ino: Inode, kl: Kluster, daddr: int, *, is_async: bool) -> int:
+        pages = ring(kl.plist)
+        self.stats.pages_created += len(pages)
+        self.stats.read_klusters[len(pages)] += 1
+        ino.pending += 1
+        ps = self.kernel.pagesize
+
+        def done(req: DiskRequest) -> None:
+            ino.pending -= 1
+            data = req.data
+            if data is not None:
+                view = memoryview(data)
+                at = 0
+                for pp in pages:
+                    _fill(pp, view[at : at + ps], ps)
+                    at += ps
+            if is_async:
+                if req.error:
+                    self.stats.read_errors += 1
+                pvn_read_done(kl.plist, B_READ | B_ASYNC | (B_ERROR if req.error else 0))
+
+        req = self.disk.submit(
+            "read",
+            daddr,
+            kl.len,
+            is_async=is_async,
+            on_done=done,
+            tag=f"{ino.name}@{kl.off}+{len(pages)}p",
+        )
+        if is_async:
+            return 0
+        self.disk.wait(req)
+        return req.error
+
+    def _readahead(self, ino: Inode, off: int, eoff: int, seg: Seg, addr: int) -> None:
+        """Read ahead the blocks after ``eoff`` with pvn_read_kluster(isra=1), asynchronously."""
+        k = self.kernel
+        bsize = self.bsize
+        start = _roundup(max(ino.nextrio, eoff), bsize)
+        limit = min(_roundup(eoff, bsize) + self.readahead * bsize, _roundup(ino.size, k.pagesize))
+        if start >= limit:
+            return
+        blkoff = start
+        while blkoff < limit:
+            daddr = ino.bmap.get(blkoff // bsize)
+            ino.nextrio = blkoff + bsize
+            if daddr is not None and blkoff not in k.page_hash[ino.vp]:
+                if k.freemem <= k.minfree:  # type: ignore[operator]
+                    self.stats.readahead_giveups += 1
+                vp_len = min(bsize, _roundup(ino.size - blkoff, DEV_BSIZE))
+                kl = pvn_read_kluster(ino.vp, blkoff, seg, addr + (blkoff - off), blkoff, vp_len, 1)
+                if kl is None:
+                    return
+                self.stats.readahead_issued += 1
+                self._read_io(ino, kl, daddr, is_async=True)
+            blkoff += bsize
+
+    # -- putpage ---------------------------------------------------------------------
+
+    def ufs_putpage(self, vp: Vnode, off: int, length: int, flags: int, cr: Any) -> int:
+        """VOP_PUTPAGE: write back, free or invalidate pages (semantics.md 6.0).
+
+        ``length == 0`` means the whole file from ``off``: pvn_vplist_dirty
+        with :attr:`putapage`.  Otherwise each page of the range is looked up
+        (page_lookup when synchronous or invalidating, page_lookup_nowait for
+        async requests), passed to pvn_getdirty, and written with putapage if
+        dirty; the loop skips the pages putapage klustered.
+
+        Returns:
+            0 or the first error.
+        """
+        if vp.v_pages is None:
+            return 0
+        if length == 0:
+            return pvn_vplist_dirty(vp, off, self._putapage, flags, cr)
+        ino = self.inode_of(vp)
+        ps = vp.kernel.pagesize
+        eoff = min(off + length, _roundup(ino.size, ps))
+        err = 0
+        io_off = off
+        sync_lookup = bool(flags & B_INVAL) or not flags & B_ASYNC
+        if sync_lookup:
+            se = SE_EXCL if flags & (B_INVAL | B_FREE) else SE_SHARED
+        else:
+            se = SE_EXCL if flags & B_FREE else SE_SHARED
+        while io_off < eoff:
+            if sync_lookup:
+                pp = page_lookup(vp, io_off, se)
+            else:
+                pp = page_lookup_nowait(vp, io_off, se)
+            if pp is None or pvn_getdirty(pp, flags) == 0:
+                io_off += ps
+                continue
+            offp = [io_off]
+            lenp = [ps]
+            error = self._putapage(vp, pp, offp, lenp, flags, cr)
+            if error and not err:
+                err = error
+            io_off = max(io_off + ps, _roundup(offp[0] + lenp[0], ps))
+        return err
+
+    def ufs_putapage(self, vp: Vnode, pp: Page, offp: Any, lenp: Any, flags: int, cr: Any) -> int:
+        """putapage: kluster the block's dirty pages, write them with one request.
+
+        pvn_write_kluster gathers the dirty neighbours of ``pp`` inside its
+        block; the write is trimmed at end of file.  Synchronous requests wait
+        and finish with pvn_write_done((err ? B_ERROR : 0) | B_WRITE | flags);
+        asynchronous ones finish the same way when the disk completes them.
+
+        Returns:
+            The error of a synchronous write, else 0.
+        """
+        ino = self.inode_of(vp)
+        ps = vp.kernel.pagesize
+        bsize = self.bsize
+        blkoff = pp.p_offset - pp.p_offset % bsize
+        blkend = min(blkoff + bsize, _roundup(ino.size, ps))
+        if blkend <= pp.p_offset:
+            blkend = pp.p_offset + ps
+        kl = pvn_write_kluster(vp, pp, blkoff, blkend - blkoff, flags)
+        return self.write_kluster(ino, kl, flags, offp, lenp)
+
+    def write_kluster(
+        self, ino: Inode, kl: Kluster, flags: int, offp: Any = None, lenp: Any = None
+    ) -> int:
+        """Write a kluster with one disk request and finish it with pvn_write_done.
+
+        Returns:
+            The error of a synchronous write, else 0.
+        """
+        is_async = bool(flags & B_ASYNC)
+
+        def done(req: DiskRequest) -> None:
+            if req.error:
+                self.stats.write_errors += 1
+            pvn_write_done(kl.plist, (B_ERROR if req.error else 0) | B_WRITE | flags)
+
+        req, io_len = self._submit_write(ino, kl, is_async, done if is_async else None)
+        if offp is not None:
+            offp[0] = kl.off
+        if lenp is not None:
+            lenp[0] = io_len
+        if is_async:
+            return 0
+        self.disk.wait(req)
+        if req.error:
+            self.stats.write_errors += 1
+        pvn_write_done(kl.plist, (B_ERROR if req.error else 0) | B_WRITE | flags)
+        return req.error
+
+    def kluster_write(self, vp: Vnode, kl: Kluster, flags: int) -> int:
+        """Write a kluster synchronously, leaving pvn_write_done to the caller.
+
+        This is the ``write`` callback :func:`~pvnsim.fs.make_putapage` wants::
+
+            fs.putapage = make_putapage(fs.bsize, write=fs.kluster_write)
+
+        Returns:
+            0 or EIO.
+        """
+        req, _ = self._submit_write(self.inode_of(vp), kl, False, None)
+        self.disk.wait(req)
+        if req.error:
+            self.stats.write_errors += 1
+        return req.error
+
+    def _submit_write(
+        self,
+        ino: Inode,
+        kl: Kluster,
+        is_async: bool,
+        then: Callable[[DiskRequest], None] | None,
+    ) -> tuple[DiskRequest, int]:
+        bsize = self.bsize
+        ps = self.kernel.pagesize
+        lbn = kl.off // bsize
+        daddr = ino.bmap.get(lbn)
+        if daddr is None:
+            daddr = ino.bmap[lbn] = self._balloc()
+        pages = ring(kl.plist)
+        io_len = kl.len
+        eof_len = _roundup(ino.size - kl.off, DEV_BSIZE)
+        if 0 < eof_len < io_len:
+            io_len = eof_len
+        zero = bytes(ps)
+        data = b"".join([zero if p.p_data is None else p.p_data for p in pages])[:io_len]
+        self.stats.write_klusters[len(pages)] += 1
+        ino.pending += 1
+
+        def done(req: DiskRequest) -> None:
+            ino.pending -= 1
+            if then is not None:
+                then(req)
+
+        req = self.disk.submit(
+            "write",
+            daddr + (kl.off - lbn * bsize),
+            io_len,
+            data=data,
+            is_async=is_async,
+            on_done=done,
+            tag=f"{ino.name}@{kl.off}+{len(pages)}p",
+        )
+        return req, io_len
+
+    # -- validation -------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Validate every file (see :func:`~pvnsim.fs.inode.check_fs`).
+
+        Raises:
+            InvariantViolation: naming the file and what is wrong.
+        """
+        check_fs(self)
+
+    def dirty_pages(self, ino: Inode) -> int:
+        """Resident pages of ``ino`` with P_MOD set (software bit)."""
+        return sum(1 for pp in self.kernel.page_hash[ino.vp].values() if pp.p_nrm & P_MOD)

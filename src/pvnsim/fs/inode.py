@@ -1,0 +1,163 @@
+"""The file system's records and validators: inodes, statistics, and the
+checks :meth:`RefFs.check <pvnsim.fs.fs.RefFs.check>` runs.
+
+Files are vnodes (VMODSORT on regular files, as ufs sets it) with an
+:class:`Inode` in ``v_data``: a size and a block map from file blocks to disk
+addresses.  Blocks are allocated when written (``bmap_write``), from a
+cursor that hands out consecutive disk blocks, so a file written in order is
+laid out in order.  Unallocated blocks are holes and read as zeros.
+
+Page contents live in ``Page.p_data`` (``None`` means zeros).  ``p_fsdata``
+is 1 once a page's contents are valid; page_hashout resets it, so a page that
+``page_create_va(PG_WAIT)`` hands back with ``p_fsdata == 0`` is new.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import attrs
+
+from pvnsim.errors import InvariantViolation
+from pvnsim.flags import PAGE_IO_INUSE
+from pvnsim.vm.hat import HatMapping
+from pvnsim.vm.page import Page
+from pvnsim.vm.seg import SegVn
+from pvnsim.vm.vnode import Vnode
+
+if TYPE_CHECKING:
+    from pvnsim.fs.fs import RefFs
+
+__all__ = ["DEV_BSIZE", "FsStats", "Inode", "check_fs"]
+
+DEV_BSIZE = 512
+
+#: Where mmap segments start; each file gets its own segment of _MMAP_SPAN.
+MMAP_BASE = 1 << 44
+_MMAP_SPAN = 1 << 40
+
+
+@attrs.define(slots=True, eq=False)
+class Inode:
+    """A file: its vnode, size, block map and bookkeeping.
+
+    Attributes:
+        bmap: file block number -> disk byte address.
+        pending: disk requests in flight for this file.
+        nextr: page offset after the last getpage (sequential detection).
+        nextrio: read-ahead has been issued up to here.
+        rnext: byte offset after the last read(2) (free-behind detection).
+        maps: the simulated address space's translations of this file's
+            pages (page offset -> (page, translation)).
+    """
+
+    name: str
+    vp: Vnode
+    size: int = 0
+    bmap: dict[int, int] = attrs.field(factory=dict)
+    pending: int = 0
+    nextr: int = 0
+    nextrio: int = 0
+    rnext: int = 0
+    seg: SegVn | None = None
+    maps: dict[int, tuple[Page, HatMapping]] = attrs.field(factory=dict)
+
+
+@attrs.define(slots=True)
+class FsStats:
+    """What the file system counts (the kernel's own counters are in ``kernel.vm``)."""
+
+    getpage_hits: int = 0
+    getpage_misses: int = 0
+    zero_fills: int = 0
+    pages_created: int = 0
+    pages_freed: int = 0
+    pages_destroyed: int = 0
+    readahead_issued: int = 0
+    readahead_giveups: int = 0
+    read_errors: int = 0
+    write_errors: int = 0
+    write_behind: int = 0
+    free_behind: int = 0
+    read_klusters: Counter[int] = attrs.field(factory=Counter)
+    write_klusters: Counter[int] = attrs.field(factory=Counter)
+
+
+def _roundup(x: int, unit: int) -> int:
+    return (x + unit - 1) // unit * unit
+
+
+def _fill(pp: Page, data: memoryview, ps: int) -> None:
+    """Give a new page the contents ``data`` (zero-padded to a page).
+
+    A recycled page keeps the buffer of its previous identity; it is reused
+    rather than reallocated (nothing else refers to it).
+    """
+    buf = pp.p_data
+    n = len(data)
+    if buf is None or len(buf) != ps:
+        buf = pp.p_data = bytearray(ps)
+    elif n < ps:
+        buf[n:] = bytes(ps - n)
+    buf[:n] = data
+    pp.p_fsdata = 1
+
+
+def check_fs(fs: RefFs) -> None:
+    """Validate every file (run between operations, when no VOP is active).
+
+    * each vnode's ``v_data`` is its inode, and no page lies past the
+      page holding end of file;
+    * a page whose contents are not yet valid is being read (i/o-locked);
+    * the bytes past end of file are zero, in memory and on disk;
+    * no disk block belongs to two files or is also free;
+    * the in-flight counts add up to the disk queue.
+
+    Raises:
+        InvariantViolation: naming the file and what is wrong.
+    """
+    k = fs.kernel
+    ps = k.pagesize
+    owner: dict[int, str] = {}
+    free = set(fs._free_blocks)
+    pending = 0
+    for name, ino in fs.inodes.items():
+        vp = ino.vp
+        if vp.v_data is not ino:
+            raise InvariantViolation(f"file {name}: vnode does not point back at its inode")
+        pending += ino.pending
+        limit = _roundup(ino.size, ps)
+        for off, pp in k.page_hash[vp].items():
+            if off >= limit:
+                raise InvariantViolation(f"file {name}: page {pp.name} lies past end of file")
+            if pp.p_fsdata == 0 and not pp.p_iolock_state & PAGE_IO_INUSE:
+                raise InvariantViolation(f"file {name}: page {pp.name} has no valid contents")
+        _check_eof(fs, ino)
+        for lbn, daddr in ino.bmap.items():
+            if daddr in owner or daddr in free:
+                raise InvariantViolation(
+                    f"file {name}: block {lbn} at {daddr:#x} is also "
+                    f"{'free' if daddr in free else 'used by ' + owner[daddr]}"
+                )
+            owner[daddr] = name
+    if pending != len(fs.disk.queue):
+        raise InvariantViolation(
+            f"files have {pending} requests in flight but the disk queue holds {len(fs.disk.queue)}"
+        )
+
+
+def _check_eof(fs: RefFs, ino: Inode) -> None:
+    k = fs.kernel
+    size = ino.size
+    within = size % k.pagesize
+    pp = k.page_hash[ino.vp].get(size - within)
+    if within and pp is not None and pp.p_fsdata and pp.p_data is not None:
+        if any(pp.p_data[within:]):
+            raise InvariantViolation(f"file {ino.name}: page {pp.name} has data past EOF")
+    bsize = fs.bsize
+    daddr = ino.bmap.get(size // bsize)
+    if size % bsize and daddr is not None and not ino.pending:
+        tail = fs.disk.peek(daddr + size % bsize, bsize - size % bsize)
+        if any(tail):
+            raise InvariantViolation(f"file {ino.name}: disk block holds data past EOF")

@@ -1,0 +1,299 @@
+"""Strategies: who makes the choices of a run.
+
+==================  =====================================================
+strategy            what it does
+==================  =====================================================
+:class:`RandomWalk`  a seeded random choice at every choice point
+:class:`PCT`         probabilistic concurrency testing (Burckhardt et al.,
+                     ASPLOS 2010): random thread priorities and ``depth -
+                     1`` random priority-change points; finds a bug of
+                     depth ``d`` with probability >= 1/(n k^(d-1)) per run
+:class:`Exhaustive`  depth-first enumeration of every schedule with at
+                     most ``preemption_bound`` preemptions
+:class:`Replay`      the choices of a recorded :class:`Schedule`
+==================  =====================================================
+
+Every strategy is deterministic given its arguments; :meth:`fresh` gives a
+copy in its initial state, so the same exploration can be run again.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+from pvnsim.errors import UsageError
+from pvnsim.sched.core import SimThread, Simulation, Strategy
+from pvnsim.sched.schedule import Schedule, ScheduleDivergence
+
+__all__ = ["PCT", "Exhaustive", "RandomWalk", "Replay"]
+
+
+def _check_seed(seed: object) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise UsageError(f"seed must be an int, not {seed!r}")
+    return seed
+
+
+class RandomWalk(Strategy):
+    """A seeded random choice at every choice point.
+
+    Args:
+        seed: seed of the strategy's own random generator.
+        switch_probability: at a switch point, the chance of preempting the
+            running thread (for a uniformly chosen other one); ``None``
+            picks uniformly among all options, the running thread included.
+    """
+
+    def __init__(self, seed: int = 0, switch_probability: float | None = None) -> None:
+        self.seed = _check_seed(seed)
+        if switch_probability is not None and not 0.0 <= switch_probability <= 1.0:
+            raise UsageError(f"switch_probability must be in [0, 1], not {switch_probability!r}")
+        self.switch_probability = switch_probability
+        self.rng = random.Random(seed)
+
+    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
+        """Uniform, or biased towards staying when ``switch_probability`` is set."""
+        p = self.switch_probability
+        if p is not None and preemptive:
+            if self.rng.random() >= p:
+                return 0
+            return 1 + self.rng.randrange(len(options) - 1)
+        return self.rng.randrange(len(options))
+
+    def choose_value(self, n: int, what: str) -> int:
+        """Uniform."""
+        return self.rng.randrange(n)
+
+    def fresh(self) -> RandomWalk:
+        """The same walk from the start."""
+        return RandomWalk(self.seed, self.switch_probability)
+
+    def __repr__(self) -> str:
+        return f"RandomWalk(seed={self.seed})"
+
+
+class PCT(Strategy):
+    """Probabilistic concurrency testing with bug depth ``depth``.
+
+    Each run gives every thread a random priority (all above ``depth``) and
+    picks ``depth - 1`` change points among the first ``steps`` choice
+    points; the enabled thread of highest priority always runs, and at the
+    i-th change point the thread about to run drops to priority i.
+
+    Args:
+        seed: seed of the strategy's random generator.
+        depth: the bug depth d (1: no change points, i.e. random priorities).
+        steps: the number k of choice points a run has; ``None`` learns it
+            (the longest run so far, 100 before the first).
+    """
+
+    def __init__(self, seed: int = 0, depth: int = 3, steps: int | None = None) -> None:
+        self.seed = _check_seed(seed)
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise UsageError(f"depth must be a positive int, not {depth!r}")
+        if steps is not None and (not isinstance(steps, int) or steps < 1):
+            raise UsageError(f"steps must be a positive int or None, not {steps!r}")
+        self.depth = depth
+        self.steps = steps
+        self.rng = random.Random(seed)
+        self.longest = 0
+        self._prio: dict[int, float] = {}
+        self._changes: dict[int, int] = {}
+        self._step = 0
+
+    def start_run(self) -> bool:
+        """Draw new priorities lazily and new change points."""
+        k = self.steps if self.steps is not None else max(self.longest, 100)
+        count = min(self.depth - 1, k)
+        points = sorted(self.rng.sample(range(1, k + 1), count))
+        self._changes = {step: i + 1 for i, step in enumerate(points)}
+        self._prio = {}
+        self._step = 0
+        return True
+
+    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
+        """The enabled thread of highest priority, after any change point."""
+        self._step += 1
+        prio = self._prio
+        for t in options:
+            if t.tid not in prio:
+                prio[t.tid] = self.depth + self.rng.random()
+        best = max(range(len(options)), key=lambda i: prio[options[i].tid])
+        change = self._changes.get(self._step)
+        if change is not None:
+            prio[options[best].tid] = change
+            best = max(range(len(options)), key=lambda i: prio[options[i].tid])
+        return best
+
+    def choose_value(self, n: int, what: str) -> int:
+        """Uniform."""
+        self._step += 1
+        return self.rng.randrange(n)
+
+    def end_run(self, sim: Simulation) -> None:
+        """Learn how many choice points a run has."""
+        self.longest = max(self.longest, self._step)
+
+    def fresh(self) -> PCT:
+        """The same strategy from the start."""
+        return PCT(self.seed, self.depth, self.steps)
+
+    def __repr__(self) -> str:
+        return f"PCT(seed={self.seed}, depth={self.depth})"
+
+
+class Exhaustive(Strategy):
+    """Every schedule with at most ``preemption_bound`` preemptions, depth first.
+
+    A preemption is taking a thread other than the running one at a switch
+    point where the running thread could go on; choices where the running
+    thread blocks, finishes or yields, and data choices, are all explored
+    and cost nothing.  :attr:`exhausted` becomes true when the last schedule
+    has been run.
+
+    Args:
+        preemption_bound: the bound (``None``: unbounded).
+
+    Raises:
+        ScheduleDivergence: (during a run) the scenario met different
+            choice points when re-run with the same choices: it is not
+            deterministic.
+    """
+
+    def __init__(self, preemption_bound: int | None = 2) -> None:
+        if preemption_bound is not None and (
+            isinstance(preemption_bound, bool)
+            or not isinstance(preemption_bound, int)
+            or preemption_bound < 0
+        ):
+            raise UsageError(
+                f"preemption_bound must be a non-negative int or None, not {preemption_bound!r}"
+            )
+        self.preemption_bound = preemption_bound
+        self.exhausted = False
+        # One entry per choice point of the current path: [index, options,
+        # cost of a non-default index (0 or 1), preemptions before it].
+        self._stack: list[list[int]] = []
+        self._pos = 0
+        self._preemptions = 0
+        self._started = False
+
+    def start_run(self) -> bool:
+        """Advance to the next schedule (backtracking); False once all are done."""
+        self._pos = 0
+        self._preemptions = 0
+        if not self._started:
+            self._started = True
+            return True
+        bound = self.preemption_bound
+        stack = self._stack
+        while stack:
+            entry = stack[-1]
+            nxt = entry[0] + 1
+            if nxt < entry[1] and (bound is None or entry[3] + entry[2] <= bound):
+                entry[0] = nxt
+                return True
+            stack.pop()
+        self.exhausted = True
+        return False
+
+    def _choose(self, n: int, cost: int) -> int:
+        stack = self._stack
+        pos = self._pos
+        self._pos = pos + 1
+        if pos < len(stack):
+            entry = stack[pos]
+            if entry[1] != n or entry[2] != cost:
+                raise ScheduleDivergence(
+                    f"choice point {pos} had {entry[1]} options before and {n} now: "
+                    "the scenario is not deterministic"
+                )
+            idx = entry[0]
+        else:
+            stack.append([0, n, cost, self._preemptions])
+            idx = 0
+        if idx and cost:
+            self._preemptions += 1
+        return idx
+
+    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
+        """The next untried option of this choice point."""
+        return self._choose(len(options), 1 if preemptive else 0)
+
+    def choose_value(self, n: int, what: str) -> int:
+        """The next untried value of this choice point."""
+        return self._choose(n, 0)
+
+    def fresh(self) -> Exhaustive:
+        """The same search from the start."""
+        return Exhaustive(self.preemption_bound)
+
+    def __repr__(self) -> str:
+        return f"Exhaustive(preemption_bound={self.preemption_bound})"
+
+
+class Replay(Strategy):
+    """Make exactly the choices of ``schedule``, then the defaults.
+
+    Args:
+        schedule: a :class:`Schedule`, its text form, or a list of ints.
+        strict: a recorded index that does not exist at its choice point,
+            or choices left over when the run ends, raise
+            :class:`ScheduleDivergence`.  Not strict (for Hypothesis), an
+            index is taken modulo the number of options.
+    """
+
+    def __init__(self, schedule: Schedule | str | Sequence[int], *, strict: bool = True) -> None:
+        if isinstance(schedule, (Schedule, str)):
+            self.schedule = Schedule.parse(schedule)
+        else:
+            self.schedule = Schedule(tuple(schedule))
+        self.strict = strict
+        self._choices = self.schedule.choices
+        self._pos = 0
+        self._runs = 0
+
+    def start_run(self) -> bool:
+        """One run only."""
+        self._runs += 1
+        self._pos = 0
+        return self._runs == 1
+
+    def _choose(self, n: int) -> int:
+        pos = self._pos
+        self._pos = pos + 1
+        if pos >= len(self._choices):
+            return 0
+        value = self._choices[pos]
+        if value >= n:
+            if self.strict:
+                raise ScheduleDivergence(
+                    f"schedule {self.schedule}: choice {pos} is option {value} "
+                    f"but only {n} options exist there"
+                )
+            value %= n
+        return value
+
+    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
+        """The recorded option."""
+        return self._choose(len(options))
+
+    def choose_value(self, n: int, what: str) -> int:
+        """The recorded value."""
+        return self._choose(n)
+
+    def check_complete(self, sim: Simulation) -> None:
+        """Strict: the run must have used every recorded choice."""
+        if self.strict and self._pos < len(self._choices):
+            raise ScheduleDivergence(
+                f"schedule {self.schedule}: the run ended after {self._pos} of "
+                f"{len(self._choices)} choices"
+            )
+
+    def fresh(self) -> Replay:
+        """The same replay from the start."""
+        return Replay(self.schedule, strict=self.strict)
+
+    def __repr__(self) -> str:
+        return f"Replay({str(self.schedule)!r})"

@@ -1,0 +1,140 @@
+"""The simulated disk and the virtual clock: costs, queue order, log, faults."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvnsim import DeadlockError, Kernel, UsageError
+from pvnsim.flags import EIO
+from pvnsim.fs import Clock, Disk, IoScheduler
+
+
+def _disk(**kw: float) -> Disk:
+    return Disk(Clock(), seek_ns=1000, overhead_ns=100, ns_per_byte=1.0, **kw)
+
+
+def test_cost_is_seek_plus_overhead_plus_transfer():
+    """A request pays a seek only when it does not start where the last ended."""
+    d = _disk()
+    # The head starts at 0: no seek; 100 + 512 = 612.
+    a = d.submit("read", 0, 512)
+    # Contiguous, queued behind a: starts at 612, no seek, ends 1224.
+    b = d.submit("read", 512, 512)
+    # Elsewhere: starts at 1224, pays 1000 + 100 + 512 = 1612, ends 2836.
+    c = d.submit("read", 8192, 512)
+    assert (a.start_ns, a.finish_ns, a.seek) == (0, 612, False)
+    assert (b.start_ns, b.finish_ns, b.seek) == (612, 1224, False)
+    assert (c.start_ns, c.finish_ns, c.seek) == (1224, 2836, True)
+    assert d.seeks == 1
+    assert d.busy_ns == 2836
+
+
+def test_queue_completes_in_submission_order_and_moves_time():
+    """Completions run first come, first served, each at its finish time."""
+    d = _disk()
+    seen: list[tuple[int, int]] = []
+    for daddr in (4096, 0, 8192):
+        d.submit("read", daddr, 512, on_done=lambda r: seen.append((r.seq, d.clock.now)))
+    assert len(d.queue) == 3
+    d.drain()
+    # 1: seek 1000 + 612 = 1612; 2: seek again, 1612 + 1612; 3: 3224 + 1612.
+    assert seen == [(1, 1612), (2, 3224), (3, 4836)]
+    assert not d.queue
+    assert [r.queued for r in d.log] == [0, 1, 2]
+
+
+def test_write_lands_at_completion_and_reads_see_it():
+    """A write's data is captured at submission and stored when it completes."""
+    d = _disk()
+    data = bytearray(b"x" * 512)
+    w = d.submit("write", 1024, 512, data=bytes(data))
+    data[:] = b"y" * 512  # changing the caller's buffer changes nothing
+    assert d.peek(1024, 4) == bytearray(4)
+    d.wait(w)
+    assert d.peek(1024, 512) == b"x" * 512
+    got: list[bytes] = []
+    r = d.submit("read", 1024, 512, on_done=lambda req: got.append(bytes(req.data or b"")))
+    d.wait(r)
+    assert got == [b"x" * 512]
+    assert r.data is None  # the log keeps the record, not the bytes
+
+
+def test_store_spans_chunks_and_discard_zeroes():
+    """poke/peek cross the store's 1 MiB chunks; discard reads back as zeros."""
+    d = _disk()
+    at = (1 << 20) - 3
+    d.poke(at, b"abcdef")
+    assert d.peek(at - 1, 8) == b"\0abcdef\0"
+    d.discard(at + 2, 2)
+    assert d.peek(at, 6) == b"ab\0\0ef"
+
+
+def test_fault_on_chosen_block_is_transient():
+    """A fault on a byte range fails `times` requests touching it, then none."""
+    d = _disk()
+    f = d.fail("write", daddr=8192, nbytes=8192, times=2)
+    ok = d.submit("write", 0, 512, data=bytes(512))  # outside the range
+    bad1 = d.submit("write", 8192 + 512, 512, data=b"a" * 512)
+    bad2 = d.submit("write", 8192 + 512, 512, data=b"b" * 512)
+    good = d.submit("write", 8192 + 512, 512, data=b"c" * 512)
+    rd = d.submit("read", 8192, 512)  # reads do not match a write fault
+    d.drain()
+    assert [r.error for r in (ok, bad1, bad2, good, rd)] == [0, EIO, EIO, 0, 0]
+    assert f.fired == 2 and f.exhausted
+    assert d.peek(8192 + 512, 1) == b"c"
+    assert d.errors == 2
+
+
+def test_fault_on_nth_request_can_be_permanent():
+    """nth=3 with times=None fails the third matching request and all later ones."""
+    d = _disk()
+    d.fail("any", nth=3, times=None)
+    reqs = [d.submit("read", 512 * i, 512) for i in range(5)]
+    d.drain()
+    assert [r.error for r in reqs] == [0, 0, EIO, EIO, EIO]
+    d.clear_faults()
+    assert d.submit("read", 0, 512).error == 0
+
+
+def test_bad_requests_are_refused():
+    """Unknown kinds, negative addresses and missing write data are usage errors."""
+    d = _disk()
+    with pytest.raises(UsageError, match="kind"):
+        d.submit("erase", 0, 512)
+    with pytest.raises(UsageError, match="bad request"):
+        d.submit("read", -1, 512)
+    with pytest.raises(UsageError, match="exactly nbytes"):
+        d.submit("write", 0, 512, data=b"short")
+    with pytest.raises(UsageError, match="times"):
+        d.fail("write", times=0)
+    with pytest.raises(UsageError, match="negative"):
+        Disk(Clock(), seek_ns=-1)
+    assert d.log == [] and not d.queue
+
+
+def test_clock_runs_ties_in_scheduling_order():
+    """Events at the same time run in the order they were scheduled."""
+    c = Clock()
+    out: list[str] = []
+    c.at(10, lambda: out.append("a"))
+    c.at(5, lambda: out.append("b"))
+    c.at(10, lambda: out.append("c"))
+    c.advance(9)
+    assert out == ["b"] and c.now == 9
+    c.advance(1)
+    assert out == ["b", "a", "c"]
+    with pytest.raises(UsageError):
+        c.at(3, lambda: None)
+
+
+def test_scheduler_sleeps_by_completing_io_and_reports_deadlock():
+    """block() completes disk I/O until ready; with nothing in flight it is a deadlock."""
+    k = Kernel(total_pages=64)
+    clock = Clock()
+    sched = IoScheduler(k, clock)
+    flag: list[int] = []
+    clock.at(100, lambda: flag.append(1))
+    sched.block("the flag", None, lambda: bool(flag))
+    assert clock.now == 100 and sched.sleeps == 1
+    with pytest.raises(DeadlockError, match="main waits for the moon, held by other"):
+        sched.block("the moon", "other", lambda: False)

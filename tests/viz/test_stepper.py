@@ -1,0 +1,146 @@
+"""Stepping through a recording: frames as HTML and text, a slider, a static fallback."""
+
+from __future__ import annotations
+
+import pytest
+
+from pvnsim import Kernel, make_page, pvn_vplist_dirty
+from pvnsim.errors import UsageError
+from pvnsim.flags import B_ASYNC, B_FREE, P_MOD, P_REF, VMODSORT
+from pvnsim.fs import make_putapage
+from pvnsim.viz import Recorder, Stepper, show
+from pvnsim.viz import stepper as stepper_module
+from tests.viz.helpers import all_text, markers, parse
+
+
+def _recording(flags=0):
+    k = Kernel(total_pages=64)  # small: lotsfree + pages_before_pager > freemem, write_free frees
+    vp = k.vnode("f", v_flag=VMODSORT)
+    make_page(vp, 0, nrm=P_REF)
+    make_page(vp, 0x1000, nrm=P_MOD | P_REF, at="tail")
+    with Recorder(k) as rec:
+        pvn_vplist_dirty(vp, 0, make_putapage(4096), flags, None)
+    return rec.recording
+
+
+def test_frame_html_shows_the_events_that_led_to_it_and_the_state():
+    """Frame k lists its events with their vm_pvn.c lines and draws the kernel at that point."""
+    r = _recording()
+    st = Stepper(r, source=False)
+    k = next(i for i, f in enumerate(r) if f.events and f.events[-1].name == "page_vpadd")
+    root = parse(st.frame_html(k))
+    text = all_text(root)
+    assert f"step {k} of {len(r) - 1}" in text
+    assert "page_vpadd(&f@4096.p_vpnext, MARK(-1))" in text and "807" in text
+    assert markers(root) == ["MARK(-1)"]
+    assert markers(parse(st.frame_html(0))) == []
+    assert "the state when recording started" in all_text(parse(st.frame_html(0)))
+
+
+def test_frame_text_matches_the_frame():
+    """The text of a frame names the step, its events and the ring at that point."""
+    r = _recording()
+    st = Stepper(r, source=False)
+    k = next(i for i, f in enumerate(r) if f.events and f.events[-1].name == "page_vpadd")
+    text = st.frame_text(k)
+    assert text.splitlines()[0].startswith(f"== step {k} of {len(r) - 1} [thread main]")
+    assert "vm_pvn.c:807" in text and "---- MARK(-1) mark ----" in text
+    assert st.frame_text(-1) == st.frame_text(len(r) - 1)
+
+
+def test_changed_counters_are_highlighted_in_the_frame_that_changed_them():
+    """The frame in which pvn_write_done adds to the vm counters marks those counters."""
+    r = _recording(B_ASYNC | B_FREE)
+    st = Stepper(r, source=False)
+    changed = [i for i in range(len(r)) if r.changed_stats(i)]
+    assert len(changed) == 1
+    names = r.changed_stats(changed[0])
+    # One unmapped dirty page written and freed: pgout, pgpgout, fspgout, fsfree, dfree.
+    assert names == {"pgout", "pgpgout", "fspgout", "fsfree", "dfree"}
+    root = parse(st.frame_html(changed[0]))
+    marked = [td.text for td in root.iter("td") if td.get("class") == "pv-changed"]
+    assert marked == ["1"] * 5
+    assert "fsfree=1*" in st.frame_text(changed[0])
+
+
+def test_static_display_renders_every_frame_without_widgets(monkeypatch):
+    """Without ipywidgets the stepper displays a static sequence with every frame."""
+    r = _recording().compact()
+    st = Stepper(r, source=False)
+    monkeypatch.setattr(stepper_module, "widgets_available", lambda: False)
+    bundle = st._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "text/plain"}
+    root = parse(bundle["text/html"])
+    sections = list(root.iter("details"))
+    assert len(sections) == len(r)
+    assert sections[0].get("open") == "open" and sections[-1].get("open") == "open"
+    with pytest.raises(UsageError, match="ipywidgets"):
+        st.widget()
+
+
+def test_static_display_is_capped():
+    """Beyond max_static frames the static display says how many it left out."""
+    r = _recording()
+    st = Stepper(r, source=False, max_static=3)
+    root = parse(st.static_html())
+    assert len(list(root.iter("details"))) == 3
+    assert f"{len(r) - 3} more frames" in all_text(root)
+
+
+def test_slider_steps_through_the_frames():
+    """With ipywidgets the slider and the buttons move the frame shown."""
+    r = _recording().compact()
+    st = Stepper(r, source=False)
+    box = st.widget()
+    play, back, slider, forward = box.children[0].children
+    view = box.children[1]
+    assert (slider.min, slider.max, play.max) == (0, len(r) - 1, len(r) - 1)
+    assert view.value == st.frame_html(0)
+    slider.value = 3
+    assert view.value == st.frame_html(3)
+    forward.click()
+    assert slider.value == 4 and view.value == st.frame_html(4)
+    back.click()
+    back.click()
+    assert slider.value == 2
+    slider.value = 0
+    back.click()
+    assert slider.value == 0
+
+
+def test_notebook_display_offers_the_widget_and_a_fallback():
+    """With ipywidgets the display bundle carries the widget and the first frame as HTML."""
+    st = show(_recording().compact(), source=False)
+    assert isinstance(st, Stepper)
+    bundle = st._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/html"] == st.frame_html(0)
+
+
+def test_bad_frames_and_recordings_are_refused():
+    """Out-of-range frames and non-recordings raise UsageError."""
+    r = _recording()
+    st = Stepper(r)
+    with pytest.raises(UsageError, match="no snapshot"):
+        st.frame_html(len(r))
+    with pytest.raises(UsageError, match="no snapshot"):
+        st.frame_text(True)
+    with pytest.raises(UsageError, match="Recording"):
+        Stepper([])
+
+
+def test_any_event_kind_is_shown_in_a_frame():
+    """A scheduler's "switch" event appears in the frame it led to, with its thread."""
+    k = Kernel(total_pages=16)
+    vp = k.vnode("f")
+    make_page(vp, 0)
+    with Recorder(k) as rec:
+        ev = k.trace.begin("switch", "switch", ("main", "t2"), thread="t2", find_line=False)
+        k.trace.end(ev, None)
+        k.trace.note("t2 runs", thread="t2")
+    st = Stepper(rec.recording, source=False)
+    root = parse(st.frame_html(1))
+    rows = [tr for tr in root.iter("tr") if tr.get("data-kind")]
+    assert [tr.get("data-kind") for tr in rows] == ["switch"]
+    assert [td.text for td in rows[0].iter("td")][1:4] == ["t2", "switch", "switch(main, t2)"]
+    assert "t2 runs" in st.frame_text(2) and "switch(main, t2)" in st.frame_text(1)
