@@ -58,3 +58,20 @@ def test_populate_with_other_state_goes_through_make_page():
     assert k.freemem == 8
     assert all(p.p_state & 0x80 for p in pages)
     check_kernel(k)
+
+
+def test_populate_leaves_the_garbage_collector_as_it_found_it():
+    """populate pauses the cyclic collector only for its loop."""
+    import gc
+
+    k = Kernel(total_pages=8)
+    vp = k.vnode("v1")
+    assert gc.isenabled()
+    populate(vp, [0, 4096])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        populate(vp, [8192])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
