@@ -42,7 +42,7 @@ if TYPE_CHECKING:
         vnode_state,
     )
     from pvnsim.testing.machine import MAX_OFFSET, PvnStateMachine, Setup, machine_setups
-    from pvnsim.testing.others import OtherThreads
+    from pvnsim.testing.others import OTHER, OtherThreads
     from pvnsim.testing.pressure import (
         PRESSURES,
         Pressure,
@@ -95,7 +95,7 @@ _MODULES = {
         "vnode_state",
     ),
     "machine": ("MAX_OFFSET", "PvnStateMachine", "Setup", "machine_setups"),
-    "others": ("OtherThreads",),
+    "others": ("OTHER", "OtherThreads"),
     "pressure": (
         "PRESSURES",
         "Pressure",
@@ -135,6 +135,7 @@ _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = [
     "INVARIANTS",
     "MAX_OFFSET",
+    "OTHER",
     "PORTS_WITH_FLAGS",
     "PRESSURES",
     "REALISTIC_FLAGS",
