@@ -133,8 +133,12 @@ class Kernel:
     vnodes: list[Vnode] = attrs.field(init=False, factory=list)
     vm: VmStats = attrs.field(init=False, factory=VmStats)
     trace: Trace = attrs.field(init=False, factory=Trace)
-    tracing: bool = attrs.field(init=False, default=False)
-    sched: Scheduler | None = attrs.field(init=False, default=None)
+    _tracing: bool = attrs.field(init=False, default=False)
+    _sched: Scheduler | None = attrs.field(init=False, default=None)
+    #: True while tracing is on or a scheduler that wants switch points is
+    #: installed: every primitive tests this one flag and, when it is False,
+    #: goes straight to its body.
+    hooked: bool = attrs.field(init=False, default=False)
     marker_cache: KmemCache | None = attrs.field(init=False, default=None)
     segkmap: Seg | None = attrs.field(init=False, default=None)
     memory_reclaim: Callable[[Kernel, int], None] | None = attrs.field(init=False, default=None)
@@ -173,6 +177,30 @@ class Kernel:
             routine(self)
 
     # -- threads ---------------------------------------------------------
+
+    @property
+    def sched(self) -> Scheduler | None:
+        """The simulated-thread scheduler, or None (single-threaded)."""
+        return self._sched
+
+    @sched.setter
+    def sched(self, value: Scheduler | None) -> None:
+        self._sched = value
+        self._rehook()
+
+    @property
+    def tracing(self) -> bool:
+        """Whether calls are being recorded (see :meth:`trace_on`)."""
+        return self._tracing
+
+    @tracing.setter
+    def tracing(self, value: bool) -> None:
+        self._tracing = bool(value)
+        self._rehook()
+
+    def _rehook(self) -> None:
+        sched = self._sched
+        self.hooked = self._tracing or (sched is not None and sched.switches)
 
     @property
     def curthread(self) -> str:

@@ -24,6 +24,10 @@ class Scheduler:
     subclass this for small scripted stand-ins.
     """
 
+    #: False for a scheduler whose ``switch_point`` never switches (one
+    #: thread): the model then skips calling it.
+    switches: bool = True
+
     def current(self) -> str:  # pragma: no cover - interface
         """The name of the running simulated thread."""
         raise NotImplementedError

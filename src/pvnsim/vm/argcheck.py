@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import UsageError
 from pvnsim.flags import ALL_BUF_FLAGS, P_FREE, PAGE_IO_INUSE, BufFlag, SegRw, flag_names
+from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, Page
+from pvnsim.vm.vnode import Vnode
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
-    from pvnsim.vm.page import Page
 
 __all__ = [
     "check_aligned",
@@ -32,8 +33,6 @@ __all__ = [
 
 def check_vnode(routine: str, vp: Any) -> Kernel:
     """``vp`` must be a Vnode; returns its kernel."""
-    from pvnsim.vm.vnode import Vnode
-
     if not isinstance(vp, Vnode):
         raise UsageError(f"{routine}: vp must be a Vnode, not {type(vp).__name__}")
     return vp.kernel
@@ -110,8 +109,6 @@ def check_page(
         io_locked: required i/o lock state, if not None.
         free: required free state, if not None.
     """
-    from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, Page
-
     # Fast path: the common, valid case in one expression.
     if (
         type(pp) is Page
@@ -167,24 +164,38 @@ def check_plist(
     """``plist`` must be None or a well-formed p_next ring of locked, i/o-locked pages."""
     if plist is None:
         return None
-    from pvnsim.vm.page import Page
-
     if not isinstance(plist, Page):
         raise UsageError(f"{routine}: plist must be a Page or None, not {type(plist).__name__}")
     k = plist.kernel
-    seen: set[int] = set()
+    # A well-formed ring visits each of the kernel's pages at most once, so
+    # more steps than pages means it never comes back to its head.
+    steps = len(k.pages)
     pp = plist
     while True:
-        check_page(routine, pp, k, locked=locked, io_locked=True)
+        # The common, valid page in one test; check_page names any problem.
+        if not (
+            type(pp) is Page
+            and pp.p_hash is None
+            and pp.p_vnode is not None
+            and pp.kernel is k
+            and not pp.p_state & P_FREE
+            and pp.p_iolock_state & PAGE_IO_INUSE
+            and (
+                pp.p_selock != 0
+                if locked == "any"
+                else (pp.p_selock < 0 if locked == "excl" else pp.p_selock > 0)
+            )
+        ):
+            check_page(routine, pp, k, locked=locked, io_locked=True)
         if same_vnode and pp.p_vnode is not plist.p_vnode:
             raise UsageError(f"{routine}: page {pp.name} is of another vnode than {plist.name}")
         if check is not None:
             check(pp)
-        seen.add(id(pp))
         if pp.p_next.p_prev is not pp:
             raise UsageError(f"{routine}: the page list is broken at {pp.name}")
         pp = pp.p_next
         if pp is plist:
             return k
-        if id(pp) in seen:
+        steps -= 1
+        if steps <= 0:
             raise UsageError(f"{routine}: the page list does not return to its head {plist.name}")

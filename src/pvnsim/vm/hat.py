@@ -44,11 +44,13 @@ from pvnsim.flags import (
     P_NSH,
     P_REF,
     P_RO,
+    VMODSORT,
     HatFeature,
     HatSync,
     HatUnload,
 )
 from pvnsim.vm import _trace
+from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
 from pvnsim.vm.page import _page_vpadd, _page_vpsub
 from pvnsim.vm.vnode import IS_VMODSORT
 
@@ -101,9 +103,13 @@ def _hat_page_setattr(pp: Page, flag: int) -> None:
     if pp.p_nrm & flag == flag:
         return
     vp = pp.p_vnode
-    if flag & P_MOD and not nosh and vp is not None and IS_VMODSORT(vp):
-        from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
-
+    if (
+        flag & P_MOD
+        and not nosh
+        and vp is not None
+        and vp.v_flag & VMODSORT
+        and vp.kernel.pvn_vmodsort_supported
+    ):
         vphm = vp.v_vphm
         _mutex_enter(vphm)
         pp.p_nrm |= flag
@@ -119,7 +125,13 @@ def _hat_page_setattr(pp: Page, flag: int) -> None:
 def _hat_page_clrattr(pp: Page, flag: int) -> None:
     pp.p_nrm &= ~flag
     vp = pp.p_vnode
-    if flag & P_MOD and vp is not None and IS_VMODSORT(vp) and pp.p_mapping:
+    if (
+        flag & P_MOD
+        and vp is not None
+        and pp.p_mapping
+        and vp.v_flag & VMODSORT
+        and vp.kernel.pvn_vmodsort_supported
+    ):
         for m in pp.p_mapping:
             if m.writable:
                 bits = m.hw
@@ -136,7 +148,7 @@ def _hat_page_getattr(pp: Page, flag: int) -> int:
 def hat_page_setattr(pp: Page, flag: int) -> None:
     """Set software attribute bits; a newly modified VMODSORT page moves to the tail."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "hat_page_setattr", "pA", _hat_page_setattr, pp, flag)
         return
     _hat_page_setattr(pp, flag)
@@ -145,7 +157,7 @@ def hat_page_setattr(pp: Page, flag: int) -> None:
 def hat_page_clrattr(pp: Page, flag: int) -> None:
     """Clear software attribute bits (write-protecting a VMODSORT page on P_MOD)."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "hat_page_clrattr", "pA", _hat_page_clrattr, pp, flag)
         return
     _hat_page_clrattr(pp, flag)
@@ -154,7 +166,7 @@ def hat_page_clrattr(pp: Page, flag: int) -> None:
 def hat_page_getattr(pp: Page, flag: int) -> int:
     """The software attribute bits of ``pp`` among ``flag``."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "hat_page_getattr", "pA>A", _hat_page_getattr, pp, flag)
     return pp.p_nrm & flag
 
@@ -162,7 +174,7 @@ def hat_page_getattr(pp: Page, flag: int) -> int:
 def hat_ismod(pp: Page) -> int:
     """hat.h hat_ismod: ``hat_page_getattr(pp, P_MOD)``."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "hat_ismod", "p>A", _hat_page_getattr, pp, P_MOD)
     return pp.p_nrm & P_MOD
 
@@ -170,7 +182,7 @@ def hat_ismod(pp: Page) -> int:
 def hat_setmod(pp: Page) -> None:
     """hat.h hat_setmod: set P_MOD (moving a VMODSORT page to the tail)."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "hat_setmod", "pA", _hat_page_setattr, pp, P_MOD)
         return
     _hat_page_setattr(pp, P_MOD)
@@ -179,7 +191,7 @@ def hat_setmod(pp: Page) -> None:
 def hat_setmod_only(pp: Page) -> None:
     """hat.h hat_setmod_only: set P_MOD without moving the page."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "hat_setmod_only", "p", _hat_setmod_only, pp)
         return
     _hat_page_setattr(pp, P_MOD | P_NSH)
@@ -196,7 +208,7 @@ def _hat_clrrefmod(pp: Page) -> None:
 def hat_clrrefmod(pp: Page) -> None:
     """hat.h hat_clrrefmod: clear P_REF and P_MOD."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "hat_clrrefmod", "p", _hat_clrrefmod, pp)
         return
     _hat_page_clrattr(pp, _RM)
@@ -233,9 +245,9 @@ def _hat_pagesync(pp: Page, flags: int) -> int:
 def hat_pagesync(pp: Page, flags: HatSync | int) -> int:
     """Fold hardware ref/mod bits into ``p_nrm`` (clearing them with ZERORM)."""
     k = pp.kernel
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("hat_pagesync", pp)
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "hat_pagesync", "pH>A", _hat_pagesync, pp, flags)
     return _hat_pagesync(pp, flags)
 
@@ -255,9 +267,9 @@ def _hat_pageunload(pp: Page, forceflag: int) -> int:
 def hat_pageunload(pp: Page, forceflag: HatUnload | int) -> int:
     """Remove every translation of ``pp``, folding their bits into ``p_nrm``."""
     k = pp.kernel
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("hat_pageunload", pp)
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "hat_pageunload", "pe>i", _hat_pageunload, pp, HatUnload(forceflag))
     return _hat_pageunload(pp, forceflag)
 
@@ -270,7 +282,7 @@ def _hat_page_is_mapped(pp: Page) -> int:
 def hat_page_is_mapped(pp: Page) -> int:
     """The number of translations of ``pp`` (0: unmapped)."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "hat_page_is_mapped", "p>i", _hat_page_is_mapped, pp)
     m = pp.p_mapping
     return len(m) if m else 0
@@ -287,7 +299,7 @@ def hat_supported(k: Kernel, feature: HatFeature | int, arg: object = None) -> i
 
     DEVIATION: takes the kernel as first argument (the C HAT is global).
     """
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(
             k, "hat_supported", "e>i", lambda f: _hat_supported(k, f), HatFeature(feature)
         )

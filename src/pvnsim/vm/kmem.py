@@ -68,7 +68,7 @@ def _kmem_cache_free(cp: KmemCache, obj: Page) -> None:
 def kmem_cache_alloc(cp: KmemCache, kmflags: int) -> Page:
     """An object of ``cp`` (never fails with KM_SLEEP)."""
     k = cp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(
             k, "kmem_cache_alloc", "k>p", lambda c: _kmem_cache_alloc(c, kmflags), cp
         )
@@ -78,7 +78,7 @@ def kmem_cache_alloc(cp: KmemCache, kmflags: int) -> Page:
 def kmem_cache_free(cp: KmemCache, obj: Page) -> None:
     """Give ``obj`` back to ``cp``."""
     k = cp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "kmem_cache_free", "kp", _kmem_cache_free, cp, obj)
         return
     _kmem_cache_free(cp, obj)

@@ -88,9 +88,9 @@ def _mutex_exit(m: KMutex) -> None:
 def mutex_enter(m: KMutex) -> None:
     """Acquire ``m``; waits while another thread holds it."""
     k = m.kernel
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("mutex_enter", m.name)
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "mutex_enter", "m", _mutex_enter, m)
         return
     _mutex_enter(m)
@@ -99,11 +99,11 @@ def mutex_enter(m: KMutex) -> None:
 def mutex_exit(m: KMutex) -> None:
     """Release ``m``; the caller must own it."""
     k = m.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "mutex_exit", "m", _mutex_exit, m)
     else:
         _mutex_exit(m)
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("mutex_exit", m.name)
 
 
@@ -125,7 +125,7 @@ def _cv_broadcast(cv: KCondvar) -> None:
 def cv_wait(cv: KCondvar, m: KMutex) -> None:
     """Release ``m``, sleep until ``cv`` is signalled, re-acquire ``m``."""
     k = cv.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "cv_wait", "mm", _cv_wait, cv, m)
         return
     _cv_wait(cv, m)
@@ -134,9 +134,9 @@ def cv_wait(cv: KCondvar, m: KMutex) -> None:
 def cv_broadcast(cv: KCondvar) -> None:
     """Wake every waiter of ``cv`` (a switch point: a woken thread may run)."""
     k = cv.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "cv_broadcast", "m", _cv_broadcast, cv)
     else:
         _cv_broadcast(cv)
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("cv_broadcast", cv.name)

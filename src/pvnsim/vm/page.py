@@ -206,7 +206,7 @@ def page_add(head: Page | None, pp: Page) -> Page:
     ``page_add(&l, pp)`` prepends; followed by ``l = l->p_next`` it appends.
     """
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "page_add", "pp>p", _page_add, head, pp)
     return _page_add(head, pp)
 
@@ -214,7 +214,7 @@ def page_add(head: Page | None, pp: Page) -> Page:
 def page_sub(head: Page | None, pp: Page) -> Page | None:
     """Unlink ``pp`` from the p_next ring headed by ``head``; return the new head."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "page_sub", "pp>p", _page_sub, head, pp)
     return _page_sub(head, pp)
 
@@ -278,7 +278,7 @@ def page_vpadd(link: Vnode | Page, pp: Page) -> None:
     (``page_vpadd(&x->p_vpnext, pp)``).
     """
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_vpadd", "lp", _page_vpadd, link, pp)
         return
     _page_vpadd(link, pp)
@@ -287,7 +287,7 @@ def page_vpadd(link: Vnode | Page, pp: Page) -> None:
 def page_vpsub(link: Vnode | Page, pp: Page) -> None:
     """Remove ``pp`` from a vnode page list (see :func:`page_vpadd` for ``link``)."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_vpsub", "lp", _page_vpsub, link, pp)
         return
     _page_vpsub(link, pp)

@@ -152,9 +152,9 @@ def _page_downgrade(pp: Page) -> None:
 def page_lock(pp: Page, se: Se | int, lock: KMutex | None, reclaim: Reclaim | int) -> int:
     """Lock ``pp`` in mode ``se``; 0 (after dropping and retaking ``lock``) if it had to wait."""
     k = pp.kernel
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("page_lock", pp)
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(
             k, "page_lock", "peme>i", _page_lock, pp, Se(se), lock, Reclaim(reclaim)
         )
@@ -167,11 +167,11 @@ def page_trylock(pp: Page, se: Se | int) -> int:
     A failure is a switch point: the holder may run.
     """
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         got = _trace.traced(k, "page_trylock", "pe>i", _page_trylock, pp, Se(se))
     else:
         got = _page_trylock(pp, se)
-    if not got and k.sched is not None:
+    if not got and k.hooked and k.sched is not None:
         k.sched.switch_point("page_trylock", pp)
     return got
 
@@ -179,11 +179,11 @@ def page_trylock(pp: Page, se: Se | int) -> int:
 def page_unlock(pp: Page) -> None:
     """Release one hold of ``pp``'s page lock."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_unlock", "p", _page_unlock, pp)
     else:
         _page_unlock(pp)
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("page_unlock", pp)
 
 
@@ -193,11 +193,11 @@ def page_tryupgrade(pp: Page) -> int:
     A failure is a switch point: the other reader may run.
     """
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         got = _trace.traced(k, "page_tryupgrade", "p>i", _page_tryupgrade, pp)
     else:
         got = _page_tryupgrade(pp)
-    if not got and k.sched is not None:
+    if not got and k.hooked and k.sched is not None:
         k.sched.switch_point("page_tryupgrade", pp)
     return got
 
@@ -205,7 +205,7 @@ def page_tryupgrade(pp: Page) -> int:
 def page_downgrade(pp: Page) -> None:
     """Turn an exclusive hold into a single shared hold."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_downgrade", "p", _page_downgrade, pp)
         return
     _page_downgrade(pp)
@@ -254,9 +254,9 @@ def _page_io_locked(pp: Page) -> int:
 def page_io_lock(pp: Page) -> None:
     """Take the i/o lock of ``pp``, waiting while it is held."""
     k = pp.kernel
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("page_io_lock", pp)
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_io_lock", "p", _page_io_lock, pp)
         return
     _page_io_lock(pp)
@@ -268,11 +268,11 @@ def page_io_trylock(pp: Page) -> int:
     A failure is a switch point: the holder may run.
     """
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         got = _trace.traced(k, "page_io_trylock", "p>i", _page_io_trylock, pp)
     else:
         got = _page_io_trylock(pp)
-    if not got and k.sched is not None:
+    if not got and k.hooked and k.sched is not None:
         k.sched.switch_point("page_io_trylock", pp)
     return got
 
@@ -280,20 +280,20 @@ def page_io_trylock(pp: Page) -> int:
 def page_io_unlock(pp: Page) -> None:
     """Release the i/o lock of ``pp`` (not checked, as in illumos)."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_io_unlock", "p", _page_io_unlock, pp)
     else:
         _page_io_unlock(pp)
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("page_io_unlock", pp)
 
 
 def page_io_wait(pp: Page) -> None:
     """Wait until nobody holds the i/o lock of ``pp`` (without taking it)."""
     k = pp.kernel
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("page_io_wait", pp)
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_io_wait", "p", _page_io_wait, pp)
         return
     _page_io_wait(pp)
@@ -302,6 +302,6 @@ def page_io_wait(pp: Page) -> None:
 def page_io_locked(pp: Page) -> int:
     """Non-zero when the i/o lock of ``pp`` is held."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "page_io_locked", "p>i", _page_io_locked, pp)
     return _page_io_locked(pp)

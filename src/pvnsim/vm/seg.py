@@ -92,7 +92,7 @@ class SegCallable(Seg):
 def SEGOP_KLUSTER(seg: Seg, addr: int, delta: int) -> int:
     """Ask ``seg`` whether ``addr + delta`` may join a kluster with ``addr``."""
     k = seg.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "SEGOP_KLUSTER", "sai>i", _seg_kluster, seg, addr, delta)
     return seg.kluster(addr, delta)
 

@@ -101,7 +101,7 @@ def segmap_getmapflt(
 ) -> int:
     """Map the window of ``vp`` holding ``off``; returns the window's address."""
     k = vp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(
             k,
             "segmap_getmapflt",
@@ -159,7 +159,7 @@ def kzero(addr: int, count: int, *, seg: Seg | None = None, kernel: Any = None) 
             raise KernelPanic("kzero: no segment or kernel given")
         seg = kernel.segkmap
     k = seg.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "kzero", "ai", lambda a, c: _kzero(seg, a, c), addr, count)
     return _kzero(seg, addr, count)
 
@@ -194,6 +194,6 @@ def _segmap_release(seg: Seg, addr: int, flags: int) -> int:
 def segmap_release(seg: Seg, addr: int, flags: int) -> int:
     """Release a window; write it back with VOP_PUTPAGE unless only SM_DONTNEED."""
     k = seg.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "segmap_release", "saM>i", _segmap_release, seg, addr, flags)
     return _segmap_release(seg, addr, flags)

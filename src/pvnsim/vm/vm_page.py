@@ -38,9 +38,11 @@ from pvnsim.flags import (
     PGREL_NOTREL,
     SE_EXCL,
     VISSWAP,
+    VMODSORT,
     Se,
 )
 from pvnsim.vm import _trace
+from pvnsim.vm import vnode as _vnode
 from pvnsim.vm.hat import _hat_pageunload
 from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
 from pvnsim.vm.page import NOOFFSET, _page_add, _page_sub, _page_vpadd, _page_vpsub
@@ -53,7 +55,7 @@ from pvnsim.vm.page_lock import (
     _page_unlock,
     _take,
 )
-from pvnsim.vm.vnode import IS_SWAPVP, IS_VMODSORT, _vn_dispose
+from pvnsim.vm.vnode import IS_SWAPVP, _vn_dispose
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -101,7 +103,12 @@ def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
     if vp.v_flag & VISSWAP:
         pp.p_state |= P_SWAP
     bucket[off] = pp
-    if vp.v_pages is not None and IS_VMODSORT(vp) and pp.p_nrm & P_MOD:
+    if (
+        vp.v_pages is not None
+        and pp.p_nrm & P_MOD
+        and vp.v_flag & VMODSORT
+        and vp.kernel.pvn_vmodsort_supported
+    ):
         _page_vpadd(vp.v_pages.p_vpprev, pp)
     else:
         _page_vpadd(vp, pp)
@@ -302,9 +309,9 @@ def page_create_va(
     PG_WAIT.
     """
     k = vp.kernel
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("page_create_va", vp.v_name)
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(
             k, "page_create_va", "viiGsa>p", _page_create_va, vp, off, nbytes, flags, seg, vaddr
         )
@@ -321,7 +328,7 @@ def _page_exists(vp: Vnode, off: int) -> Page | None:
 def page_exists(vp: Vnode, off: int) -> Page | None:
     """The page (vp, off) if it exists, free or not (a hint: nothing is locked)."""
     k = vp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "page_exists", "vi>p", _page_exists, vp, off)
     return k.page_hash[vp].get(off)
 
@@ -341,11 +348,11 @@ def page_lookup_nowait(vp: Vnode, off: int, se: Se | int) -> Page | None:
     Failing because the page is busy is a switch point: the holder may run.
     """
     k = vp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         pp = _trace.traced(k, "page_lookup_nowait", "vie>p", _page_lookup_nowait, vp, off, Se(se))
     else:
         pp = _page_lookup_nowait(vp, off, se)
-    if pp is None and k.sched is not None:
+    if pp is None and k.hooked and k.sched is not None:
         busy = k.page_hash[vp].get(off)
         if busy is not None and not busy.p_state & P_FREE:
             k.sched.switch_point("page_lookup_nowait", busy)
@@ -386,9 +393,9 @@ def page_lookup(vp: Vnode, off: int, se: Se | int) -> Page | None:
     Waits for the page lock; returns None only when the page does not exist.
     """
     k = vp.kernel
-    if k.sched is not None:
+    if k.hooked and k.sched is not None:
         k.sched.switch_point("page_lookup", vp.v_name)
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "page_lookup", "vie>p", _page_lookup, vp, off, Se(se))
     return _page_lookup(vp, off, se)
 
@@ -418,7 +425,7 @@ def _page_reclaim(pp: Page, lock: KMutex | None) -> int:
 def page_reclaim(pp: Page, lock: KMutex | None) -> int:
     """Take an exclusively locked free page off its list; 1 on success."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "page_reclaim", "pm>i", _page_reclaim, pp, lock)
     return _page_reclaim(pp, lock)
 
@@ -440,7 +447,12 @@ def _page_free(pp: Page, dontneed: int) -> None:
             f"lckcnt={pp.p_lckcnt}, cowcnt={pp.p_cowcnt}"
         )
     vp = pp.p_vnode
-    if vp is not None and IS_VMODSORT(vp) and pp.p_nrm & P_MOD:
+    if (
+        vp is not None
+        and pp.p_nrm & P_MOD
+        and vp.v_flag & VMODSORT
+        and vp.kernel.pvn_vmodsort_supported
+    ):
         raise KernelAssertionError(f"page_free: VMODSORT page {pp.name} is modified")
     pp.p_state |= P_FREE
     pp.p_nrm &= ~(P_REF | P_MOD | P_RO)
@@ -457,7 +469,7 @@ def _page_free(pp: Page, dontneed: int) -> None:
 def page_free(pp: Page, dontneed: int) -> None:
     """Free ``pp``: cache list (head if ``dontneed``) with identity, else free list."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_free", "pi", _page_free, pp, dontneed)
         return
     _page_free(pp, dontneed)
@@ -479,7 +491,7 @@ def _page_destroy(pp: Page, dontfree: int) -> None:
 def page_destroy(pp: Page, dontfree: int) -> None:
     """Unmap ``pp``, remove its identity and (unless ``dontfree``) free it."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_destroy", "pi", _page_destroy, pp, dontfree)
         return
     _page_destroy(pp, dontfree)
@@ -503,7 +515,7 @@ def _page_destroy_free(pp: Page) -> None:
 def page_destroy_free(pp: Page) -> None:
     """Move a locked cache-list page to the free list, removing its identity."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "page_destroy_free", "p", _page_destroy_free, pp)
         return
     _page_destroy_free(pp)
@@ -535,6 +547,10 @@ def _page_release(pp: Page, checkmod: int) -> int:
 def page_release(pp: Page, checkmod: int) -> int:
     """Free ``pp`` if nobody maps or shares it (PGREL_CLEAN), else unlock it."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         return _trace.traced(k, "page_release", "pi>r", _page_release, pp, checkmod)
     return _page_release(pp, checkmod)
+
+
+_vnode._page_free = _page_free
+_vnode._page_destroy = _page_destroy

@@ -29,10 +29,8 @@ import builtins
 import functools
 import inspect
 import pathlib
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
-
-import attrs
+from collections.abc import Callable
+from typing import Any, NamedTuple, TypeVar
 
 from pvnsim.errors import KernelAssertionError, KernelPanic, UsageError
 from pvnsim.flags import (
@@ -54,9 +52,11 @@ from pvnsim.flags import (
     HAT_VMODSORT,
     MAXBOFFSET,
     MAXBSIZE,
+    P_FREE,
     P_MOD,
     P_NO_RECLAIM,
     P_REF,
+    PAGE_IO_INUSE,
     PG_EXCL,
     PG_WAIT,
     S_CREATE,
@@ -96,12 +96,10 @@ from pvnsim.vm.hat import (
 from pvnsim.vm.kmem import KM_SLEEP, KmemCache, kmem_cache_alloc, kmem_cache_free
 from pvnsim.vm.mutex import cv_broadcast, cv_wait, mutex_enter, mutex_exit
 from pvnsim.vm.page import (
-    PAGE_LOCKED,
     PP_ISFREE,
     PVN_VPLIST_HASH_TAG,
     Page,
     page_add,
-    page_iolock_assert,
     page_sub,
     page_vpadd,
     page_vpsub,
@@ -157,9 +155,12 @@ GetpageFn = Callable[..., int]
 PageCheckFn = Callable[[Page], int]
 
 
-@attrs.frozen
-class Kluster:
+class Kluster(NamedTuple):
     """What pvn_read_kluster and pvn_write_kluster give back.
+
+    An immutable record; it unpacks as ``plist, off, len``, the way the C
+    fills its three results.  (A named tuple because one is built per
+    kluster, and building a tuple is the cheapest record Python has.)
 
     Attributes:
         plist: head of the p_next ring of pages, lowest offset first.
@@ -176,10 +177,6 @@ class Kluster:
     def pages(self) -> list[Page]:
         """The pages of the ring, head first."""
         return ring(self.plist)
-
-    def __iter__(self) -> Iterator[Any]:
-        # Lets callers unpack it the way the C fills its three results.
-        return iter((self.plist, self.off, self.len))
 
     def __str__(self) -> str:
         names = " ".join(p.name for p in self.pages)
@@ -238,9 +235,10 @@ def _port(at: int, kinds: str, void: bool = False) -> Callable[[F], F]:
                 args = tuple(signature.bind(*args, **kwargs).arguments.values())
             try:
                 k = args[at].kernel
+                if not k.hooked or not k.tracing or k.trace.depth:
+                    return fn(*args)
             except (IndexError, AttributeError):
-                return fn(*args)
-            if not k.tracing or k.trace.depth:
+                # Not a vnode or page there: the port's own checks refuse it.
                 return fn(*args)
             rendered = tuple(_trace.fmt(c, a) for c, a in zip(kinds, args, strict=False))
             event = k.trace.begin("port", name, rendered, k.curthread)
@@ -260,7 +258,7 @@ def _callback(
 
     ``shown`` are the values the trace line shows, rendered by ``kinds``.
     """
-    if not k.tracing or k.trace.depth:
+    if not k.hooked or not k.tracing or k.trace.depth:
         return fn(*args)
     rendered = tuple(_trace.fmt(c, v) for c, v in zip(kinds, shown, strict=True))
     event = k.trace.begin("callback", name, rendered, k.curthread)
@@ -588,8 +586,11 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
 
     while plist is not None:  # L391
         pp = plist  # L392
+        # PAGE_LOCKED(pp) && page_iolock_assert(pp), with the two macros
+        # spelled out: this runs for every page written.
         _kassert(
-            PAGE_LOCKED(pp) and page_iolock_assert(pp), "PAGE_LOCKED(pp) && page_iolock_assert(pp)"
+            pp.p_selock != 0 and pp.p_iolock_state & PAGE_IO_INUSE,
+            "PAGE_LOCKED(pp) && page_iolock_assert(pp)",
         )  # L393
         plist = page_sub(plist, pp)  # L394
 
@@ -690,10 +691,18 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
 
 
 def _check_getdirty(routine: str, pp: Any, flags: int) -> None:
-    if flags & (B_INVAL | B_FREE):  # L583
-        check_page(routine, pp, locked="excl")
-    else:
-        check_page(routine, pp, locked="shared")
+    excl = flags & (B_INVAL | B_FREE)  # L583
+    # The common, valid page in one test (once per page of every walk);
+    # check_page names any problem.
+    if (
+        type(pp) is Page
+        and pp.p_hash is None
+        and pp.p_vnode is not None
+        and not pp.p_state & P_FREE
+        and (pp.p_selock < 0 if excl else pp.p_selock > 0)
+    ):
+        return
+    check_page(routine, pp, locked="excl" if excl else "shared")
 
 
 @_port(0, "pB")
@@ -1130,7 +1139,7 @@ def pvn_vpzero(vp: Vnode, vplen: int, zbytes: int) -> None:
 
 
 def _panic(k: Kernel, message: str) -> None:
-    if k.tracing and not k.trace.depth:
+    if k.hooked and k.tracing and not k.trace.depth:
         k.trace.end(k.trace.begin("prim", "panic", (message,), k.curthread), None)
     raise KernelPanic(message)
 

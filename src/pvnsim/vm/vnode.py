@@ -107,12 +107,6 @@ class Vnode:
     def _vvmlock_wait(self) -> tuple[str, str | None]:
         return f"VVMLOCK of {self.v_name}", self.v_vvmlock_owner
 
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __eq__(self, other: object) -> bool:
-        return self is other
-
     def __repr__(self) -> str:
         from pvnsim.vm.describe import vnode_summary
 
@@ -152,13 +146,18 @@ def IS_SWAPFSVP(vp: Vnode) -> bool:
 
 def IS_VMODSORT(vp: Vnode) -> bool:
     """vnode.h IS_VMODSORT: the HAT keeps this vnode's modified pages at the tail."""
-    return bool(vp.kernel.pvn_vmodsort_supported) and vp.v_flag & VMODSORT != 0
+    return vp.v_flag & VMODSORT != 0 and bool(vp.kernel.pvn_vmodsort_supported)
+
+
+# page_free and page_destroy live in vm_page, which imports this module; it
+# fills these two in when it loads (a per-call import would cost more than
+# the disposal itself).
+_page_free: Callable[[Page, int], None] = None  # type: ignore[assignment]
+_page_destroy: Callable[[Page, int], None] = None  # type: ignore[assignment]
 
 
 def fs_dispose(vp: Vnode, pp: Page, fl: int, dn: int, cr: Any) -> None:
     """fs_subr.c fs_dispose, the default VOP_DISPOSE: free or destroy ``pp``."""
-    from pvnsim.vm.vm_page import _page_destroy, _page_free
-
     if fl == B_FREE:
         _page_free(pp, dn)
     elif fl == B_INVAL:
@@ -173,8 +172,6 @@ def _vn_dispose(pp: Page, flag: int, dn: int, cr: Any) -> None:
         op = vp.v_op.dispose or fs_dispose
         op(vp, pp, flag, dn, cr)
         return
-    from pvnsim.vm.vm_page import _page_destroy, _page_free
-
     if flag == B_FREE:
         _page_free(pp, dn)
     else:
@@ -184,7 +181,7 @@ def _vn_dispose(pp: Page, flag: int, dn: int, cr: Any) -> None:
 def VN_DISPOSE(pp: Page, flag: int, dn: int, cr: Any) -> None:
     """vnode.h VN_DISPOSE: hand ``pp`` to its vnode's dispose operation."""
     k = pp.kernel
-    if k.tracing:
+    if k.hooked and k.tracing:
         _trace.traced(k, "VN_DISPOSE", "pBi", _vn_dispose, pp, flag, dn, cr)
         return
     _vn_dispose(pp, flag, dn, cr)
