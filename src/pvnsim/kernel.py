@@ -200,7 +200,11 @@ class Kernel:
 
     def _rehook(self) -> None:
         sched = self._sched
-        self.hooked = self._tracing or (sched is not None and sched.switches)
+        switches = sched is not None and getattr(sched, "switches", True)
+        if sched is not None and not switches and sched.current() != "main":
+            # Unhooked primitives name the running thread "main" without asking.
+            raise UsageError("a scheduler that never switches must name its one thread 'main'")
+        self.hooked = self._tracing or switches
 
     @property
     def curthread(self) -> str:

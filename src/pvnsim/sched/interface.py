@@ -25,7 +25,8 @@ class Scheduler:
     """
 
     #: False for a scheduler whose ``switch_point`` never switches (one
-    #: thread): the model then skips calling it.
+    #: thread, which must be named ``"main"``): the model then skips calling
+    #: ``switch_point`` and ``current``.
     switches: bool = True
 
     def current(self) -> str:  # pragma: no cover - interface

@@ -68,7 +68,7 @@ class KCondvar:
 
 def _mutex_enter(m: KMutex) -> None:
     k = m.kernel
-    me = k.curthread
+    me = k.curthread if k.hooked else "main"
     if m.owner == me:
         raise KernelPanic(f"recursive mutex_enter: {m.name} is already held by {me}")
     if m.owner is not None:
@@ -78,7 +78,7 @@ def _mutex_enter(m: KMutex) -> None:
 
 def _mutex_exit(m: KMutex) -> None:
     k = m.kernel
-    if m.owner != k.curthread:
+    if m.owner != (k.curthread if k.hooked else "main"):
         raise KernelPanic(
             f"mutex_exit: {m.name} is held by {m.owner or 'nobody'}, not by {k.curthread}"
         )

@@ -80,15 +80,23 @@ def _take(pp: Page, se: int, who: str) -> None:
 
 
 def _page_trylock(pp: Page, se: int) -> int:
-    if not _grantable(pp, se):
+    # _grantable and _take, unrolled: this runs for every page a walk visits.
+    k = pp.kernel
+    if se == SE_EXCL:
+        if pp.p_selock != 0:
+            return 0
+        pp.p_selock = -1
+        pp.p_sowner = k.curthread if k.hooked else "main"
+        return 1
+    if pp.p_selock < 0:
         return 0
-    _take(pp, se, pp.kernel.curthread)
+    _add_reader(pp, k.curthread if k.hooked else "main")
     return 1
 
 
 def _page_lock(pp: Page, se: int, lock: KMutex | None, reclaim: int) -> int:
     k = pp.kernel
-    if not _grantable(pp, se):
+    if pp.p_selock != 0 if se == SE_EXCL else pp.p_selock < 0:  # not _grantable
         mode = "SE_EXCL" if se == SE_EXCL else "SE_SHARED"
         what = f"page lock of {pp.name} ({mode})"
         if k.sched is None:
@@ -109,13 +117,13 @@ def _page_lock(pp: Page, se: int, lock: KMutex | None, reclaim: int) -> int:
     if reclaim == P_RECLAIM and pp.p_state & P_FREE:
         from pvnsim.vm.vm_page import _page_reclaim
 
-        _take(pp, SE_EXCL, k.curthread)
+        _take(pp, SE_EXCL, k.curthread if k.hooked else "main")
         if not _page_reclaim(pp, lock):
             return 0
         if se != SE_EXCL:
             _page_downgrade(pp)
         return 1
-    _take(pp, se, k.curthread)
+    _take(pp, se, k.curthread if k.hooked else "main")
     return 1
 
 
@@ -139,7 +147,8 @@ def _page_tryupgrade(pp: Page) -> int:
     if pp.p_selock != 1:
         return 0
     pp.p_selock = -1
-    pp.p_sowner = pp.kernel.curthread
+    k = pp.kernel
+    pp.p_sowner = k.curthread if k.hooked else "main"
     return 1
 
 
@@ -222,14 +231,16 @@ def _page_io_lock(pp: Page) -> None:
             lambda: not pp.p_iolock_state & PAGE_IO_INUSE,
         )
     pp.p_iolock_state |= PAGE_IO_INUSE
-    pp.p_ioowner = pp.kernel.curthread
+    k = pp.kernel
+    pp.p_ioowner = k.curthread if k.hooked else "main"
 
 
 def _page_io_trylock(pp: Page) -> int:
     if pp.p_iolock_state & PAGE_IO_INUSE:
         return 0
     pp.p_iolock_state |= PAGE_IO_INUSE
-    pp.p_ioowner = pp.kernel.curthread
+    k = pp.kernel
+    pp.p_ioowner = k.curthread if k.hooked else "main"
     return 1
 
 

@@ -202,8 +202,8 @@ def _page_create_va(
         raise KernelPanic("page_create_va: invalid flags: neither PG_EXCL nor PG_WAIT")
     if flags & ~_PG_ALLOWED:
         raise KernelPanic(f"page_create_va: unsupported flags {flags & ~_PG_ALLOWED:#x}")
-    npages = k.btopr(nbytes)
-    if npages > max(k.total_pages // 2, 1):
+    npages = (nbytes + k.pageoffset) >> k.pageshift  # btopr
+    if npages > (k.total_pages // 2 or 1):
         if not flags & PG_WAIT:
             return None
         k.block(f"memory for {npages} pages (more than max_page_get)", None, lambda: False)
@@ -219,7 +219,7 @@ def _page_create_va(
     # After any wait (a reclaim hook may have changed freemem meanwhile).
     entry_freemem = k.freemem
     k.freemem -= npages
-    me = k.curthread
+    me = k.curthread if k.hooked else "main"
     plist: Page | None = None
     created = 0
     spare: Page | None = None
@@ -370,7 +370,7 @@ def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:
         if not _grantable(pp, want):
             _wait_page(k, bucket, off, pp, want)
             continue
-        _take(pp, want, k.curthread)
+        _take(pp, want, k.curthread if k.hooked else "main")
         if pp.p_state & P_FREE:
             if not _page_reclaim(pp, None):
                 continue

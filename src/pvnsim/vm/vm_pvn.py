@@ -227,25 +227,30 @@ def _port(at: int, kinds: str, void: bool = False) -> Callable[[F], F]:
 
     def wrap(fn: F) -> F:
         name = fn.__name__
-        signature = inspect.signature(fn)
+        params = list(inspect.signature(fn).parameters)
+        arglist = ", ".join(params)
 
-        @functools.wraps(fn)
-        def traced_port(*args: Any, **kwargs: Any) -> Any:
-            if kwargs:
-                args = tuple(signature.bind(*args, **kwargs).arguments.values())
-            try:
-                k = args[at].kernel
-                if not k.hooked or not k.tracing or k.trace.depth:
-                    return fn(*args)
-            except (IndexError, AttributeError):
-                # Not a vnode or page there: the port's own checks refuse it.
-                return fn(*args)
+        def traced(k: Kernel, args: tuple[Any, ...]) -> Any:
             rendered = tuple(_trace.fmt(c, a) for c, a in zip(kinds, args, strict=False))
             event = k.trace.begin("port", name, rendered, k.curthread)
             result = fn(*args)
             k.trace.end(event, None if void else _render_result(result))
             return result
 
+        # The wrapper is generated with the port's own parameter list, so a
+        # call costs one extra frame and no packing of arguments (this runs
+        # for every page a walk writes).  Without a kernel at ``at`` the
+        # port's own checks refuse the call.
+        source = (
+            f"def {name}({arglist}):\n"
+            f"    k = getattr({params[at]}, 'kernel', None)\n"
+            f"    if k is None or not k.hooked or not k.tracing or k.trace.depth:\n"
+            f"        return fn({arglist})\n"
+            f"    return traced(k, ({arglist},))\n"
+        )
+        namespace: dict[str, Any] = {"fn": fn, "traced": traced}
+        exec(source, namespace)  # built from the port's own parameter names
+        traced_port = functools.wraps(fn)(namespace[name])
         return traced_port  # type: ignore[return-value]
 
     return wrap
