@@ -70,14 +70,29 @@ def _run_c(bins: dict[str, pathlib.Path], text: str, tmp: pathlib.Path) -> str:
 
 
 def _compare(bins: dict[str, pathlib.Path], text: str, tmp: pathlib.Path) -> None:
-    c_dump, py_dump = pydriver.comparable(_run_c(bins, text, tmp), pydriver.run_text(text))
+    """C against pvnsim traced (whole dumps, traces included), then against
+    pvnsim untraced, where the ports run as their unhooked variants (dumps
+    without their trace sections)."""
+    c_raw = _run_c(bins, text, tmp)
+    c_dump, py_dump = pydriver.comparable(c_raw, pydriver.run_text(text))
+    _assert_same(text, c_dump, py_dump, "pvnsim")
+    c_dump, py_dump = pydriver.comparable(c_raw, pydriver.run_text(text, traced=False))
+    _assert_same(
+        text,
+        pydriver.without_trace(c_dump),
+        pydriver.without_trace(py_dump),
+        "pvnsim untraced",
+    )
+
+
+def _assert_same(text: str, c_dump: str, py_dump: str, label: str) -> None:
     if c_dump != py_dump:
         diff = "\n".join(
             difflib.unified_diff(
-                c_dump.splitlines(), py_dump.splitlines(), "C vm_pvn.c", "pvnsim", lineterm=""
+                c_dump.splitlines(), py_dump.splitlines(), "C vm_pvn.c", label, lineterm=""
             )
         )
-        pytest.fail(f"C and pvnsim disagree on this scenario:\n{text}\n{diff}")
+        pytest.fail(f"C and {label} disagree on this scenario:\n{text}\n{diff}")
 
 
 def test_corpus_is_not_empty():

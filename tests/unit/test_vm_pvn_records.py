@@ -47,3 +47,36 @@ def test_ports_accept_keyword_arguments_traced_or_not():
     assert [e.format() for e in ports] == [
         "pvn_read_kluster(v1, 8192, s, 0x12000, 8192, 4096, 0) = plist=[v1@8192] off=8192 len=4096"
     ]
+
+
+def test_unhooked_variants_replace_only_primitives_the_ports_call():
+    """Each body the unhooked port variants call stands for a primitive that
+    vm_pvn.py really imports, and every port has its unhooked variant."""
+    from pvnsim.vm import vm_pvn
+
+    for name, body in vm_pvn._UNHOOKED_PRIMITIVES.items():
+        public = getattr(vm_pvn, name)
+        assert callable(public) and callable(body)
+        assert body.__name__.lstrip("_") in (name.lower(), "vn_dispose", f"{name}"), name
+    # pvn_init runs at boot, before anything could hook the kernel.
+    ports = {n for n in vm_pvn.__all__ if n.startswith("pvn_")} - {"pvn_init"}
+    assert ports <= set(vm_pvn._PORT_NAMESPACES)
+    for name in ports:
+        variant = vm_pvn._PORT_NAMESPACES[name]["unhooked"]
+        assert variant is not vm_pvn._PORT_NAMESPACES[name]["fn"], name
+        assert variant.__code__ is vm_pvn._PORT_NAMESPACES[name]["fn"].__code__, name
+
+
+def test_a_port_on_an_unhooked_kernel_still_refuses_bad_input():
+    """The unhooked variant runs the same argument checks as the traced one."""
+    import pytest
+
+    from pvnsim import pvn_getdirty
+    from pvnsim.errors import UsageError
+
+    k = Kernel(total_pages=16)
+    vp = k.vnode("v1")
+    pp = make_page(vp, 0)
+    assert not k.hooked
+    with pytest.raises(UsageError, match="locked"):
+        pvn_getdirty(pp, 0)

@@ -29,6 +29,7 @@ import builtins
 import functools
 import inspect
 import pathlib
+import types
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
@@ -73,6 +74,12 @@ from pvnsim.flags import (
 from pvnsim.kernel import Kernel, register_boot_routine
 from pvnsim.trace import register_line_map
 from pvnsim.vm import _trace
+from pvnsim.vm import hat as _hat
+from pvnsim.vm import mutex as _mutex
+from pvnsim.vm import page as _page
+from pvnsim.vm import page_lock as _page_lock
+from pvnsim.vm import vm_page as _vm_page
+from pvnsim.vm import vnode as _vnode
 from pvnsim.vm.argcheck import (
     check_aligned,
     check_callable,
@@ -218,6 +225,9 @@ def _render_result(value: Any) -> str:
     return "NULL" if value is None else str(value)
 
 
+_PORT_NAMESPACES: dict[str, dict[str, Any]] = {}
+
+
 def _port(at: int, kinds: str, void: bool = False) -> Callable[[F], F]:
     """Record a port's entry in the trace (kind "port") when tracing is on.
 
@@ -244,13 +254,20 @@ def _port(at: int, kinds: str, void: bool = False) -> Callable[[F], F]:
         source = (
             f"def {name}({arglist}):\n"
             f"    k = getattr({params[at]}, 'kernel', None)\n"
-            f"    if k is None or not k.hooked or not k.tracing or k.trace.depth:\n"
+            f"    if k is None:\n"
+            f"        return fn({arglist})\n"
+            f"    if not k.hooked:\n"
+            f"        return unhooked({arglist})\n"
+            f"    if not k.tracing or k.trace.depth:\n"
             f"        return fn({arglist})\n"
             f"    return traced(k, ({arglist},))\n"
         )
-        namespace: dict[str, Any] = {"fn": fn, "traced": traced}
+        # ``unhooked`` is the same port until _bind_unhooked_ports (at the end
+        # of this module) replaces it.
+        namespace: dict[str, Any] = {"fn": fn, "traced": traced, "unhooked": fn}
         exec(source, namespace)  # built from the port's own parameter names
         traced_port = functools.wraps(fn)(namespace[name])
+        _PORT_NAMESPACES[name] = namespace
         return traced_port  # type: ignore[return-value]
 
     return wrap
@@ -1329,5 +1346,62 @@ def pvn_plist_init(
         page_io_unlock(ppcur)  # L1208
         page_release(ppcur, 1)  # L1209
 
+
+# ---------------------------------------------------------------------------
+# The unhooked variants of the ports.
+#
+# Every primitive's public function first asks whether its kernel is hooked
+# (tracing, or a scheduler that switches) and, when it is not, calls its body.
+# A port called on an unhooked kernel runs as a second function object built
+# from the same code (the same statements, in the same order) whose globals
+# name those bodies directly, which saves that extra call for each of the
+# twenty or so primitives a page costs.  Tracing or a scheduler installed
+# while a port runs therefore takes effect from the next port call.
+
+#: Primitive name -> the body its public function calls when unhooked.
+_UNHOOKED_PRIMITIVES: dict[str, Callable[..., Any]] = {
+    "hat_clrrefmod": _hat._hat_clrrefmod,
+    "hat_pagesync": _hat._hat_pagesync,
+    "hat_pageunload": _hat._hat_pageunload,
+    "hat_setmod_only": _hat._hat_setmod_only,
+    "mutex_enter": _mutex._mutex_enter,
+    "mutex_exit": _mutex._mutex_exit,
+    "page_add": _page._page_add,
+    "page_sub": _page._page_sub,
+    "page_vpadd": _page._page_vpadd,
+    "page_vpsub": _page._page_vpsub,
+    "page_downgrade": _page_lock._page_downgrade,
+    "page_io_lock": _page_lock._page_io_lock,
+    "page_io_locked": _page_lock._page_io_locked,
+    "page_io_trylock": _page_lock._page_io_trylock,
+    "page_io_unlock": _page_lock._page_io_unlock,
+    "page_io_wait": _page_lock._page_io_wait,
+    "page_lock": _page_lock._page_lock,
+    "page_trylock": _page_lock._page_trylock,
+    "page_tryupgrade": _page_lock._page_tryupgrade,
+    "page_unlock": _page_lock._page_unlock,
+    "page_create_va": _vm_page._page_create_va,
+    "page_destroy_free": _vm_page._page_destroy_free,
+    "page_lookup_nowait": _vm_page._page_lookup_nowait,
+    "page_release": _vm_page._page_release,
+    "VN_DISPOSE": _vnode._vn_dispose,
+}
+
+
+def _bind_unhooked_ports() -> None:
+    namespace = dict(globals())
+    namespace.update(_UNHOOKED_PRIMITIVES)
+    for name, wrapper_namespace in _PORT_NAMESPACES.items():
+        fn = wrapper_namespace["fn"]
+        variant = types.FunctionType(
+            fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__
+        )
+        variant.__qualname__ = fn.__qualname__
+        # A port calling another port calls its unhooked variant directly.
+        namespace[name] = variant
+        wrapper_namespace["unhooked"] = variant
+
+
+_bind_unhooked_ports()
 
 register_line_map(__file__, pathlib.Path(__file__).read_text(encoding="utf-8"))
