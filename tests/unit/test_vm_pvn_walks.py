@@ -1578,3 +1578,20 @@ def test_vmodsort_flag_ignored_when_hat_lacks_vmodsort() -> None:
     pvn_vplist_setdirty(vp, PageCheck())
     assert vlist(vp) == order
     check_kernel(k)
+
+
+def test_vplist_dirty_asserts_each_listed_page_belongs_to_the_vnode() -> None:
+    """A page of another vnode spliced into v_pages trips the walk's
+    ASSERT(pp->p_vnode == vp) (vm_pvn.c line 830) as a KernelAssertionError."""
+    from pvnsim.errors import KernelAssertionError
+    from pvnsim.vm.page import _page_vpadd, _page_vpsub
+
+    k = Kernel(total_pages=16)
+    a = k.vnode("a")
+    b = k.vnode("b")
+    make_page(a, 0, nrm=P_MOD)
+    stray = make_page(b, 0, nrm=P_MOD)
+    _page_vpsub(b, stray)
+    _page_vpadd(a, stray)  # stray now heads a's list, still naming b
+    with pytest.raises(KernelAssertionError, match=r"pp->p_vnode == vp"):
+        pvn_vplist_dirty(a, 0, lambda *args: 0, 0, None)

@@ -609,11 +609,9 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
     while plist is not None:  # L391
         pp = plist  # L392
         # PAGE_LOCKED(pp) && page_iolock_assert(pp), with the two macros
-        # spelled out: this runs for every page written.
-        _kassert(
-            pp.p_selock != 0 and pp.p_iolock_state & PAGE_IO_INUSE,
-            "PAGE_LOCKED(pp) && page_iolock_assert(pp)",
-        )  # L393
+        # spelled out and the test inline: this runs for every page written.
+        if not (pp.p_selock != 0 and pp.p_iolock_state & PAGE_IO_INUSE):  # L393
+            _kassert(False, "PAGE_LOCKED(pp) && page_iolock_assert(pp)")  # pragma: no cover
         plist = page_sub(plist, pp)  # L394
 
         if vp is None:  # L397
@@ -947,7 +945,8 @@ def pvn_vplist_dirty(
             else:
                 where_to_move = pp.p_vpprev  # L828
 
-            _kassert(pp.p_vnode is vp, "pp->p_vnode == vp")  # L830
+            if pp.p_vnode is not vp:  # L830 (the test inline: once per page)
+                _kassert(False, "pp->p_vnode == vp")
 
             # VMODSORT keeps dirty pages at the tail, so a write-back can
             # stop at the first page that is neither dirty nor being written.
@@ -987,7 +986,9 @@ def pvn_vplist_dirty(
                 if not page_trylock(pp, se):  # L929
                     continue  # L930
 
-            _kassert(pp.p_vnode is vp, "pp->p_vnode == vp")  # L933
+            if pp.p_vnode is not vp:  # L933 (the test inline: once per page)
+                # Unreachable once L830 held: the page stayed locked or listed.
+                _kassert(False, "pp->p_vnode == vp")  # pragma: no cover
 
             # A free page has nothing to write; only B_INVAL destroys it.
             if PP_ISFREE(pp):  # L940
