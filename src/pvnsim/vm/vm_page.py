@@ -94,7 +94,13 @@ def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
     # searched again once it is held (the C holds the hash-chain mutex
     # across search and insert).
     vphm = vp.v_vphm
-    _mutex_enter(vphm)
+    # Single-threaded and uncontended, mutex_enter/mutex_exit come down to
+    # setting and clearing the owner; done inline, as this runs per page.
+    fast = not k.hooked and vphm.owner is None
+    if fast:
+        vphm.owner = "main"
+    else:
+        _mutex_enter(vphm)
     if off in bucket:
         _mutex_exit(vphm)
         return 0
@@ -112,7 +118,10 @@ def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
         _page_vpadd(vp.v_pages.p_vpprev, pp)
     else:
         _page_vpadd(vp, pp)
-    _mutex_exit(vphm)
+    if fast:
+        vphm.owner = None
+    else:
+        _mutex_exit(vphm)
     return 1
 
 
@@ -121,10 +130,18 @@ def _page_hashout(pp: Page) -> None:
     if vp is None:
         return
     vphm = vp.v_vphm
-    _mutex_enter(vphm)
-    del vp.kernel.page_hash[vp][pp.p_offset]
+    k = vp.kernel
+    fast = not k.hooked and vphm.owner is None  # as in _page_hashin
+    if fast:
+        vphm.owner = "main"
+    else:
+        _mutex_enter(vphm)
+    del k.page_hash[vp][pp.p_offset]
     _page_vpsub(vp, pp)
-    _mutex_exit(vphm)
+    if fast:
+        vphm.owner = None
+    else:
+        _mutex_exit(vphm)
     pp.p_nrm &= ~(P_REF | P_MOD | P_RO)
     pp.p_state &= ~P_SWAP
     pp.p_vnode = None
@@ -241,7 +258,9 @@ def _page_create_va(
                 _page_hashout(cached)
                 spare = cached
             else:
-                _take(spare, SE_EXCL, me)
+                # _take(spare, SE_EXCL, me): a page off the free list is unlocked.
+                spare.p_selock = -1
+                spare.p_sowner = me
         existing = bucket.get(o)
         if existing is None:
             pp = spare
