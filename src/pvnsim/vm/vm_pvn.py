@@ -67,6 +67,8 @@ from pvnsim.flags import (
     SM_ASYNC,
     SM_WRITE,
     VCHR,
+    VISSWAPFS,
+    VMODSORT,
     VVMEXEC,
     VVMLOCK,
     SegRw,
@@ -103,7 +105,6 @@ from pvnsim.vm.hat import (
 from pvnsim.vm.kmem import KM_SLEEP, KmemCache, kmem_cache_alloc, kmem_cache_free
 from pvnsim.vm.mutex import cv_broadcast, cv_wait, mutex_enter, mutex_exit
 from pvnsim.vm.page import (
-    PP_ISFREE,
     PVN_VPLIST_HASH_TAG,
     Page,
     page_add,
@@ -127,7 +128,7 @@ from pvnsim.vm.page_lock import (
 from pvnsim.vm.seg import SEGOP_KLUSTER, Seg
 from pvnsim.vm.seg_map import kzero, segmap_getmapflt, segmap_release
 from pvnsim.vm.vm_page import page_create_va, page_destroy_free, page_lookup_nowait, page_release
-from pvnsim.vm.vnode import IS_SWAPFSVP, IS_SWAPVP, IS_VMODSORT, VN_DISPOSE, Vnode, page_vnode_mutex
+from pvnsim.vm.vnode import IS_SWAPVP, IS_VMODSORT, VN_DISPOSE, Vnode, page_vnode_mutex
 
 __all__ = [
     "KCRED",
@@ -618,7 +619,10 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
             vp = pp.p_vnode  # L398
         assert vp is not None
 
-        if ((flags & B_ERROR) == 0) and IS_VMODSORT(vp):  # L400
+        # IS_VMODSORT(vp), spelled out here and below on the per-page paths.
+        if (
+            ((flags & B_ERROR) == 0) and vp.v_flag & VMODSORT and vp.kernel.pvn_vmodsort_supported
+        ):  # L400
             # A page nobody dirtied during the write is clean now: move it to
             # the head, where VMODSORT keeps clean pages.
             vphm = page_vnode_mutex(vp)  # L405
@@ -644,7 +648,7 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
         elif flags & B_FREE or not hat_page_is_mapped(pp):  # L442
             # Count the page-out by the kind of vnode.
             if pp.p_vnode:  # pragma: no branch - every listed page has one  # L446
-                if IS_SWAPFSVP(pp.p_vnode):  # L447
+                if pp.p_vnode.v_flag & VISSWAPFS:  # L447: IS_SWAPFSVP
                     anonpgout += 1  # L448
                 else:
                     if pp.p_vnode.v_flag & VVMEXEC:  # L450
@@ -671,7 +675,7 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
                             ppattr = hat_page_getattr(pp, P_REF | P_MOD)  # L504
                             continue  # L506: goto ck_refmod
                         if pp.p_vnode:  # pragma: no branch - still hashed  # L512
-                            if IS_SWAPFSVP(pp.p_vnode):  # L513
+                            if pp.p_vnode.v_flag & VISSWAPFS:  # L513: IS_SWAPFSVP
                                 anonfree += 1  # L514
                             else:
                                 if pp.p_vnode.v_flag & VVMEXEC:  # L516
@@ -710,19 +714,22 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
 # pvn_getdirty: vm_pvn.c lines 580-684
 
 
-def _check_getdirty(routine: str, pp: Any, flags: int) -> None:
+def _check_getdirty(routine: str, pp: Any, flags: int) -> int:
+    # The common, valid call in one test (once per page of every walk);
+    # check_flags and check_page name any problem.  Returns the flags as a
+    # plain int.
+    if type(flags) is not int or flags < 0 or flags & ~PVN_FLAGS:
+        flags = check_flags(routine, flags, PVN_FLAGS)
     excl = flags & (B_INVAL | B_FREE)  # L583
-    # The common, valid page in one test (once per page of every walk);
-    # check_page names any problem.
-    if (
+    if not (
         type(pp) is Page
         and pp.p_hash is None
         and pp.p_vnode is not None
         and not pp.p_state & P_FREE
         and (pp.p_selock < 0 if excl else pp.p_selock > 0)
     ):
-        return
-    check_page(routine, pp, locked="excl" if excl else "shared")
+        check_page(routine, pp, locked="excl" if excl else "shared")
+    return flags
 
 
 @_port(0, "pB")
@@ -744,8 +751,7 @@ def pvn_getdirty(pp: Page, flags: int) -> int:
     Deviations: the shared ones in the module docstring.
     """
     routine = "pvn_getdirty"
-    flags = check_flags(routine, flags, PVN_FLAGS)
-    _check_getdirty(routine, pp, flags)  # L583-585
+    flags = _check_getdirty(routine, pp, flags)  # L583-585
 
     # Pages locked in memory are neither freed nor invalidated.
     if (
@@ -950,7 +956,11 @@ def pvn_vplist_dirty(
 
             # VMODSORT keeps dirty pages at the tail, so a write-back can
             # stop at the first page that is neither dirty nor being written.
-            if IS_VMODSORT(vp) and not (flags & (B_INVAL | B_FREE | B_TRUNC)):  # L838
+            if (
+                vp.v_flag & VMODSORT
+                and k.pvn_vmodsort_supported
+                and not (flags & (B_INVAL | B_FREE | B_TRUNC))
+            ):  # L838: IS_VMODSORT(vp) && ...
                 if not hat_ismod(pp) and not page_io_locked(pp):  # L840
                     # DEVIATION: #ifdef DEBUG becomes a run-time switch.
                     if k.debug:  # L841
@@ -991,7 +1001,7 @@ def pvn_vplist_dirty(
                 _kassert(False, "pp->p_vnode == vp")  # pragma: no cover
 
             # A free page has nothing to write; only B_INVAL destroys it.
-            if PP_ISFREE(pp):  # L940
+            if pp.p_state & P_FREE:  # L940: PP_ISFREE
                 if (flags & B_INVAL) == 0:  # L941
                     page_unlock(pp)  # L942
                     continue  # L943
