@@ -21,6 +21,15 @@ ports:
   :class:`~pvnsim.errors.UsageError` (the C would ASSERT or corrupt memory).
   ASSERTs in the middle of a routine raise
   :class:`~pvnsim.errors.KernelAssertionError`, even under ``python -O``.
+* DEVIATION: on the paths run once per page, a few macros of page.h and
+  vnode.h (IS_VMODSORT, IS_SWAPFSVP, PP_ISFREE, PAGE_LOCKED) are written out
+  as the field tests they expand to, as the C preprocessor would; the
+  comment beside each names the macro.
+* On a kernel that is not hooked (no tracing, no switching scheduler) a port
+  runs as a copy of itself built from the same code whose primitives are
+  bound to their bodies; see :data:`_UNHOOKED_PRIMITIVES` at the end.  The
+  statements and the order of primitive calls are the same; the oracle
+  checks both forms against the C.
 """
 
 from __future__ import annotations
