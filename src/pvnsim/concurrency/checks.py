@@ -7,6 +7,10 @@ frees them after it has removed them and dropped the mutex (L970-979), so
 for a moment markers are allocated but on no list.  :func:`check_in_flight`
 runs every other validator unchanged and this rule in the form that holds at
 every switch point.
+
+Like :func:`~pvnsim.check_kernel`, :func:`check_in_flight` first asks the
+fused one-pass :func:`~pvnsim.vm.validate.invariants_hold` and runs the
+separate checks, which name the problem, only when it answers no.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pvnsim.vm.validate import (
     check_lists,
     check_locks,
     check_vmodsort,
+    invariants_hold,
 )
 
 if TYPE_CHECKING:
@@ -39,6 +44,7 @@ def check_markers_in_flight(k: Kernel) -> None:
     """
     on_lists = 0
     walks = 0
+    tag = PVN_VPLIST_HASH_TAG
     for vp in k.vnodes:
         walking = bool(vp.v_flag & VVMLOCK)
         walks += walking
@@ -47,7 +53,7 @@ def check_markers_in_flight(k: Kernel) -> None:
         if head is not None:
             pp = head
             while True:
-                if pp.p_hash is PVN_VPLIST_HASH_TAG:
+                if pp.p_hash is tag:
                     count += 1
                 pp = pp.p_vpnext
                 if pp is head:
@@ -78,6 +84,8 @@ def check_in_flight(k: Kernel) -> None:
     Raises:
         InvariantViolation: at the first broken invariant.
     """
+    if invariants_hold(k, in_flight=True):
+        return
     check_lists(k)
     check_hash(k)
     check_conservation(k)

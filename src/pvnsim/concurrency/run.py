@@ -22,6 +22,7 @@ runs single-threaded.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import attrs
@@ -41,7 +42,7 @@ from pvnsim.sched import (
     first_difference,
 )
 from pvnsim.sched import explore as _explore
-from pvnsim.vm.validate import check_kernel
+from pvnsim.vm.validate import check_kernel, invariants_hold
 
 __all__ = [
     "CPU_ONLY_KINDS",
@@ -111,7 +112,7 @@ class Run:
         if self.trace:
             k.trace_on()
         if self.validate is True:
-            self.sim.add_hook(lambda kind, what: check_in_flight(k))
+            self.sim.add_hook(partial(_validate_at_switch, k))
         return k
 
     def spawn(self, fn: Callable[..., Any], *args: Any, name: str | None = None) -> SimThread:
@@ -157,6 +158,13 @@ class Run:
         for k in self.kernels:
             if k.sched is self.sim:
                 k.sched = None
+
+
+def _validate_at_switch(k: Kernel, kind: str, what: object) -> None:
+    # The switch-point hook of validate=True: check_in_flight, with its
+    # fused fast pass called directly (this runs at every switch point).
+    if not invariants_hold(k, True):
+        check_in_flight(k)
 
 
 class _TraceDepth:

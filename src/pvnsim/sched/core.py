@@ -311,24 +311,34 @@ class Simulation(Scheduler):
                 return
             self._step(kind, what)
             others = [t for t in self._live if t.cpu and t is not cur and t.enabled()]
+            if not others:
+                return
+            options = [cur, *others]
         else:
-            # The hot path: _step inlined.
-            self.steps += 1
-            if self.steps > self.max_steps:
+            # The hot path, with _step inlined.
+            steps = self.steps + 1
+            self.steps = steps
+            if steps > self.max_steps:
                 self._too_many(kind, what)
             for hook in self.hooks:
                 hook(kind, what)
             live = self._live
-            if len(live) == 1:
+            if len(live) == 2 and (live[0] is cur or live[1] is cur):
+                # The running thread and one other (the usual case): no
+                # list to filter.
+                other = live[1] if live[0] is cur else live[0]
+                if other.state == BLOCKED and not other.ready():  # type: ignore[misc]
+                    return
+                options = [cur, other]
+            elif len(live) == 1:
                 return
-            others = [
-                t
-                for t in live
-                if t is not cur and (t.state != BLOCKED or t.ready())  # type: ignore[misc]
-            ]
-        if not others:
-            return
-        options = [cur, *others]
+            else:
+                options = [cur]
+                for t in live:
+                    if t is not cur and (t.state != BLOCKED or t.ready()):  # type: ignore[misc]
+                        options.append(t)
+                if len(options) == 1:
+                    return
         idx = self.strategy.choose_thread(options, True)
         self.choices.append(idx)
         if idx:
