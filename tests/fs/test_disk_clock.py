@@ -138,3 +138,42 @@ def test_scheduler_sleeps_by_completing_io_and_reports_deadlock():
     assert clock.now == 100 and sched.sleeps == 1
     with pytest.raises(DeadlockError, match="main waits for the moon, held by other"):
         sched.block("the moon", "other", lambda: False)
+
+
+def test_events_run_in_time_then_scheduling_order_whatever_the_insertion_order():
+    """In-order events (the disk's) and out-of-order ones interleave exactly as
+    one sorted queue of (time, scheduling order) would run them."""
+    import random
+
+    rng = random.Random(5)
+    c = Clock()
+    ran: list[int] = []
+    expected: list[tuple[int, int]] = []
+    for n in range(300):
+        # Mostly non-decreasing times, sometimes an earlier one, ties included.
+        when = n * 10 if rng.random() < 0.7 else rng.randrange(0, 3000, 10)
+        c.at(when, lambda n=n: ran.append(n))
+        expected.append((when, n))
+    assert c.pending == 300
+    assert c.next_time() == min(expected)[0]
+    c.advance(1500)
+    assert c.now == 1500
+    assert ran == [n for when, n in sorted(expected) if when <= 1500]
+    assert c.run_until(lambda: False) is False
+    assert ran == [n for _when, n in sorted(expected)]
+    assert c.pending == 0 and c.next_time() is None and not c.run_next()
+
+
+def test_run_next_and_run_until_agree_on_mixed_events():
+    """run_next takes the earlier head of the in-order and out-of-order events."""
+    c = Clock()
+    ran: list[str] = []
+    c.at(100, lambda: ran.append("a"))
+    c.at(200, lambda: ran.append("b"))
+    c.at(150, lambda: ran.append("x"))  # earlier than the last: out of order
+    c.at(200, lambda: ran.append("c"))  # a tie with b, scheduled after it
+    assert c.run_next() and ran == ["a"] and c.now == 100
+    assert c.run_until(lambda: len(ran) == 3) and ran == ["a", "x", "b"]
+    assert c.now == 200
+    c.advance(0)
+    assert ran == ["a", "x", "b", "c"]

@@ -6,7 +6,7 @@ import pytest
 
 from pvnsim import UsageError, check_kernel, page_unlock, pvn_getpages
 from pvnsim.flags import EFAULT, EIO, P_FREE, P_MOD, PAGE_IO_INUSE, S_READ, VMODSORT
-from pvnsim.fs import RefFs, Simulation, make_putapage, pattern
+from pvnsim.fs import RefFs, Simulation, make_putapage, pattern, rdwr
 
 KIB = 1024
 
@@ -408,3 +408,74 @@ def test_a_store_into_a_hole_allocates_without_reading():
     assert list(ino.bmap) == [1]
     assert sim.fsync("f") == 0 and sim.invalidate("f") == 0
     assert sim.read("f", 8192, 16) == (0, bytes(8) + b"hole" + bytes(4))
+
+
+def test_reads_reusing_the_read_buffer_never_show_stale_bytes():
+    """Holes, short reads at end of file and partial pages read as they should
+    after a larger read of other data filled the file system's read buffer."""
+    sim = Simulation(memory=256 * 4096, verify=True)
+    sim.create("f")
+    sim.create("g")
+    assert sim.write("f", 0, pattern(3, 0, 64 * 1024)) == 0
+    assert sim.write("g", 40 * 1024, pattern(4, 40 * 1024, 1000)) == 0
+    assert sim.read("f", 0, 64 * 1024) == (0, bytes(pattern(3, 0, 64 * 1024)))
+    # g: a hole up to 40 KiB, then 1000 bytes, then end of file.
+    err, data = sim.read("g", 0, 64 * 1024)
+    assert err == 0 and data == bytes(40 * 1024) + bytes(pattern(4, 40 * 1024, 1000))
+    assert sim.read("g", 100, 5000) == (0, bytes(5000))
+    assert sim.read("f", 4000, 300) == (0, bytes(pattern(3, 4000, 300)))
+    assert sim.invalidate("g") == 0 and sim.truncate("g", 20000) == 0
+    assert sim.read("g", 0, 64 * 1024) == (0, bytes(20000))
+    sim.check()
+
+
+def test_a_read_inside_a_replaced_getpage_gets_its_own_buffer():
+    """A getpage that itself reads (nested fs_read) does not share the buffer."""
+    sim = Simulation(memory=256 * 4096, verify=True)
+    sim.create("f")
+    sim.create("g")
+    assert sim.write("f", 0, pattern(5, 0, 16384)) == 0
+    assert sim.write("g", 0, pattern(6, 0, 16384)) == 0
+    # A first read leaves the file system's read buffer ready for reuse.
+    assert sim.read("f", 0, 16384) == (0, bytes(pattern(5, 0, 16384)))
+    fs = sim.fs
+    inner: list[bytes] = []
+    real_getpage = fs.getpage
+
+    def getpage(vp, off, *args):  # type: ignore[no-untyped-def]
+        # The second block of f: the first one is already in the read's buffer.
+        if vp is fs.inode("f").vp and off == 8192 and not inner:
+            inner.append(rdwr.fs_read(fs, fs.inode("g"), 0, 16384)[1])
+        return real_getpage(vp, off, *args)
+
+    fs.getpage = getpage
+    assert sim.read("f", 0, 16384) == (0, bytes(pattern(5, 0, 16384)))
+    assert inner == [bytes(pattern(6, 0, 16384))]
+    sim.check()
+
+
+def test_bytes_no_page_supplies_read_as_zeros():
+    """A getpage that leaves a page out of pl (a replaced one may) leaves a
+    gap; fs_read returns zeros there, even with old data in its buffer."""
+    sim = Simulation(memory=256 * 4096)
+    sim.create("f")
+    assert sim.write("f", 0, pattern(7, 0, 32768)) == 0
+    assert sim.read("f", 0, 32768) == (0, bytes(pattern(7, 0, 32768)))
+    fs = sim.fs
+    real_getpage = fs.getpage
+
+    def getpage(vp, off, length, protp, pl, *args):  # type: ignore[no-untyped-def]
+        err = real_getpage(vp, off, length, protp, pl, *args)
+        # Drop the first page of the block at 8 KiB and the last page of the file.
+        drop = {8192: 0, 24576: 1}.get(off)
+        if not err and drop is not None and pl[drop] is not None:
+            page_unlock(pl[drop])
+            del pl[drop]
+        return err
+
+    fs.getpage = getpage
+    want = bytearray(pattern(7, 0, 32768))
+    want[8192:12288] = bytes(4096)
+    want[28672:32768] = bytes(4096)
+    assert sim.read("f", 0, 32768) == (0, bytes(want))
+    sim.check()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any
 
 import attrs
@@ -170,6 +171,8 @@ class Disk:
         self.errors = 0
         self.busy_ns = 0
         self.max_queue = 0
+        # The completion event of every request (one bound method, made once).
+        self._on_finish = self._complete
 
     # -- the store ---------------------------------------------------------
 
@@ -289,72 +292,106 @@ class Disk:
         Raises:
             UsageError: unknown kind, bad address or length, missing data.
         """
-        if kind not in ("read", "write"):
+        if kind == "write":
+            is_write = True
+        elif kind == "read":
+            is_write = False
+        else:
             raise UsageError(f"Disk.submit: kind must be 'read' or 'write', not {kind!r}")
         if daddr < 0 or nbytes < 1:
             raise UsageError(f"Disk.submit: bad request daddr={daddr} nbytes={nbytes}")
-        if kind == "write" and (data is None or len(data) != nbytes):
+        if not is_write:
+            data = None
+        elif data is None or len(data) != nbytes:
             raise UsageError("Disk.submit: a write needs exactly nbytes of data")
         clock = self.clock
         now = clock.now
-        start = self._free_at if self._free_at > now else now
+        start = self._free_at
+        if start < now:
+            start = now
+        cost = self.overhead_ns + int(nbytes * self.ns_per_byte)
         seek = daddr != self._head
-        cost = (self.seek_ns if seek else 0) + self.overhead_ns + int(nbytes * self.ns_per_byte)
-        self._seq += 1
+        if seek:
+            cost += self.seek_ns
+            self.seeks += 1
+        finish = start + cost
+        seq = self._seq = self._seq + 1
         error = EIO if self.faults and self._fails(kind, daddr, nbytes) else 0
+        queue = self.queue
         req = DiskRequest(
-            self._seq,
+            seq,
             kind,
             daddr,
             nbytes,
             is_async,
             now,
             start,
-            start + cost,
+            finish,
             seek,
             error,
             tag,
-            len(self.queue),
-            data if kind == "write" else None,
+            len(queue),
+            data,
             False,
             on_done,
         )
         self._head = daddr + nbytes
-        self._free_at = req.finish_ns
+        self._free_at = finish
         self.busy_ns += cost
-        if seek:
-            self.seeks += 1
-        if kind == "read":
-            self.reads += 1
-            self.bytes_read += nbytes
-        else:
+        if is_write:
             self.writes += 1
             self.bytes_written += nbytes
-        self.queue.append(req)
-        if len(self.queue) > self.max_queue:
-            self.max_queue = len(self.queue)
+        else:
+            self.reads += 1
+            self.bytes_read += nbytes
+        queue.append(req)
+        if len(queue) > self.max_queue:
+            self.max_queue = len(queue)
         if self.keep_log:
             self.log.append(req)
-        clock.at(req.finish_ns, self._complete)
+        # Clock.at, inlined (finish is never before now).
+        clock._seq += 1
+        fifo = clock._fifo
+        if not fifo or fifo[-1][0] <= finish:
+            fifo.append((finish, clock._seq, self._on_finish))
+        else:
+            heappush(clock._heap, (finish, clock._seq, self._on_finish))
         return req
 
     def _complete(self) -> None:
         # FIFO service: completions happen in submission order.
         req = self.queue.popleft()
-        if req.error:
-            self.errors += 1
-            if req.kind == "read":
-                req.data = None
-        elif req.kind == "write":
-            if req.data is not None:
-                self.poke(req.daddr, req.data)
-        else:
-            req.data = self.peek(req.daddr, req.nbytes)
         if req.kind == "write":
+            if req.error:
+                self.errors += 1
+            elif req.data is not None:
+                data = req.data
+                idx, within = divmod(req.daddr, _CHUNK)
+                n = len(data)
+                chunk = self._chunks.get(idx)
+                if chunk is not None and within + n <= _CHUNK:
+                    # The common case: the write lies inside one existing chunk.
+                    chunk[within : within + n] = data
+                else:
+                    self.poke(req.daddr, data)
             req.data = None
+        elif req.error:
+            self.errors += 1
+            req.data = None
+        else:
+            daddr = req.daddr
+            nbytes = req.nbytes
+            idx, within = divmod(daddr, _CHUNK)
+            if within + nbytes <= _CHUNK:
+                # peek's common case: the read lies inside one chunk.
+                chunk = self._chunks.get(idx)
+                req.data = bytearray(nbytes) if chunk is None else chunk[within : within + nbytes]
+            else:
+                req.data = self.peek(daddr, nbytes)
         req.done = True
-        if req.on_done is not None:
-            req.on_done(req)
+        on_done = req.on_done
+        if on_done is not None:
+            on_done(req)
         # The log keeps the record, not the bytes.
         req.data = None
         req.on_done = None

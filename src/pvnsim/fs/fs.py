@@ -141,6 +141,10 @@ class RefFs:
         )
         self._cursor = 0
         self._free_blocks: list[int] = []
+        # Stands for a page whose p_data is None (zeros) in a write's payload.
+        self._zero = bytes(ps)
+        # fs_read's gathering buffer, kept between reads (None while in use).
+        self._read_buf: bytearray | None = None
 
     # -- files ---------------------------------------------------------------
 
@@ -271,7 +275,9 @@ class RefFs:
         """
         k = vp.kernel
         ps = k.pagesize
-        ino = self.inode_of(vp)
+        ino = vp.v_data
+        if type(ino) is not Inode:
+            ino = self.inode_of(vp)
         if seg is None:
             seg = k.segkmap
             assert seg is not None
@@ -281,7 +287,9 @@ class RefFs:
             return 0
         # Return no more pages than pl has room for (pvn_getpages hands each
         # call one page's worth of plsz).
-        eoff = min(eoff, off + max(plsz, ps))
+        room = off + (plsz if plsz > ps else ps)
+        if room < eoff:
+            eoff = room
         se = SE_EXCL if rw in (S_CREATE, S_OTHER) else SE_SHARED
         sequential = off == ino.nextr
         stats = self.stats
@@ -378,8 +386,10 @@ class RefFs:
 
     def _read_io(self, ino: Inode, kl: Kluster, daddr: int, *, is_async: bool) -> int:
         pages = ring(kl.plist)
-        self.stats.pages_created += len(pages)
-        self.stats.read_klusters[len(pages)] += 1
+        npages = len(pages)
+        stats = self.stats
+        stats.pages_created += npages
+        stats.read_klusters[npages] += 1
         ino.pending += 1
         ps = self.kernel.pagesize
 
@@ -390,7 +400,17 @@ class RefFs:
                 view = memoryview(data)
                 at = 0
                 for pp in pages:
-                    _fill(pp, view[at : at + ps], ps)
+                    piece = view[at : at + ps]
+                    buf = pp.p_data
+                    if len(piece) < ps:
+                        _fill(pp, piece, ps)
+                    elif buf is None or len(buf) != ps:
+                        # _fill's result, in one allocation.
+                        pp.p_data = bytearray(piece)
+                        pp.p_fsdata = 1
+                    else:
+                        buf[:] = piece
+                        pp.p_fsdata = 1
                     at += ps
             if is_async:
                 if req.error:
@@ -403,7 +423,7 @@ class RefFs:
             kl.len,
             is_async=is_async,
             on_done=done,
-            tag=f"{ino.name}@{kl.off}+{len(pages)}p",
+            tag=f"{ino.name}@{kl.off}+{npages}p",
         )
         if is_async:
             return 0
@@ -414,19 +434,29 @@ class RefFs:
         """Read ahead the blocks after ``eoff`` with pvn_read_kluster(isra=1), asynchronously."""
         k = self.kernel
         bsize = self.bsize
-        start = _roundup(max(ino.nextrio, eoff), bsize)
-        limit = min(_roundup(eoff, bsize) + self.readahead * bsize, _roundup(ino.size, k.pagesize))
+        ps = k.pagesize
+        # The _roundup arithmetic, written out (this runs once per block read).
+        nextrio = ino.nextrio
+        start = ((nextrio if nextrio > eoff else eoff) + bsize - 1) // bsize * bsize
+        limit = (eoff + bsize - 1) // bsize * bsize + self.readahead * bsize
+        size_end = (ino.size + ps - 1) // ps * ps
+        if size_end < limit:
+            limit = size_end
         if start >= limit:
             return
+        vp = ino.vp
+        bmap = ino.bmap
         blkoff = start
         while blkoff < limit:
-            daddr = ino.bmap.get(blkoff // bsize)
+            daddr = bmap.get(blkoff // bsize)
             ino.nextrio = blkoff + bsize
-            if daddr is not None and blkoff not in k.page_hash[ino.vp]:
+            if daddr is not None and blkoff not in k.page_hash[vp]:
                 if k.freemem <= k.minfree:  # type: ignore[operator]
                     self.stats.readahead_giveups += 1
-                vp_len = min(bsize, _roundup(ino.size - blkoff, DEV_BSIZE))
-                kl = pvn_read_kluster(ino.vp, blkoff, seg, addr + (blkoff - off), blkoff, vp_len, 1)
+                vp_len = (ino.size - blkoff + DEV_BSIZE - 1) // DEV_BSIZE * DEV_BSIZE
+                if vp_len > bsize:
+                    vp_len = bsize
+                kl = pvn_read_kluster(vp, blkoff, seg, addr + (blkoff - off), blkoff, vp_len, 1)
                 if kl is None:
                     return
                 self.stats.readahead_issued += 1
@@ -451,30 +481,35 @@ class RefFs:
             return 0
         if length == 0:
             return pvn_vplist_dirty(vp, off, self._putapage, flags, cr)
-        ino = self.inode_of(vp)
+        ino = vp.v_data
+        if type(ino) is not Inode:
+            ino = self.inode_of(vp)
         ps = vp.kernel.pagesize
-        eoff = min(off + length, _roundup(ino.size, ps))
+        eoff = off + length
+        size_end = (ino.size + ps - 1) // ps * ps
+        if size_end < eoff:
+            eoff = size_end
         err = 0
         io_off = off
-        sync_lookup = bool(flags & B_INVAL) or not flags & B_ASYNC
-        if sync_lookup:
+        if flags & B_INVAL or not flags & B_ASYNC:
+            lookup = page_lookup
             se = SE_EXCL if flags & (B_INVAL | B_FREE) else SE_SHARED
         else:
+            lookup = page_lookup_nowait
             se = SE_EXCL if flags & B_FREE else SE_SHARED
         while io_off < eoff:
-            if sync_lookup:
-                pp = page_lookup(vp, io_off, se)
-            else:
-                pp = page_lookup_nowait(vp, io_off, se)
+            pp = lookup(vp, io_off, se)
             if pp is None or pvn_getdirty(pp, flags) == 0:
                 io_off += ps
                 continue
             offp = [io_off]
             lenp = [ps]
-            error = self._putapage(vp, pp, offp, lenp, flags, cr)
+            error = int(self.putapage(vp, pp, offp, lenp, flags, cr))
             if error and not err:
                 err = error
-            io_off = max(io_off + ps, _roundup(offp[0] + lenp[0], ps))
+            # Skip what putapage klustered (rounded up to a page).
+            done_to = (offp[0] + lenp[0] + ps - 1) // ps * ps
+            io_off = done_to if done_to > io_off + ps else io_off + ps
         return err
 
     def ufs_putapage(self, vp: Vnode, pp: Page, offp: Any, lenp: Any, flags: int, cr: Any) -> int:
@@ -488,13 +523,19 @@ class RefFs:
         Returns:
             The error of a synchronous write, else 0.
         """
-        ino = self.inode_of(vp)
+        ino = vp.v_data
+        if type(ino) is not Inode:
+            ino = self.inode_of(vp)
         ps = vp.kernel.pagesize
         bsize = self.bsize
-        blkoff = pp.p_offset - pp.p_offset % bsize
-        blkend = min(blkoff + bsize, _roundup(ino.size, ps))
-        if blkend <= pp.p_offset:
-            blkend = pp.p_offset + ps
+        poff = pp.p_offset
+        blkoff = poff - poff % bsize
+        blkend = blkoff + bsize
+        size_end = (ino.size + ps - 1) // ps * ps
+        if size_end < blkend:
+            blkend = size_end
+        if blkend <= poff:
+            blkend = poff + ps
         kl = pvn_write_kluster(vp, pp, blkoff, blkend - blkoff, flags)
         return self.write_kluster(ino, kl, flags, offp, lenp)
 
@@ -507,13 +548,7 @@ class RefFs:
             The error of a synchronous write, else 0.
         """
         is_async = bool(flags & B_ASYNC)
-
-        def done(req: DiskRequest) -> None:
-            if req.error:
-                self.stats.write_errors += 1
-            pvn_write_done(kl.plist, (B_ERROR if req.error else 0) | B_WRITE | flags)
-
-        req, io_len = self._submit_write(ino, kl, is_async, done if is_async else None)
+        req, io_len = self._submit_write(ino, kl, is_async, flags if is_async else None)
         if offp is not None:
             offp[0] = kl.off
         if lenp is not None:
@@ -547,37 +582,46 @@ class RefFs:
         ino: Inode,
         kl: Kluster,
         is_async: bool,
-        then: Callable[[DiskRequest], None] | None,
+        done_flags: int | None,
     ) -> tuple[DiskRequest, int]:
+        """Submit the write of ``kl``; with ``done_flags``, its completion
+        finishes the kluster with pvn_write_done(... | B_WRITE | done_flags)."""
         bsize = self.bsize
-        ps = self.kernel.pagesize
-        lbn = kl.off // bsize
-        daddr = ino.bmap.get(lbn)
+        koff = kl.off
+        lbn = koff // bsize
+        bmap = ino.bmap
+        daddr = bmap.get(lbn)
         if daddr is None:
-            daddr = ino.bmap[lbn] = self._balloc()
+            daddr = bmap[lbn] = self._balloc()
         pages = ring(kl.plist)
+        npages = len(pages)
         io_len = kl.len
-        eof_len = _roundup(ino.size - kl.off, DEV_BSIZE)
+        eof_len = (ino.size - koff + DEV_BSIZE - 1) // DEV_BSIZE * DEV_BSIZE
         if 0 < eof_len < io_len:
             io_len = eof_len
-        zero = bytes(ps)
-        data = b"".join([zero if p.p_data is None else p.p_data for p in pages])[:io_len]
-        self.stats.write_klusters[len(pages)] += 1
+        zero = self._zero
+        data = b"".join([zero if p.p_data is None else p.p_data for p in pages])
+        if len(data) != io_len:
+            data = data[:io_len]
+        self.stats.write_klusters[npages] += 1
         ino.pending += 1
 
         def done(req: DiskRequest) -> None:
             ino.pending -= 1
-            if then is not None:
-                then(req)
+            if done_flags is not None:
+                error = req.error
+                if error:
+                    self.stats.write_errors += 1
+                pvn_write_done(kl.plist, (B_ERROR if error else 0) | B_WRITE | done_flags)
 
         req = self.disk.submit(
             "write",
-            daddr + (kl.off - lbn * bsize),
+            daddr + (koff - lbn * bsize),
             io_len,
             data=data,
             is_async=is_async,
             on_done=done,
-            tag=f"{ino.name}@{kl.off}+{len(pages)}p",
+            tag=f"{ino.name}@{koff}+{npages}p",
         )
         return req, io_len
 

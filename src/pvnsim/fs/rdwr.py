@@ -100,10 +100,14 @@ def fs_write(
     seg = k.segkmap
     pos = off
     mask = k.pagemask
+    stats = fs.stats
+    write_behind = fs.write_behind
     while pos < end:
         pgoff = pos & mask
         lo = pos - pgoff
-        hi = min(end - pgoff, ps)
+        hi = end - pgoff
+        if hi > ps:
+            hi = ps
         whole = lo == 0 and hi == ps
         if whole or pgoff >= old_size or pgoff // bsize in fresh:
             pp = page_create_va(vp, pgoff, ps, PG_WAIT, seg, SEGKMAP_BASE + pgoff)
@@ -114,7 +118,7 @@ def fs_write(
                 if not whole or pp.p_data is None or len(pp.p_data) != ps:
                     pp.p_data = None
                 pp.p_fsdata = 1
-                fs.stats.pages_created += 1
+                stats.pages_created += 1
             page_io_unlock(pp)
         else:
             pl: list[Page | None] = [None, None]
@@ -126,14 +130,20 @@ def fs_write(
                 return err or EFAULT, pos - off
             pp = got
         buf = pp.p_data
-        if buf is None:
+        at = pos - off
+        if buf is not None:
+            buf[lo:hi] = view[at : at + hi - lo]
+        elif whole:
+            # A fresh page written whole: its contents in one allocation.
+            pp.p_data = bytearray(view[at : at + ps])
+        else:
             buf = pp.p_data = bytearray(ps)
-        buf[lo:hi] = view[pos - off : pos - off + hi - lo]
+            buf[lo:hi] = view[at : at + hi - lo]
         hat_page_setattr(pp, P_REF | P_MOD)
         page_unlock(pp)
         pos = pgoff + hi
-        if fs.write_behind and pos % bsize == 0:
-            fs.stats.write_behind += 1
+        if write_behind and pos % bsize == 0:
+            stats.write_behind += 1
             fs.putpage(vp, pos - bsize, bsize, B_ASYNC | B_DONTNEED, None)
     return 0, n
 
@@ -151,38 +161,89 @@ def fs_read(fs: RefFs, ino: Inode, off: int, n: int) -> tuple[int, bytes]:
     size = ino.size
     if off >= size or n == 0:
         return 0, b""
+    end = min(off + n, size)
+    nbytes = end - off
+    # The data is gathered in a buffer the file system keeps between reads
+    # (allocating a fresh megabyte per read costs more than copying it);
+    # it is taken while in use, so a nested read gets a fresh one.
+    kept = fs._read_buf
+    out = kept if kept is not None and len(kept) >= nbytes else bytearray(nbytes)
+    fs._read_buf = None
+    try:
+        err = _read_pages(fs, ino, off, end, out)
+        if err:
+            return err, bytes(memoryview(out)[: ino.rnext - off])
+        if len(out) == nbytes:
+            return 0, bytes(out)
+        return 0, bytes(memoryview(out)[:nbytes])
+    finally:
+        # Keep the larger buffer, unless it is too large to keep.
+        fs._read_buf = out if len(out) <= _READ_BUF_MAX else kept
+
+
+#: Reads up to this size reuse the file system's read buffer.
+_READ_BUF_MAX = 4 << 20
+
+
+def _read_pages(fs: RefFs, ino: Inode, off: int, end: int, out: bytearray) -> int:
+    """fs_read's loop: copy ``[off, end)`` into ``out[0:end - off]``.
+
+    Every byte of that range that no page supplies is zeroed.  On an error,
+    ``ino.rnext`` is where the data stops.
+
+    Returns:
+        0 or the errno of getpage.
+    """
     k = fs.kernel
     vp = ino.vp
     ps = k.pagesize
     bsize = fs.bsize
-    end = min(off + n, size)
-    out = bytearray(end - off)
+    size = ino.size
     dofree = fs.freebehind and ino.rnext == off and size > fs.smallfile
     seg = k.segkmap
     mask = k.pagemask
     pos = off
+    # Bytes of out below cur (as a file offset) have been written in this call.
+    cur = off
     while pos < end:
         blkoff = pos - pos % bsize
-        wend = min(blkoff + bsize, end)
+        wend = blkoff + bsize
+        if wend > end:
+            wend = end
         pgoff = pos & mask
-        length = _roundup(wend, ps) - pgoff
+        length = (wend + ps - 1) // ps * ps - pgoff
         pl: list[Page | None] = [None] * (length // ps + 1)
         err = fs.getpage(
             vp, pgoff, length, None, pl, length, seg, SEGKMAP_BASE + pgoff, S_READ, None
         )
         if err:
             ino.rnext = pos
-            return err, bytes(out[: pos - off])
+            return int(err)
         for pp in pl:
             if pp is None:
                 break
             po = pp.p_offset
-            a = max(po, pos)
-            b = min(po + ps, wend)
-            data = pp.p_data
-            if a < b and data is not None:
-                out[a - off : b - off] = memoryview(data)[a - po : b - po]
+            a = po if po > pos else pos
+            b = po + ps
+            if b > wend:
+                b = wend
+            if a < b:
+                if a > cur:
+                    out[cur - off : a - off] = bytes(a - cur)
+                data = pp.p_data
+                if data is None:
+                    out[a - off : b - off] = bytes(b - a)
+                elif a == po and b - a == len(data):
+                    # The whole page is wanted: no view needed.
+                    out[a - off : b - off] = data
+                else:
+                    out[a - off : b - off] = memoryview(data)[a - po : b - po]
+                if b > cur:
+                    cur = b
             page_unlock(pp)
+        if cur < wend:
+            out[cur - off : wend - off] = bytes(wend - cur)
+            cur = wend
         pos = wend
         if dofree and wend == blkoff + bsize:
             flags = B_ASYNC | B_FREE
@@ -191,7 +252,7 @@ def fs_read(fs: RefFs, ino: Inode, off: int, n: int) -> tuple[int, bytes]:
             fs.stats.free_behind += 1
             fs.putpage(vp, blkoff, bsize, flags, None)
     ino.rnext = end
-    return 0, bytes(out)
+    return 0
 
 
 def fs_fsync(fs: RefFs, ino: Inode) -> int:
