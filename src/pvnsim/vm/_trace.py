@@ -41,12 +41,23 @@ T = TypeVar("T")
 _U64 = 1 << 64
 
 
+class _HashTag:
+    """The value vm/pvn.h stores in p_hash of marker pages."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PVN_VPLIST_HASH_TAG"
+
+
+#: Re-exported by pvnsim.vm.page, where the model's users find it.
+PVN_VPLIST_HASH_TAG: Any = _HashTag()
+
+
 def page_name(pp: Page | None) -> str:
     """Render a page as the trace and the dumps write it."""
     if pp is None:
         return "NULL"
-    from pvnsim.vm.page import PVN_VPLIST_HASH_TAG
-
     if pp.p_hash is PVN_VPLIST_HASH_TAG:
         off = pp.p_offset
         if off >= _U64 // 2:

@@ -48,16 +48,9 @@ __all__ = [
 NOOFFSET = (1 << 64) - 1
 
 
-class _HashTag:
-    """The value vm/pvn.h stores in p_hash of marker pages."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "PVN_VPLIST_HASH_TAG"
-
-
-PVN_VPLIST_HASH_TAG: Any = _HashTag()
+# The value vm/pvn.h stores in p_hash of marker pages (defined beside
+# page_name, which must recognise markers without importing this module).
+PVN_VPLIST_HASH_TAG: Any = _trace.PVN_VPLIST_HASH_TAG
 
 
 class Page:
