@@ -26,8 +26,18 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from pvnsim import Kernel, SegMap, make_page, populate, pvn_read_kluster, pvn_vplist_dirty
-from pvnsim.flags import B_ASYNC, B_ERROR, B_FREE, P_MOD, P_REF, VMODSORT
+from pvnsim import (
+    Kernel,
+    SegMap,
+    hat_setmod,
+    make_page,
+    page_lookup,
+    page_unlock,
+    populate,
+    pvn_read_kluster,
+    pvn_vplist_dirty,
+)
+from pvnsim.flags import B_ASYNC, B_ERROR, B_FREE, P_MOD, P_REF, SE_EXCL, VMODSORT
 from pvnsim.fs import make_putapage
 from pvnsim.vm.vm_pvn import pvn_read_done
 
@@ -92,24 +102,61 @@ def fsync_pages_per_s(quick: bool) -> float:
     return min(rates)
 
 
-def _vmodsort_time(resident: int, dirty: int, vmodsort: bool) -> float:
+def _vmodsort_time(resident: int, dirty: int, vmodsort: bool, runs: int) -> float:
+    """Median time of an fsync of ``dirty`` modified pages among ``resident``.
+
+    Built once; between timed walks the same pages are reclaimed and
+    modified again with hat_setmod (which moves a VMODSORT page to the tail,
+    as a store would).
+    """
     k = Kernel(total_pages=resident + 16, **ROOMY)  # type: ignore[arg-type]
     vp = k.vnode("f", v_flag=VMODSORT if vmodsort else 0)
-    for i in range(resident - dirty):
-        make_page(vp, i * 4096, nrm=P_REF)
-    for i in range(resident - dirty, resident):
-        make_page(vp, i * 4096, nrm=P_MOD | P_REF, at="tail")
+    populate(vp, range(0, (resident - dirty) * 4096, 4096), nrm=P_REF)
+    offsets = [i * 4096 for i in range(resident - dirty, resident)]
+    for off in offsets:
+        make_page(vp, off, nrm=P_MOD | P_REF, at="tail")
     put = make_putapage(4096)
-    t0 = time.perf_counter()
-    pvn_vplist_dirty(vp, 0, put, 0, None)
-    return time.perf_counter() - t0
+    # The million pages are long-lived: keep the collector from rescanning
+    # them during the timed walks (it would charge Python's bookkeeping, not
+    # the walk, to the resident pages).
+    gc.collect()
+    gc.freeze()
+
+    def once() -> float:
+        # The last walk freed the written pages to the cache list: a process
+        # stores to them again (lookup reclaims each, hat_setmod dirties it).
+        for off in offsets:
+            pp = page_lookup(vp, off, SE_EXCL)
+            assert pp is not None
+            if not pp.p_nrm & P_MOD:
+                hat_setmod(pp)
+            page_unlock(pp)
+        t0 = time.perf_counter()
+        pvn_vplist_dirty(vp, 0, put, 0, None)
+        return time.perf_counter() - t0
+
+    try:
+        return _median(runs, once)
+    finally:
+        gc.unfreeze()
 
 
 def vmodsort_fsync_ratio(quick: bool) -> float:
     """time(1,000 dirty among 1,000,000 resident) / time(1,000 dirty among 10,000), VMODSORT."""
     big = 100_000 if quick else 1_000_000
-    small = _vmodsort_time(10_000, 1000, True)
-    large = _vmodsort_time(big, 1000, True)
+    runs = 3 if quick else 5
+    small = _vmodsort_time(10_000, 1000, True, runs)
+    large = _vmodsort_time(big, 1000, True, runs)
+    return large / small
+
+
+def vmodsort_off_fsync_ratio(quick: bool) -> float:
+    """The same measurement on a vnode without VMODSORT, 1,000 dirty among
+    100,000 resident over among 10,000: the walk visits every resident page,
+    so this ratio grows with them (about 10 here), which shows that the
+    benchmark can tell the difference."""
+    small = _vmodsort_time(10_000, 1000, False, 3)
+    large = _vmodsort_time(100_000, 1000, False, 1)
     return large / small
 
 
@@ -131,13 +178,18 @@ def bytes_per_page(quick: bool) -> float:
 def build_1m_pages_s(quick: bool) -> float:
     """Seconds to build a kernel with 1,000,000 resident pages."""
     n = 100_000 if quick else 1_000_000
-    gc.collect()
-    t0 = time.perf_counter()
-    k = Kernel(total_pages=n + 16)
-    vp = k.vnode("f")
-    populate(vp, range(0, n * 4096, 4096))
-    dt = time.perf_counter() - t0
-    return dt * (1_000_000 / n)
+
+    def once() -> float:
+        gc.collect()
+        t0 = time.perf_counter()
+        k = Kernel(total_pages=n + 16)
+        vp = k.vnode("f")
+        populate(vp, range(0, n * 4096, 4096))
+        dt = time.perf_counter() - t0
+        del k, vp
+        return dt * (1_000_000 / n)
+
+    return _median(3, once)
 
 
 # -- the C baseline: the unmodified vm_pvn.c on the oracle's C model ------------
@@ -392,6 +444,7 @@ BENCHMARKS: dict[str, tuple[Callable[[bool], float], str, float, str]] = {
     "read_kluster_pages_per_s": (read_kluster_pages_per_s, "pages/s", 500_000, ">="),
     "fsync_pages_per_s": (fsync_pages_per_s, "pages/s", 300_000, ">="),
     "vmodsort_fsync_ratio": (vmodsort_fsync_ratio, "ratio", 1.5, "<="),
+    "vmodsort_off_fsync_ratio": (vmodsort_off_fsync_ratio, "ratio", 5, ">="),
     "bytes_per_page": (bytes_per_page, "B", 320, "<="),
     "build_1m_pages_s": (build_1m_pages_s, "s", 3.0, "<="),
     "read_kluster_python_over_c": (read_kluster_python_over_c, "x", 100, "<="),

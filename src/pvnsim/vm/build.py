@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING
 from pvnsim.errors import UsageError
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, P_SWAP, PAGE_IO_INUSE, VISSWAP
 from pvnsim.vm.hat import HatMapping
-from pvnsim.vm.page import _page_vpadd
+from pvnsim.vm.page import Page, _page_vpadd
 
 if TYPE_CHECKING:
-    from pvnsim.vm.page import Page
     from pvnsim.vm.vnode import Vnode
 
 __all__ = ["LOCK_STATES", "make_page", "populate"]
@@ -185,9 +184,18 @@ def _populate_loop(
     bucket: dict[int, Page],
     out: list[Page],
 ) -> None:
+    k = vp.kernel
+    # While the free list is empty every page is a never-used one: build them
+    # here (what take() would do, without its two calls per page).
+    fresh = k.page_freelist is None and k.unused_pages >= len(offs)
+    pages = k.pages
     for off in offs:
-        pp = take()
-        assert pp is not None
+        if fresh:
+            pp = Page(k, len(pages))
+            pages.append(pp)
+        else:
+            pp = take()  # type: ignore[assignment]
+            assert pp is not None
         pp.p_vnode = vp
         pp.p_offset = off
         pp.p_state |= swap
@@ -206,3 +214,5 @@ def _populate_loop(
             if at == "head":
                 vp.v_pages = pp
         out.append(pp)
+    if fresh:
+        k.unused_pages -= len(offs)
