@@ -71,7 +71,7 @@ def read_kluster_pages_per_s(quick: bool) -> float:
             pvn_read_done(kl.plist, B_ERROR)  # destroys them: the next call creates anew
         return 16 * calls / (time.perf_counter() - t0)
 
-    _PY["read_kluster"] = _median(3, once)
+    _PY["read_kluster"] = _median(3 if quick else 7, once)
     return float(_PY["read_kluster"])
 
 
@@ -97,7 +97,7 @@ def fsync_pages_per_s(quick: bool) -> float:
             pvn_vplist_dirty(vp, 0, put, flags, None)
             return n / (time.perf_counter() - t0)
 
-        rates.append(_median(1 if quick else 3, once))
+        rates.append(_median(1 if quick else 5, once))
     _PY["fsync"] = dict(zip((0, B_ASYNC | B_FREE), rates, strict=True))
     return min(rates)
 
