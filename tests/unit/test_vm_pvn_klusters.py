@@ -973,3 +973,21 @@ def test_write_kluster_refuses_pp_already_on_a_list(roomy):
         pvn_write_kluster(vp, a, 0, 8192, 0)
     assert a.p_next is b and b.p_next is a
     check_kernel(k)
+
+
+def test_write_kluster_accepts_flag_enum_members_like_ints(roomy):
+    """Flags spelled with the BufFlag enum (an int subclass) kluster exactly as
+    the plain ints do: B_ASYNC|B_FREE around page 1 of three dirty pages
+    takes all three, each i/o-locked and held shared (looked up SE_EXCL for
+    B_FREE, L262-263, then downgraded by pvn_getdirty, L677-678)."""
+    from pvnsim.flags import BufFlag
+
+    vp = roomy.vnode("v1")
+    p0 = make_page(vp, 0, nrm=P_MOD)
+    p2 = make_page(vp, 8192, nrm=P_MOD)
+    pp = dirty_page(vp, 4096, B_ASYNC | B_FREE)
+    kl = pvn_write_kluster(vp, pp, 0, 12288, BufFlag.B_ASYNC | BufFlag.B_FREE)
+    assert kl.pages == [p0, pp, p2]
+    assert (kl.off, kl.len) == (0, 12288)
+    assert all(p.p_selock == expected_lock(B_ASYNC | B_FREE) == 1 for p in kl.pages)
+    assert all(p.p_iolock_state & PAGE_IO_INUSE for p in kl.pages)

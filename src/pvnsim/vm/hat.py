@@ -218,27 +218,29 @@ def hat_clrrefmod(pp: Page) -> None:
 
 
 def _hat_pagesync(pp: Page, flags: int) -> int:
+    mappings = pp.p_mapping
+    if not mappings:
+        # No translation holds hardware bits: every path below returns this.
+        return pp.p_nrm & (_RM | P_RO)
     if pp.p_nrm & P_RO and flags & HAT_SYNC_STOPON_MOD:
         return pp.p_nrm & (_RM | P_RO)
-    mappings = pp.p_mapping
     if not flags & HAT_SYNC_ZERORM:
         if (
             (flags & HAT_SYNC_STOPON_REF and pp.p_nrm & P_REF)
             or (flags & HAT_SYNC_STOPON_MOD and pp.p_nrm & P_MOD)
-            or (flags & HAT_SYNC_STOPON_SHARED and len(mappings or ()) > pp.kernel.po_share)
+            or (flags & HAT_SYNC_STOPON_SHARED and len(mappings) > pp.kernel.po_share)
         ):
             return pp.p_nrm & (_RM | P_RO)
-    if mappings:
-        for m in mappings:
-            bits = m.hw
-            if bits:
-                if flags & HAT_SYNC_ZERORM:
-                    m.hw = 0
-                _hat_page_setattr(pp, bits)
-                if (flags & HAT_SYNC_STOPON_MOD and pp.p_nrm & P_MOD) or (
-                    flags & HAT_SYNC_STOPON_REF and pp.p_nrm & P_REF
-                ):
-                    break
+    for m in mappings:
+        bits = m.hw
+        if bits:
+            if flags & HAT_SYNC_ZERORM:
+                m.hw = 0
+            _hat_page_setattr(pp, bits)
+            if (flags & HAT_SYNC_STOPON_MOD and pp.p_nrm & P_MOD) or (
+                flags & HAT_SYNC_STOPON_REF and pp.p_nrm & P_REF
+            ):
+                break
     return pp.p_nrm & (_RM | P_RO)
 
 

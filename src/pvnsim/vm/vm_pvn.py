@@ -433,6 +433,20 @@ def pvn_read_kluster(
 # pvn_write_kluster: vm_pvn.c lines 233-298
 
 
+def _check_write_kluster(
+    routine: str, vp: Any, pp: Any, vp_off: Any, vp_len: Any, flags: Any
+) -> int:
+    k = check_vnode(routine, vp)
+    flags = check_flags(routine, flags, PVN_FLAGS)
+    check_int(routine, "vp_off", vp_off)
+    check_int(routine, "vp_len", vp_len, minimum=1)
+    locked = "excl" if flags & B_INVAL and not flags & B_FREE else "any"
+    check_page(routine, pp, k, vp=vp, locked=locked, io_locked=True)
+    if pp.p_next is not pp:
+        raise UsageError(f"{routine}: page {pp.name} is already on a page list")
+    return int(flags)
+
+
 @_port(0, "vpiiB")
 def pvn_write_kluster(
     vp: Vnode,
@@ -461,14 +475,28 @@ def pvn_write_kluster(
     Deviations: the shared ones in the module docstring.
     """
     routine = "pvn_write_kluster"
-    k = check_vnode(routine, vp)
-    flags = check_flags(routine, flags, PVN_FLAGS)
-    check_int(routine, "vp_off", vp_off)
-    check_int(routine, "vp_len", vp_len, minimum=1)
-    locked = "excl" if flags & B_INVAL and not flags & B_FREE else "any"
-    check_page(routine, pp, k, vp=vp, locked=locked, io_locked=True)
-    if pp.p_next is not pp:
-        raise UsageError(f"{routine}: page {pp.name} is already on a page list")
+    # The common, valid call in one test (once per kluster written); the
+    # checks below it name any problem.
+    if not (
+        type(vp) is Vnode
+        and type(flags) is int
+        and flags >= 0
+        and not flags & ~PVN_FLAGS
+        and type(vp_off) is int
+        and vp_off >= 0
+        and type(vp_len) is int
+        and vp_len >= 1
+        and type(pp) is Page
+        and pp.p_hash is None
+        and pp.p_vnode is vp
+        and pp.kernel is vp.kernel
+        and not pp.p_state & P_FREE
+        and pp.p_iolock_state & PAGE_IO_INUSE
+        and (pp.p_selock < 0 if flags & B_INVAL and not flags & B_FREE else pp.p_selock != 0)
+        and pp.p_next is pp
+    ):
+        flags = _check_write_kluster(routine, vp, pp, vp_off, vp_len, flags)
+    k = vp.kernel
     PAGESIZE = k.pagesize
 
     off = pp.p_offset  # L249
