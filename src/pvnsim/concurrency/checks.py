@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 from pvnsim.errors import InvariantViolation
 from pvnsim.flags import VVMLOCK
-from pvnsim.vm.page import PVN_VPLIST_HASH_TAG
 from pvnsim.vm.validate import (
     check_conservation,
     check_hash,
     check_lists,
     check_locks,
     check_vmodsort,
+    count_markers,
     invariants_hold,
 )
 
@@ -44,20 +44,10 @@ def check_markers_in_flight(k: Kernel) -> None:
     """
     on_lists = 0
     walks = 0
-    tag = PVN_VPLIST_HASH_TAG
     for vp in k.vnodes:
         walking = bool(vp.v_flag & VVMLOCK)
         walks += walking
-        head = vp.v_pages
-        count = 0
-        if head is not None:
-            pp = head
-            while True:
-                if pp.p_hash is tag:
-                    count += 1
-                pp = pp.p_vpnext
-                if pp is head:
-                    break
+        count = count_markers(vp.v_pages)
         if count and not walking:
             raise InvariantViolation(
                 f"vnode {vp.v_name} holds {count} marker page(s) but no pvn_vplist_dirty is running"

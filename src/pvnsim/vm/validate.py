@@ -241,7 +241,8 @@ def check_conservation(k: Kernel) -> None:
         _fail(f"page #{lost.p_id} is lost: no identity, not free and not held exclusively")
 
 
-def _count_markers(head: Page | None) -> int:
+def count_markers(head: Page | None) -> int:
+    """The marker pages on the vnode page list headed by ``head``."""
     count = 0
     if head is not None:
         pp = head
@@ -258,7 +259,7 @@ def check_markers(k: Kernel) -> None:
     """Markers only on vnodes being walked, at most two each, none leaked."""
     total = 0
     for vp in k.vnodes:
-        count = _count_markers(vp.v_pages)
+        count = count_markers(vp.v_pages)
         if count and not vp.v_flag & VVMLOCK:
             _fail(
                 f"vnode {vp.v_name} holds {count} marker page(s) but no pvn_vplist_dirty is running"
