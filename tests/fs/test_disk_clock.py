@@ -59,6 +59,21 @@ def test_write_lands_at_completion_and_reads_see_it():
     assert r.data is None  # the log keeps the record, not the bytes
 
 
+def test_tag_parts_read_as_text_and_read_data_lives_during_on_done():
+    """A (file, offset, pages) tag reads as file@offset+Np everywhere; a
+    read's data, a view of the store, is unusable once on_done returns."""
+    d = _disk()
+    d.poke(0, b"z" * 512)
+    kept: list[object] = []
+    r = d.submit("read", 0, 512, on_done=lambda req: kept.append(req.data), tag=("f", 8192, 2))
+    assert r.tag == "f@8192+2p"
+    assert "tag='f@8192+2p'" in repr(r)
+    d.wait(r)
+    assert str(r).endswith(" ok f@8192+2p")
+    with pytest.raises(ValueError):
+        bytes(kept[0])
+
+
 def test_store_spans_chunks_and_discard_zeroes():
     """poke/peek cross the store's 1 MiB chunks; discard reads back as zeros."""
     d = _disk()

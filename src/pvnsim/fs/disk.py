@@ -39,7 +39,7 @@ _CHUNK = 1 << 20
 _KINDS = ("read", "write", "any")
 
 
-@attrs.define(slots=True, eq=False)
+@attrs.define(slots=True, eq=False, repr=False)
 class DiskRequest:
     """One disk request and, once done, its outcome.
 
@@ -53,7 +53,9 @@ class DiskRequest:
         error: 0 or an errno (EIO for an injected fault).
         done: completion has run.
         data: a write's payload until it completes; a read's data while its
-            ``on_done`` runs (the log keeps neither).
+            ``on_done`` runs (the log keeps neither).  A read's data is a
+            view of the store, valid only during ``on_done``: copy what
+            must outlive it.
         tag: what the request is for (file, offset, pages), for the log.
         queued: requests already in the queue when it was submitted.
     """
@@ -68,11 +70,28 @@ class DiskRequest:
     finish_ns: int
     seek: bool
     error: int
-    tag: str
+    # The tag as given to Disk.submit: text, or the parts the tag property
+    # formats on first use (most requests' tags are never read).
+    _tag: str | tuple[str, int, int] = attrs.field(alias="tag")
     queued: int
-    data: bytes | bytearray | None = None
+    data: bytes | bytearray | memoryview | None = None
     done: bool = False
     on_done: Callable[[DiskRequest], None] | None = attrs.field(default=None, repr=False)
+
+    @property
+    def tag(self) -> str:
+        """What the request is for, as text (``file@offset+Np`` for the kit's)."""
+        tag = self._tag
+        if isinstance(tag, str):
+            return tag
+        name, off, npages = tag
+        text = self._tag = f"{name}@{off}+{npages}p"
+        return text
+
+    def __repr__(self) -> str:
+        # attrs's repr, with the tag as text rather than the private field.
+        shown = (a.name.lstrip("_") for a in attrs.fields(DiskRequest) if a.repr)
+        return "DiskRequest(" + ", ".join(f"{n}={getattr(self, n)!r}" for n in shown) + ")"
 
     def __str__(self) -> str:
         status = "pending" if not self.done else ("EIO" if self.error else "ok")
@@ -281,13 +300,15 @@ class Disk:
         data: bytes | bytearray | None = None,
         is_async: bool = False,
         on_done: Callable[[DiskRequest], None] | None = None,
-        tag: str = "",
+        tag: str | tuple[str, int, int] = "",
     ) -> DiskRequest:
         """Queue a request; its completion runs at its finish time.
 
         A write's ``data`` (exactly ``nbytes`` long) is captured now.  The
         caller of a synchronous request waits for it with
-        :meth:`IoScheduler.block` (or :meth:`wait`).
+        :meth:`IoScheduler.block` (or :meth:`wait`).  ``tag`` is text, or
+        ``(file, offset, pages)``, which :attr:`DiskRequest.tag` turns into
+        ``file@offset+Np`` only when it is read.
 
         Raises:
             UsageError: unknown kind, bad address or length, missing data.
@@ -318,6 +339,7 @@ class Disk:
         seq = self._seq = self._seq + 1
         error = EIO if self.faults and self._fails(kind, daddr, nbytes) else 0
         queue = self.queue
+        queued = len(queue)
         req = DiskRequest(
             seq,
             kind,
@@ -330,7 +352,7 @@ class Disk:
             seek,
             error,
             tag,
-            len(queue),
+            queued,
             data,
             False,
             on_done,
@@ -345,8 +367,8 @@ class Disk:
             self.reads += 1
             self.bytes_read += nbytes
         queue.append(req)
-        if len(queue) > self.max_queue:
-            self.max_queue = len(queue)
+        if queued >= self.max_queue:
+            self.max_queue = queued + 1
         if self.keep_log:
             self.log.append(req)
         # Clock.at, inlined (finish is never before now).
@@ -382,10 +404,12 @@ class Disk:
             daddr = req.daddr
             nbytes = req.nbytes
             idx, within = divmod(daddr, _CHUNK)
-            if within + nbytes <= _CHUNK:
-                # peek's common case: the read lies inside one chunk.
-                chunk = self._chunks.get(idx)
-                req.data = bytearray(nbytes) if chunk is None else chunk[within : within + nbytes]
+            chunk = self._chunks.get(idx)
+            if chunk is not None and within + nbytes <= _CHUNK:
+                # The common case, a read inside one written chunk: on_done
+                # gets a view of the store rather than a copy, since it
+                # copies the bytes into pages anyway.
+                req.data = memoryview(chunk)[within : within + nbytes]
             else:
                 req.data = self.peek(daddr, nbytes)
         req.done = True
@@ -393,6 +417,11 @@ class Disk:
         if on_done is not None:
             on_done(req)
         # The log keeps the record, not the bytes.
+        held = req.data
+        if type(held) is memoryview:
+            # A view kept past on_done fails when used instead of showing
+            # later writes to the store.
+            held.release()
         req.data = None
         req.on_done = None
 

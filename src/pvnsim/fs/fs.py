@@ -54,10 +54,17 @@ from pvnsim.fs.inode import (
     check_fs,
 )
 from pvnsim.kernel import Kernel
-from pvnsim.vm.page import Page, ring
+from pvnsim.vm import vnode as _vnode
+from pvnsim.vm.page import Page
 from pvnsim.vm.page_lock import page_downgrade, page_io_unlock, page_unlock
 from pvnsim.vm.seg import Seg, SegVn
-from pvnsim.vm.vm_page import page_create_va, page_lookup, page_lookup_nowait
+from pvnsim.vm.vm_page import (
+    _page_lookup,
+    _page_lookup_nowait,
+    page_create_va,
+    page_lookup,
+    page_lookup_nowait,
+)
 from pvnsim.vm.vm_pvn import (
     Kluster,
     pvn_getdirty,
@@ -241,11 +248,19 @@ class RefFs:
         return int(self.putapage(vp, pp, offp, lenp, flags, cr))
 
     def _dispose(self, vp: Vnode, pp: Page, fl: int, dn: int, cr: Any) -> None:
+        # fs_dispose's work done here rather than by calling it: this runs
+        # about three times per page a workload moves, and the extra call
+        # was a measurable share of it.  The bodies are looked up on the
+        # module each time, as fs_dispose does (vm_page fills them in).
         if fl == B_FREE:
             self.stats.pages_freed += 1
-        else:
-            self.stats.pages_destroyed += 1
-        fs_dispose(vp, pp, fl, dn, cr)
+            _vnode._page_free(pp, dn)
+            return
+        self.stats.pages_destroyed += 1
+        if fl == B_INVAL:
+            _vnode._page_destroy(pp, dn)
+            return
+        fs_dispose(vp, pp, fl, dn, cr)  # raises the KernelAssertionError for a bad flag
 
     # -- getpage -------------------------------------------------------------------
 
@@ -293,10 +308,13 @@ class RefFs:
         se = SE_EXCL if rw in (S_CREATE, S_OTHER) else SE_SHARED
         sequential = off == ino.nextr
         stats = self.stats
+        # page_lookup's body when the kernel is unhooked: the public function
+        # would only call it (one call fewer per page).
+        lookup = page_lookup if k.hooked else _page_lookup
         i = 0
         o = off
         while o < eoff:
-            pp = page_lookup(vp, o, se)
+            pp = lookup(vp, o, se)
             if pp is not None:
                 stats.getpage_hits += 1
                 pl[i] = pp
@@ -385,8 +403,15 @@ class RefFs:
         return n
 
     def _read_io(self, ino: Inode, kl: Kluster, daddr: int, *, is_async: bool) -> int:
-        pages = ring(kl.plist)
-        npages = len(pages)
+        # The ring is walked in place here and in done (no list of it): this
+        # runs once per block read, and the kluster's ring stays as it is
+        # until pvn_read_done or pvn_plist_init, after done.
+        head = kl.plist
+        npages = 1
+        pp = head.p_next
+        while pp is not head:
+            npages += 1
+            pp = pp.p_next
         stats = self.stats
         stats.pages_created += npages
         stats.read_klusters[npages] += 1
@@ -398,24 +423,28 @@ class RefFs:
             data = req.data
             if data is not None:
                 view = memoryview(data)
+                nbytes = len(view)
                 at = 0
-                for pp in pages:
-                    piece = view[at : at + ps]
+                pp = head
+                while True:
                     buf = pp.p_data
-                    if len(piece) < ps:
-                        _fill(pp, piece, ps)
+                    if at + ps > nbytes:
+                        _fill(pp, view[at:], ps)
                     elif buf is None or len(buf) != ps:
                         # _fill's result, in one allocation.
-                        pp.p_data = bytearray(piece)
+                        pp.p_data = bytearray(view[at : at + ps])
                         pp.p_fsdata = 1
                     else:
-                        buf[:] = piece
+                        buf[:] = view[at : at + ps]
                         pp.p_fsdata = 1
                     at += ps
+                    pp = pp.p_next
+                    if pp is head:
+                        break
             if is_async:
                 if req.error:
                     self.stats.read_errors += 1
-                pvn_read_done(kl.plist, B_READ | B_ASYNC | (B_ERROR if req.error else 0))
+                pvn_read_done(head, B_READ | B_ASYNC | (B_ERROR if req.error else 0))
 
         req = self.disk.submit(
             "read",
@@ -423,7 +452,7 @@ class RefFs:
             kl.len,
             is_async=is_async,
             on_done=done,
-            tag=f"{ino.name}@{kl.off}+{npages}p",
+            tag=(ino.name, kl.off, npages),
         )
         if is_async:
             return 0
@@ -484,18 +513,21 @@ class RefFs:
         ino = vp.v_data
         if type(ino) is not Inode:
             ino = self.inode_of(vp)
-        ps = vp.kernel.pagesize
+        k = vp.kernel
+        ps = k.pagesize
         eoff = off + length
         size_end = (ino.size + ps - 1) // ps * ps
         if size_end < eoff:
             eoff = size_end
         err = 0
         io_off = off
+        # On an unhooked kernel, the lookups' bodies (see ufs_getpage).
+        hooked = k.hooked
         if flags & B_INVAL or not flags & B_ASYNC:
-            lookup = page_lookup
+            lookup = page_lookup if hooked else _page_lookup
             se = SE_EXCL if flags & (B_INVAL | B_FREE) else SE_SHARED
         else:
-            lookup = page_lookup_nowait
+            lookup = page_lookup_nowait if hooked else _page_lookup_nowait
             se = SE_EXCL if flags & B_FREE else SE_SHARED
         while io_off < eoff:
             pp = lookup(vp, io_off, se)
@@ -548,11 +580,11 @@ class RefFs:
             The error of a synchronous write, else 0.
         """
         is_async = bool(flags & B_ASYNC)
-        req, io_len = self._submit_write(ino, kl, is_async, flags if is_async else None)
+        req = self._submit_write(ino, kl, is_async, flags if is_async else None)
         if offp is not None:
             offp[0] = kl.off
         if lenp is not None:
-            lenp[0] = io_len
+            lenp[0] = req.nbytes
         if is_async:
             return 0
         self.disk.wait(req)
@@ -571,7 +603,7 @@ class RefFs:
         Returns:
             0 or EIO.
         """
-        req, _ = self._submit_write(self.inode_of(vp), kl, False, None)
+        req = self._submit_write(self.inode_of(vp), kl, False, None)
         self.disk.wait(req)
         if req.error:
             self.stats.write_errors += 1
@@ -583,9 +615,10 @@ class RefFs:
         kl: Kluster,
         is_async: bool,
         done_flags: int | None,
-    ) -> tuple[DiskRequest, int]:
-        """Submit the write of ``kl``; with ``done_flags``, its completion
-        finishes the kluster with pvn_write_done(... | B_WRITE | done_flags)."""
+    ) -> DiskRequest:
+        """Submit the write of ``kl`` (trimmed at end of file: the request's
+        ``nbytes``); with ``done_flags``, its completion finishes the kluster
+        with pvn_write_done(... | B_WRITE | done_flags)."""
         bsize = self.bsize
         koff = kl.off
         lbn = koff // bsize
@@ -593,14 +626,24 @@ class RefFs:
         daddr = bmap.get(lbn)
         if daddr is None:
             daddr = bmap[lbn] = self._balloc()
-        pages = ring(kl.plist)
-        npages = len(pages)
         io_len = kl.len
         eof_len = (ino.size - koff + DEV_BSIZE - 1) // DEV_BSIZE * DEV_BSIZE
         if 0 < eof_len < io_len:
             io_len = eof_len
+        # The pages' contents, gathered walking the ring in place (this runs
+        # once per block written).
         zero = self._zero
-        data = b"".join([zero if p.p_data is None else p.p_data for p in pages])
+        head = kl.plist
+        pp = head
+        bufs = []
+        while True:
+            buf = pp.p_data
+            bufs.append(zero if buf is None else buf)
+            pp = pp.p_next
+            if pp is head:
+                break
+        npages = len(bufs)
+        data = b"".join(bufs)
         if len(data) != io_len:
             data = data[:io_len]
         self.stats.write_klusters[npages] += 1
@@ -614,16 +657,15 @@ class RefFs:
                     self.stats.write_errors += 1
                 pvn_write_done(kl.plist, (B_ERROR if error else 0) | B_WRITE | done_flags)
 
-        req = self.disk.submit(
+        return self.disk.submit(
             "write",
             daddr + (koff - lbn * bsize),
             io_len,
             data=data,
             is_async=is_async,
             on_done=done,
-            tag=f"{ino.name}@{koff}+{npages}p",
+            tag=(ino.name, koff, npages),
         )
-        return req, io_len
 
     # -- validation -------------------------------------------------------------------
 
