@@ -51,7 +51,6 @@ from pvnsim.flags import (
 )
 from pvnsim.vm import _trace
 from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
-from pvnsim.vm.page import _page_vpadd, _page_vpsub
 from pvnsim.vm.vnode import IS_VMODSORT
 
 if TYPE_CHECKING:
@@ -111,13 +110,35 @@ def _hat_page_setattr(pp: Page, flag: int) -> None:
         and vp.kernel.pvn_vmodsort_supported
     ):
         vphm = vp.v_vphm
-        _mutex_enter(vphm)
+        k = vp.kernel
+        # Uncontended and single-threaded, the vnode-list mutex is taken and
+        # dropped inline, and the move to the tail (page_vpsub, then
+        # page_vpadd after the last page) is spelled out: every write of a
+        # clean page comes here.
+        fast = not k.hooked and vphm.owner is None
+        if fast:
+            vphm.owner = "main"
+        else:
+            _mutex_enter(vphm)
         pp.p_nrm |= flag
-        if pp.p_vpnext is not pp:
-            _page_vpsub(vp, pp)
-            head = vp.v_pages
-            _page_vpadd(head.p_vpprev if head is not None else vp, pp)
-        _mutex_exit(vphm)
+        nxt = pp.p_vpnext
+        if nxt is not pp:
+            prv = pp.p_vpprev
+            if vp.v_pages is pp:
+                vp.v_pages = nxt
+            prv.p_vpnext = nxt
+            nxt.p_vpprev = prv
+            # pp had a neighbour, so the list is not empty.
+            head: Page = vp.v_pages  # type: ignore[assignment]
+            tail = head.p_vpprev
+            pp.p_vpnext = head
+            pp.p_vpprev = tail
+            tail.p_vpnext = pp
+            head.p_vpprev = pp
+        if fast:
+            vphm.owner = None
+        else:
+            _mutex_exit(vphm)
         return
     pp.p_nrm |= flag
 

@@ -39,14 +39,16 @@ from pvnsim.flags import (
     SE_EXCL,
     VISSWAP,
     VMODSORT,
+    VSWAPLIKE,
     Se,
 )
 from pvnsim.vm import _trace
 from pvnsim.vm import vnode as _vnode
 from pvnsim.vm.hat import _hat_pageunload
 from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
-from pvnsim.vm.page import NOOFFSET, _page_add, _page_sub, _page_vpadd, _page_vpsub
+from pvnsim.vm.page import NOOFFSET, _page_sub
 from pvnsim.vm.page_lock import (
+    _add_reader,
     _grantable,
     _holder,
     _page_io_unlock,
@@ -55,7 +57,7 @@ from pvnsim.vm.page_lock import (
     _page_unlock,
     _take,
 )
-from pvnsim.vm.vnode import IS_SWAPVP, _vn_dispose
+from pvnsim.vm.vnode import _vn_dispose
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -77,6 +79,9 @@ __all__ = [
     "page_reclaim",
     "page_release",
 ]
+
+# page_release's results as plain ints (converting the enum per call costs).
+_PGREL_NOTREL, _PGREL_MOD, _PGREL_CLEAN = int(PGREL_NOTREL), int(PGREL_MOD), int(PGREL_CLEAN)
 
 _PG_ALLOWED = PG_EXCL | PG_WAIT | PG_NORELOC | PG_PANIC | PG_PUSHPAGE | PG_NORMALPRI
 
@@ -109,15 +114,21 @@ def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
     if vp.v_flag & VISSWAP:
         pp.p_state |= P_SWAP
     bucket[off] = pp
-    if (
-        vp.v_pages is not None
-        and pp.p_nrm & P_MOD
-        and vp.v_flag & VMODSORT
-        and vp.kernel.pvn_vmodsort_supported
-    ):
-        _page_vpadd(vp.v_pages.p_vpprev, pp)
+    # page_vpadd, inlined (this runs for every page created): a modified page
+    # of a VMODSORT vnode goes to the tail of v_pages, any other to the head.
+    head = vp.v_pages
+    if head is None:
+        pp.p_vpnext = pp
+        pp.p_vpprev = pp
+        vp.v_pages = pp
     else:
-        _page_vpadd(vp, pp)
+        tail = head.p_vpprev
+        pp.p_vpnext = head
+        pp.p_vpprev = tail
+        tail.p_vpnext = pp
+        head.p_vpprev = pp
+        if not (pp.p_nrm & P_MOD and vp.v_flag & VMODSORT and k.pvn_vmodsort_supported):
+            vp.v_pages = pp
     if fast:
         vphm.owner = None
     else:
@@ -137,7 +148,15 @@ def _page_hashout(pp: Page) -> None:
     else:
         _mutex_enter(vphm)
     del k.page_hash[vp][pp.p_offset]
-    _page_vpsub(vp, pp)
+    # page_vpsub(&vp->v_pages, pp), inlined (this runs for every page reused).
+    nxt = pp.p_vpnext
+    if vp.v_pages is pp:
+        vp.v_pages = None if nxt is pp else nxt
+    prv = pp.p_vpprev
+    prv.p_vpnext = nxt
+    nxt.p_vpprev = prv
+    pp.p_vpnext = pp
+    pp.p_vpprev = pp
     if fast:
         vphm.owner = None
     else:
@@ -247,13 +266,31 @@ def _page_create_va(
         if spare is None:
             # Like the C's page_get_freelist/page_get_cachelist, the page we
             # take is locked SE_EXCL, so nobody can use it while we hold it.
-            spare = k.take_free_page()
+            # Once memory is full the free list is empty and every page is
+            # built: skip take_free_page's call then.
+            if k.page_freelist is None and k.unused_pages <= 0:
+                spare = None
+            else:
+                spare = k.take_free_page()
             if spare is None:
-                cached = _first_unlocked(k.page_cachelist)
+                cached = k.page_cachelist
+                if cached is not None and cached.p_selock != 0:
+                    cached = _first_unlocked(cached)
                 if cached is None:
                     raise KernelPanic("page_create_va: no free page")
-                _take(cached, SE_EXCL, me)
-                k.cachelist_sub(cached)
+                # _take(cached, SE_EXCL, me) and k.cachelist_sub(cached), inlined:
+                # once memory is full, every page created comes this way.
+                cached.p_selock = -1
+                cached.p_sowner = me
+                nxt = cached.p_next
+                if k.page_cachelist is cached:
+                    k.page_cachelist = None if nxt is cached else nxt
+                prv = cached.p_prev
+                prv.p_next = nxt
+                nxt.p_prev = prv
+                cached.p_next = cached
+                cached.p_prev = cached
+                k.cachelist_count -= 1
                 cached.p_state &= ~P_FREE
                 _page_hashout(cached)
                 spare = cached
@@ -310,8 +347,18 @@ def _page_create_va(
                 _wait_io(k, pp)
             pp.p_iolock_state |= PAGE_IO_INUSE
             pp.p_ioowner = me
-        # Append: page_add(&plist, pp) followed by plist = plist->p_next.
-        plist = _page_add(plist, pp).p_next
+        # Append: page_add(&plist, pp) followed by plist = plist->p_next,
+        # inlined (once per page).
+        if plist is None:
+            pp.p_next = pp
+            pp.p_prev = pp
+            plist = pp
+        else:
+            tail = plist.p_prev
+            pp.p_next = plist
+            pp.p_prev = tail
+            tail.p_next = pp
+            plist.p_prev = pp
         i += 1
     if spare is not None:
         _give_back(k, spare)
@@ -353,9 +400,17 @@ def page_exists(vp: Vnode, off: int) -> Page | None:
 
 
 def _page_lookup_nowait(vp: Vnode, off: int, se: int) -> Page | None:
-    pp = vp.kernel.page_hash[vp].get(off)
+    k = vp.kernel
+    pp = k.page_hash[vp].get(off)
     if pp is None or pp.p_state & P_FREE:
         return None
+    # page_trylock, inlined for its two common cases (every page of a
+    # putpage range comes here).
+    selock = pp.p_selock
+    if selock == 0:
+        pp.p_selock = -1 if se == SE_EXCL else 1
+        pp.p_sowner = k.curthread if k.hooked else "main"
+        return pp
     if not _page_trylock(pp, se):
         return None
     return pp
@@ -386,10 +441,16 @@ def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:
         if pp is None:
             return None
         want = SE_EXCL if pp.p_state & P_FREE else se
-        if not _grantable(pp, want):
+        selock = pp.p_selock
+        if selock == 0:
+            # _take of an unlocked page, inlined (the common case).
+            pp.p_selock = -1 if want == SE_EXCL else 1
+            pp.p_sowner = k.curthread if k.hooked else "main"
+        elif want == SE_EXCL or selock < 0:  # not _grantable
             _wait_page(k, bucket, off, pp, want)
             continue
-        _take(pp, want, k.curthread if k.hooked else "main")
+        else:
+            _add_reader(pp, k.curthread if k.hooked else "main")
         if pp.p_state & P_FREE:
             if not _page_reclaim(pp, None):
                 continue
@@ -429,7 +490,16 @@ def _page_reclaim(pp: Page, lock: KMutex | None) -> int:
         _page_unlock(pp)
         return 0
     if pp.p_vnode is not None:
-        k.cachelist_sub(pp)
+        # k.cachelist_sub(pp), inlined: readahead pages come back this way.
+        nxt = pp.p_next
+        if k.page_cachelist is pp:
+            k.page_cachelist = None if nxt is pp else nxt
+        prv = pp.p_prev
+        prv.p_next = nxt
+        nxt.p_prev = prv
+        pp.p_next = pp
+        pp.p_prev = pp
+        k.cachelist_count -= 1
     else:
         k.page_freelist = _page_sub(k.page_freelist, pp)
         k.freelist_count -= 1
@@ -466,12 +536,7 @@ def _page_free(pp: Page, dontneed: int) -> None:
             f"lckcnt={pp.p_lckcnt}, cowcnt={pp.p_cowcnt}"
         )
     vp = pp.p_vnode
-    if (
-        vp is not None
-        and pp.p_nrm & P_MOD
-        and vp.v_flag & VMODSORT
-        and vp.kernel.pvn_vmodsort_supported
-    ):
+    if vp is not None and pp.p_nrm & P_MOD and vp.v_flag & VMODSORT and k.pvn_vmodsort_supported:
         raise KernelAssertionError(f"page_free: VMODSORT page {pp.name} is modified")
     pp.p_state |= P_FREE
     pp.p_nrm &= ~(P_REF | P_MOD | P_RO)
@@ -479,7 +544,21 @@ def _page_free(pp: Page, dontneed: int) -> None:
         pp.p_offset = NOOFFSET
         k.put_free_page(pp)
     else:
-        k.cachelist_add(pp, bool(dontneed))
+        # k.cachelist_add(pp, dontneed), inlined: every page freed comes here.
+        head = k.page_cachelist
+        if head is None:
+            pp.p_next = pp
+            pp.p_prev = pp
+            k.page_cachelist = pp
+        else:
+            tail = head.p_prev
+            pp.p_next = head
+            pp.p_prev = tail
+            tail.p_next = pp
+            head.p_prev = pp
+            if dontneed:
+                k.page_cachelist = pp
+        k.cachelist_count += 1
     pp.p_selock = 0
     pp.p_sowner = None
     k.freemem += 1
@@ -548,7 +627,7 @@ def _page_release(pp: Page, checkmod: int) -> int:
         )
     if (
         not pp.p_mapping
-        and not IS_SWAPVP(vp)
+        and not vp.v_flag & (VISSWAP | VSWAPLIKE)  # IS_SWAPVP(vp)
         and ((pp.p_selock > 0 and _page_tryupgrade(pp)) or pp.p_selock < 0)
         and pp.p_lckcnt == 0
         and pp.p_cowcnt == 0
@@ -556,11 +635,11 @@ def _page_release(pp: Page, checkmod: int) -> int:
     ):
         if checkmod and pp.p_nrm & P_MOD:
             _page_unlock(pp)
-            return int(PGREL_MOD)
+            return _PGREL_MOD
         _vn_dispose(pp, B_FREE, 0, None)
-        return int(PGREL_CLEAN)
+        return _PGREL_CLEAN
     _page_unlock(pp)
-    return int(PGREL_NOTREL)
+    return _PGREL_NOTREL
 
 
 def page_release(pp: Page, checkmod: int) -> int:

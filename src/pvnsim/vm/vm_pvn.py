@@ -223,6 +223,11 @@ class PageSlots:
         return len(self._array) - self._start
 
 
+#: The range of ``enum seg_rw`` (plain ints in it need no conversion).
+_SEG_RW_MIN = int(min(SegRw))
+_SEG_RW_MAX = int(max(SegRw))
+
+
 def _kassert(cond: object, text: str) -> None:
     if not cond:
         raise KernelAssertionError(f"assertion failed: {text}")
@@ -306,6 +311,19 @@ def _check_seg(routine: str, k: Kernel, seg: Any) -> None:
         raise UsageError(f"{routine}: segment {seg.name} belongs to another kernel")
 
 
+def _check_read_kluster(
+    routine: str, vp: Any, off: Any, seg: Any, addr: Any, vp_off: Any, vp_len: Any, isra: Any
+) -> Kernel:
+    k = check_vnode(routine, vp)
+    check_aligned(routine, k, "off", off)
+    check_int(routine, "addr", addr)
+    check_int(routine, "vp_off", vp_off)
+    check_int(routine, "vp_len", vp_len, minimum=1)
+    check_int(routine, "isra", int(isra))
+    _check_seg(routine, k, seg)
+    return k
+
+
 # ---------------------------------------------------------------------------
 # pvn_read_kluster: vm_pvn.c lines 89-221
 
@@ -340,13 +358,27 @@ def pvn_read_kluster(
     Deviations: the shared ones in the module docstring.
     """
     routine = "pvn_read_kluster"
-    k = check_vnode(routine, vp)
-    check_aligned(routine, k, "off", off)
-    check_int(routine, "addr", addr)
-    check_int(routine, "vp_off", vp_off)
-    check_int(routine, "vp_len", vp_len, minimum=1)
-    check_int(routine, "isra", int(isra))
-    _check_seg(routine, k, seg)
+    # The common, valid call in one test (once per block read); the checks
+    # that name a problem run only when it fails.
+    if (
+        type(vp) is Vnode
+        and type(off) is int
+        and type(addr) is int
+        and type(vp_off) is int
+        and type(vp_len) is int
+        and type(isra) is int
+        and off >= 0
+        and not off & vp.kernel.pageoffset
+        and addr >= 0
+        and vp_off >= 0
+        and vp_len >= 1
+        and isra >= 0
+        and isinstance(seg, Seg)
+        and seg.kernel is vp.kernel
+    ):
+        k = vp.kernel
+    else:
+        k = _check_read_kluster(routine, vp, off, seg, addr, vp_off, vp_len, isra)
     if not (off >= vp_off and off < vp_off + vp_len):  # L107
         raise UsageError(
             f"{routine}: off={off:#x} is outside the window [{vp_off:#x}, {vp_off + vp_len:#x})"
@@ -364,17 +396,18 @@ def pvn_read_kluster(
             pagesavail = 1  # L119
 
     # Compare in pages, as the C does to stay clear of 32-bit byte overflow.
-    if pagesavail < k.btopr(vp_len):  # L122
+    if pagesavail < (vp_len + k.pageoffset) >> k.pageshift:  # L122: btopr(vp_len)
         # Not enough for the whole window: first drop the part before off.
         deltab = off - vp_off  # L127
         vp_len -= deltab  # L128
         vp_off += deltab  # L129
-        if pagesavail < k.btopr(vp_len):  # L130
+        if pagesavail < (vp_len + k.pageoffset) >> k.pageshift:  # L130: btopr(vp_len)
             # Still too much: settle for what is available (at least a page).
             vp_len = k.ptob(pagesavail)  # L135
 
     vp_end = vp_off + vp_len  # L139
-    _kassert(off >= vp_off and off < vp_end, "off >= vp_off && off < vp_end")  # L140
+    if not (off >= vp_off and off < vp_end):  # L140
+        _kassert(False, "off >= vp_off && off < vp_end")  # pragma: no cover
 
     if isra and SEGOP_KLUSTER(seg, addr, 0):  # L142
         return None  # L143
@@ -419,7 +452,8 @@ def pvn_read_kluster(
         off = off - deltab  # L197
         offp = off
         lenp = deltab + deltaf  # L198
-        _kassert(off >= vp_off, "off >= vp_off")  # L199
+        if off < vp_off:  # L199
+            _kassert(False, "off >= vp_off")  # pragma: no cover
 
         # A window narrower than the pages covering it (fragments smaller
         # than a page) is reported with its own end, not the page end.
@@ -574,7 +608,8 @@ def pvn_read_done(plist: Page | None, flags: int) -> None:
 
     Deviations: the shared ones in the module docstring.
     """
-    check_flags("pvn_read_done", flags, ALL_BUF_FLAGS)
+    if not (type(flags) is int and flags >= 0 and not flags & ~ALL_BUF_FLAGS):
+        check_flags("pvn_read_done", flags, ALL_BUF_FLAGS)
     check_plist("pvn_read_done", plist)
     while plist is not None:  # L327
         pp = plist  # L328
@@ -616,7 +651,8 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
     Deviations: the shared ones in the module docstring.
     """
     routine = "pvn_write_done"
-    check_flags(routine, flags, ALL_BUF_FLAGS)
+    if not (type(flags) is int and flags >= 0 and not flags & ~ALL_BUF_FLAGS):
+        check_flags(routine, flags, ALL_BUF_FLAGS)
     if flags & B_READ:  # L378
         raise UsageError(f"{routine}: B_READ is set (ASSERT((flags & B_READ) == 0))")
     # DEVIATION: the C's globals are reached through the list's kernel; an
@@ -1347,11 +1383,22 @@ def pvn_plist_init(
     if not isinstance(pl, list):
         raise UsageError(f"{routine}: pl must be a list")
     k = check_plist(routine, pp, locked="excl")
-    check_int(routine, "plsz", plsz)
-    check_int(routine, "io_len", io_len)
-    rw = check_rw(routine, rw)
+    # The common, valid arguments in one test (once per block read).
+    if not (
+        type(plsz) is int
+        and type(io_len) is int
+        and type(rw) is int
+        and plsz >= 0
+        and io_len >= 0
+        and _SEG_RW_MIN <= rw <= _SEG_RW_MAX
+        and (k is None or (type(off) is int and off >= 0 and not off & k.pageoffset))
+    ):
+        check_int(routine, "plsz", plsz)
+        check_int(routine, "io_len", io_len)
+        rw = check_rw(routine, rw)
+        if k is not None:
+            check_aligned(routine, k, "off", off)
     if k is not None:
-        check_aligned(routine, k, "off", off)
         # The loop stores at least one page and then the terminating NULL.
         slots = max(k.btopr(plsz), 1) + 1
         if builtins.len(pl) < slots:
