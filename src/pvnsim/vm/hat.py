@@ -223,7 +223,15 @@ def _hat_setmod_only(pp: Page) -> None:
 
 
 def _hat_clrrefmod(pp: Page) -> None:
-    _hat_page_clrattr(pp, _RM)
+    # Only a mapped page needs _hat_page_clrattr's VMODSORT handling.
+    if pp.p_mapping:
+        _hat_page_clrattr(pp, _RM)
+    else:
+        pp.p_nrm &= ~_RM
+
+
+def _hat_ismod(pp: Page) -> int:
+    return pp.p_nrm & P_MOD
 
 
 def hat_clrrefmod(pp: Page) -> None:

@@ -1456,6 +1456,9 @@ def pvn_plist_init(
 #: Primitive name -> the body its public function calls when unhooked.
 _UNHOOKED_PRIMITIVES: dict[str, Callable[..., Any]] = {
     "hat_clrrefmod": _hat._hat_clrrefmod,
+    "hat_ismod": _hat._hat_ismod,
+    "hat_page_getattr": _hat._hat_page_getattr,
+    "hat_page_is_mapped": _hat._hat_page_is_mapped,
     "hat_pagesync": _hat._hat_pagesync,
     "hat_pageunload": _hat._hat_pageunload,
     "hat_setmod_only": _hat._hat_setmod_only,
