@@ -1,14 +1,19 @@
-"""Instructions per page of the fsync walk and of read klusters, counted by callgrind.
+"""Instructions per page of the fsync walk, of read klusters and of the file-system
+kit's sequential workload, counted by callgrind.
 
 Timings on a shared machine move by up to 2x from run to run; instruction
 counts do not, so this is the measure to compare two versions of the core.
 
-    python bench/instructions.py            # all three scenarios
-    python bench/instructions.py fsync0     # one: fsync0, fsyncA or read_kluster
+    python bench/instructions.py            # every scenario
+    python bench/instructions.py fsync0     # one: fsync0, fsyncA, read_kluster or gib
 
 Each scenario runs twice under ``valgrind --tool=callgrind``: once setting up
 the state only, once also doing the work; the difference divided by the pages
-is printed.  Needs valgrind; takes about 20 s per scenario.
+is printed.  ``gib`` is the workload of ``gib_workload_s`` in bench/run.py
+(sequential write, fsync and read through the fs kit, memory a quarter of the
+file) scaled down to a 16 MiB file; its pages count once although each is
+written and read.  Needs valgrind; takes about 20 s per scenario (``gib``
+about 40 s).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import subprocess
 import sys
 
 PAGES = 2000
+GIB_MIB = 16
 
 
 def _scenario(name: str, work: bool) -> None:
@@ -52,8 +58,18 @@ def _scenario(name: str, work: bool) -> None:
                 kl = pvn_read_kluster(vp, 0x8000, seg, 0x8000, 0, 0x10000, 0)
                 assert kl is not None
                 pvn_read_done(kl.plist, B_ERROR)
+    elif name == "gib":
+        from pvnsim.fs import Simulation
+        from pvnsim.fs.workload import sequential_read, sequential_write
+
+        size = GIB_MIB << 20
+        ops = sequential_write("f", size, 1 << 20) + sequential_read("f", size, 1 << 20)
+        sim = Simulation(memory=size // 4, keep_log=False)
+        sim.create("f")
+        if work:
+            sim.run(ops)
     else:
-        raise SystemExit(f"unknown scenario {name!r} (fsync0, fsyncA, read_kluster)")
+        raise SystemExit(f"unknown scenario {name!r} (fsync0, fsyncA, read_kluster, gib)")
 
 
 def _instructions(name: str, work: bool) -> int:
@@ -84,8 +100,9 @@ def main(argv: list[str]) -> int:
         return 0
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed")
-    for name in argv or ["fsync0", "fsyncA", "read_kluster"]:
-        per_page = (_instructions(name, True) - _instructions(name, False)) // PAGES
+    for name in argv or ["fsync0", "fsyncA", "read_kluster", "gib"]:
+        pages = (GIB_MIB << 20) // 4096 if name == "gib" else PAGES
+        per_page = (_instructions(name, True) - _instructions(name, False)) // pages
         print(f"{name:<13} {per_page:>8,} instructions/page")
     return 0
 
