@@ -22,6 +22,7 @@ zeros.
 
 from __future__ import annotations
 
+import mmap
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
@@ -36,6 +37,17 @@ from pvnsim.fs.clock import Clock
 __all__ = ["Disk", "DiskRequest", "Fault"]
 
 _CHUNK = 1 << 20
+
+# Chunks are anonymous private memory where the platform has it: the OS
+# zero-fills each page of it when the page is first written, whereas
+# bytearray(_CHUNK) zero-fills the whole chunk itself before the first write
+# (about a second per GiB stored on the development machine).  Past this many
+# chunks per disk (8 GiB) the rest are bytearrays, to stay well inside the
+# kernel's limit on memory mappings.
+_MMAP_FLAGS: int | None = getattr(mmap, "MAP_PRIVATE", None)
+if _MMAP_FLAGS is not None:
+    _MMAP_FLAGS |= getattr(mmap, "MAP_ANONYMOUS", 0)
+_MMAP_CHUNKS_MAX = 8192
 _KINDS = ("read", "write", "any")
 
 
@@ -178,7 +190,7 @@ class Disk:
         self.log: list[DiskRequest] = []
         self.queue: deque[DiskRequest] = deque()
         self.faults: list[Fault] = []
-        self._chunks: dict[int, bytearray] = {}
+        self._chunks: dict[int, bytearray | mmap.mmap] = {}
         self._head = 0
         self._free_at = 0
         self._seq = 0
@@ -200,7 +212,9 @@ class Disk:
         idx, within = divmod(daddr, _CHUNK)
         if within + nbytes <= _CHUNK:
             chunk = self._chunks.get(idx)
-            return bytearray(nbytes) if chunk is None else chunk[within : within + nbytes]
+            if chunk is None:
+                return bytearray(nbytes)
+            return bytearray(memoryview(chunk)[within : within + nbytes])
         out = bytearray(nbytes)
         pos = 0
         while pos < nbytes:
@@ -224,9 +238,18 @@ class Disk:
             n = min(_CHUNK - within, total - pos)
             chunk = self._chunks.get(idx)
             if chunk is None:
-                chunk = self._chunks[idx] = bytearray(_CHUNK)
+                chunk = self._chunks[idx] = self._new_chunk()
             chunk[within : within + n] = view[pos : pos + n]
             pos += n
+
+    def _new_chunk(self) -> bytearray | mmap.mmap:
+        # A zeroed chunk (see _MMAP_FLAGS).
+        if _MMAP_FLAGS is not None and len(self._chunks) < _MMAP_CHUNKS_MAX:
+            try:
+                return mmap.mmap(-1, _CHUNK, flags=_MMAP_FLAGS)
+            except OSError:
+                pass
+        return bytearray(_CHUNK)
 
     def discard(self, daddr: int, nbytes: int) -> None:
         """Zero ``[daddr, daddr + nbytes)`` at once (freed space reads as zeros)."""
