@@ -36,6 +36,16 @@ def test_simulate_tunables_reach_the_kernel(capsys):
     assert rec["disk_reads"] == 16
 
 
+def test_simulate_maxcontig_clusters_blocks(capsys):
+    """--maxcontig 8: a sequential 64 KiB write goes out as one 16-page write
+    (write-behind pushes the whole cluster) instead of eight 2-page ones."""
+    args = ["simulate", "--memory", "1M", "--file-size", "64K", "--io-size", "64K", "--json"]
+    assert main([*args, "--workload", "seqwrite"]) == 0
+    assert json.loads(capsys.readouterr().out)["write_klusters"] == {"2": 8}
+    assert main([*args, "--workload", "seqwrite", "--maxcontig", "8"]) == 0
+    assert json.loads(capsys.readouterr().out)["write_klusters"] == {"16": 1}
+
+
 def test_simulate_replays_a_trace_and_verifies(tmp_path, capsys):
     """--trace runs the file's operations; --verify and --check pass on a sound run."""
     trace = tmp_path / "t.trace"
@@ -55,6 +65,7 @@ def test_simulate_replays_a_trace_and_verifies(tmp_path, capsys):
         (["--files", "0"], "files, file size and I/O size must be positive"),
         (["--trace", "/nonexistent/x.trace"], "cannot read trace file"),
         (["--write-free", "2"], "argument --write-free: invalid choice"),
+        (["--maxcontig", "0"], "maxcontig must be an int of at least 1"),
     ],
 )
 def test_bad_options_fail_clearly(argv, message, capsys):

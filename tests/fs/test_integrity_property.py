@@ -49,8 +49,13 @@ def _apply(sim: Simulation, op: Op) -> None:
     sim.apply(op)
 
 
-@given(steps=st.lists(ops, max_size=40), write_behind=st.booleans(), vmodsort=st.booleans())
-def test_every_byte_read_is_the_last_byte_written(steps, write_behind, vmodsort):
+@given(
+    steps=st.lists(ops, max_size=40),
+    write_behind=st.booleans(),
+    vmodsort=st.booleans(),
+    maxcontig=st.sampled_from([1, 1, 3, 8]),
+)
+def test_every_byte_read_is_the_last_byte_written(steps, write_behind, vmodsort, maxcontig):
     """After any operations, pressure changes and injected errors, reads return the
     last write, and once the faults are gone nothing was lost: fsync writes every
     page an error left dirty, and the data comes back from disk."""
@@ -59,6 +64,7 @@ def test_every_byte_read_is_the_last_byte_written(steps, write_behind, vmodsort)
         verify=True,
         write_behind=write_behind,
         vmodsort=vmodsort,
+        maxcontig=maxcontig,
         keep_log=False,
     )
     for name in FILES:

@@ -84,3 +84,85 @@ def test_the_seq_workload_klusters_both_ways():
     # Written pages stay cached (freed to the cache list): the read hits them.
     assert m.disk_reads == 0
     assert m.getpage_hits == 64
+
+
+# -- maxcontig: ufs's clusters of disk-contiguous blocks (semantics.md 6.1) -----------
+
+
+def test_sequential_read_klusters_over_contiguous_blocks_with_maxcontig():
+    """A miss at offset 0 reads one block (ufs limits it to the block size
+    there); every later sequential miss reads the disk-contiguous run from its
+    block on, at most maxcontig (8) blocks: 2 + 16 + 16 + 16 + 14 pages."""
+    sim = _read_requests(maxcontig=8, readahead=0)
+    assert sim.disk.reads == 5
+    assert sim.fs.stats.read_klusters == {2: 1, 16: 3, 14: 1}
+    assert sim.disk.bytes_read == FILE
+
+
+def test_maxcontig_1_is_one_block_per_kluster():
+    """maxcontig=1 (the default) keeps every window at one block."""
+    assert _read_requests(maxcontig=1, readahead=0).disk.reads == 32
+    assert _write_requests(maxcontig=1).disk.writes == 32
+
+
+def test_read_ahead_reads_whole_clusters():
+    """With read-ahead each kluster read ahead is a cluster too: the file still
+    comes in 5 requests, and every byte read is the byte written."""
+    sim = _read_requests(maxcontig=8)
+    assert sim.disk.reads == 5
+    assert sim.fs.stats.readahead_issued >= 1
+
+
+@pytest.mark.parametrize(
+    ("write_behind", "vmodsort", "maxcontig", "expected"),
+    [
+        (True, True, 8, 4),
+        (True, True, 32, 1),
+        (False, False, 8, 4),
+        (False, False, 32, 1),
+        # fsync alone on a VMODSORT file: pvn_vplist_dirty walks back from the
+        # tail (vm_pvn.c L824), so it meets each block's last page first, and
+        # the window only reaches forward from that page's block.
+        (False, True, 8, 32),
+    ],
+)
+def test_sequential_write_klusters_over_contiguous_blocks(
+    write_behind, vmodsort, maxcontig, expected
+):
+    """putapage's window is the contiguous run from the page's block, at most
+    maxcontig blocks; write-behind pushes whole clusters (bsize * maxcontig)."""
+    sim = _write_requests(write_behind=write_behind, vmodsort=vmodsort, maxcontig=maxcontig)
+    assert sim.disk.writes == expected
+    assert sim.fs.stats.write_klusters == {64 // expected: expected}
+    assert sim.disk.bytes_written == FILE
+
+
+def test_clusters_stop_where_the_blocks_stop_being_contiguous():
+    """Two files written a block at a time in turn have interleaved blocks on
+    disk: contig is one block, so even with maxcontig=8 each write is a block."""
+    sim = Simulation(memory=4 << 20, verify=True, maxcontig=8, write_behind=False)
+    sim.create("f")
+    sim.create("g")
+    for off in range(0, FILE, 8192):
+        assert sim.write("f", off, pattern(1, off, 8192)) == 0
+        assert sim.write("g", off, pattern(2, off, 8192)) == 0
+    ino = sim.fs.inode("f")
+    assert sim.fs.contig(ino, 0) == 8192
+    assert sim.fsync("f") == 0
+    assert sim.disk.writes == 32
+    assert sim.fs.stats.write_klusters == {2: 32}
+    # g's blocks follow f's: a fresh file written at once is contiguous.
+    sim.create("h")
+    assert sim.write("h", 0, pattern(3, 0, FILE)) == 0
+    assert sim.fs.contig(sim.fs.inode("h"), 0) == 8 * 8192
+    assert sim.fs.contig(sim.fs.inode("h"), 30) == 2 * 8192  # the file ends
+    assert sim.fs.contig(sim.fs.inode("h"), 40) == 0  # a hole
+    sim.check()
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_maxcontig_must_be_a_positive_int(bad):
+    from pvnsim.errors import UsageError
+
+    with pytest.raises(UsageError, match="maxcontig"):
+        Simulation(memory=4 << 20, maxcontig=bad)

@@ -110,7 +110,13 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
         g.add_argument(f"--{name}", type=int, default=None, help="pages (default: illumos rule)")
     g = p.add_argument_group("file system")
     g.add_argument("--no-vmodsort", action="store_true", help="do not set VMODSORT on files")
-    g.add_argument("--readahead", type=int, default=1, help="blocks of read-ahead (default: 1)")
+    g.add_argument("--readahead", type=int, default=1, help="klusters of read-ahead (default: 1)")
+    g.add_argument(
+        "--maxcontig",
+        type=int,
+        default=1,
+        help="most blocks per kluster, ufs's fs_maxcontig (default: 1, a block)",
+    )
     g.add_argument("--no-write-behind", action="store_true", help="no async write of full blocks")
     g.add_argument(
         "--no-freebehind", action="store_true", help="no free-behind on sequential reads"
@@ -138,6 +144,7 @@ def _config(args: argparse.Namespace) -> SimConfig:
         keep_log=False,
         vmodsort=not args.no_vmodsort,
         readahead=args.readahead,
+        maxcontig=args.maxcontig,
         write_behind=not args.no_write_behind,
         freebehind=not args.no_freebehind,
         pvn_nofodklust=int(args.pvn_nofodklust),

@@ -91,12 +91,23 @@ class RefFs:
         bsize: block size: a power of two, a multiple of PAGESIZE, at most
             1 MiB.
         vmodsort: set VMODSORT on regular files (ufs does).
-        readahead: blocks to read ahead on sequential access (0: none).
+        readahead: klusters to read ahead on sequential access (0: none);
+            each is a block, or a cluster with ``maxcontig`` above 1.
         write_behind: start an async write of each block a write(2)
-            completes (ufs_wrip's SM_WRITE | SM_ASYNC | SM_DONTNEED).
+            completes (ufs_wrip's SM_WRITE | SM_ASYNC | SM_DONTNEED); with
+            ``maxcontig`` above 1, of each cluster.
         freebehind: free the pages behind a sequential read of a file
-            larger than ``smallfile`` (ufs_rdip's SM_FREE | SM_ASYNC).
+            larger than ``smallfile`` (ufs_rdip's SM_FREE | SM_ASYNC), each
+            block (or cluster) once it is read.
         smallfile: the free-behind threshold in bytes.
+        maxcontig: ufs's ``fs_maxcontig``: the most blocks one kluster may
+            span.  With 1 (the default) every kluster window is one block.
+            Above 1, the kit clusters as ufs does (semantics.md 6.1): a
+            putapage's window, and a sequential read miss's or read-ahead's,
+            is the run of blocks that follow each other on disk from the
+            page's block on (bmap_read's ``contig``), at most ``maxcontig``
+            blocks; write-behind and free-behind push whole clusters
+            (``bsize * maxcontig`` bytes, ufs's delayed clusters).
 
     Raises:
         UsageError: a bad block size, or a kernel already driven by another
@@ -114,6 +125,7 @@ class RefFs:
         write_behind: bool = True,
         freebehind: bool = True,
         smallfile: int = 32768,
+        maxcontig: int = 1,
     ) -> None:
         ps = kernel.pagesize
         if bsize < ps or bsize & (bsize - 1) or bsize > (1 << 20):
@@ -122,6 +134,8 @@ class RefFs:
             )
         if readahead < 0 or smallfile < 0:
             raise UsageError("readahead and smallfile must not be negative")
+        if isinstance(maxcontig, bool) or not isinstance(maxcontig, int) or maxcontig < 1:
+            raise UsageError(f"maxcontig must be an int of at least 1, not {maxcontig!r}")
         sched = kernel.sched
         if sched is None:
             kernel.sched = IoScheduler(kernel, disk.clock)
@@ -135,6 +149,9 @@ class RefFs:
         self.write_behind = write_behind
         self.freebehind = freebehind
         self.smallfile = smallfile
+        self.maxcontig = maxcontig
+        #: Bytes a write-behind or free-behind push covers (ufs's CLUSTSZ).
+        self.clustsz = bsize * maxcontig
         self.stats = FsStats()
         self.inodes: dict[str, Inode] = {}
         #: VOP_GETPAGE(vp, off, len, protp, pl, plsz, seg, addr, rw, cred) -> errno
@@ -210,6 +227,19 @@ class RefFs:
         for lbn in range(off // bsize, (end - 1) // bsize + 1):
             if lbn not in bmap:
                 bmap[lbn] = self._balloc()
+
+    def contig(self, ino: Inode, lbn: int) -> int:
+        """bmap_read's ``contig``: bytes from block ``lbn`` on that follow each
+        other on disk, at most ``maxcontig`` blocks (0 for a hole)."""
+        bmap = ino.bmap
+        daddr = bmap.get(lbn)
+        if daddr is None:
+            return 0
+        bsize = self.bsize
+        n = 1
+        while n < self.maxcontig and bmap.get(lbn + n) == daddr + n * bsize:
+            n += 1
+        return n * bsize
 
     def _balloc(self) -> int:
         if self._free_blocks:
@@ -322,7 +352,16 @@ class RefFs:
                 o += ps
                 continue
             n = self.getpage_miss(
-                ino, o, seg, addr + (o - off), pl, i, max(plsz - (o - off), ps), rw, se
+                ino,
+                o,
+                seg,
+                addr + (o - off),
+                pl,
+                i,
+                max(plsz - (o - off), ps),
+                rw,
+                se,
+                sequential=sequential,
             )
             if n < 0:
                 for j in range(i):
@@ -352,6 +391,8 @@ class RefFs:
         plsz: int,
         rw: int,
         se: int,
+        *,
+        sequential: bool = False,
     ) -> int:
         """Bring the page at ``off`` in; store it (and kluster pages up to ``plsz``) at ``pl[i:]``.
 
@@ -359,6 +400,9 @@ class RefFs:
         page_create_va(PG_WAIT); otherwise pvn_read_kluster gathers the absent
         pages of the block, one disk read fills them, and pvn_plist_init hands
         them over (pvn_read_done(B_ERROR) destroys them if the read fails).
+        With ``maxcontig`` above 1, a ``sequential`` miss other than at offset
+        0 klusters over the disk-contiguous run from the block on
+        (:meth:`contig`), as ufs_getpage_miss does.
 
         Returns:
             Pages stored (0: another path created the page first, look it up
@@ -385,7 +429,10 @@ class RefFs:
                 page_downgrade(pp)
             pl[i] = pp
             return 1
-        vp_len = min(bsize, _roundup(ino.size - blkoff, DEV_BSIZE))
+        window = bsize
+        if sequential and off and self.maxcontig > 1:
+            window = self.contig(ino, lbn)
+        vp_len = min(window, _roundup(ino.size - blkoff, DEV_BSIZE))
         kl = pvn_read_kluster(vp, off, seg, addr, blkoff, vp_len, 0)
         if kl is None:
             return 0
@@ -460,14 +507,17 @@ class RefFs:
         return req.error
 
     def _readahead(self, ino: Inode, off: int, eoff: int, seg: Seg, addr: int) -> None:
-        """Read ahead the blocks after ``eoff`` with pvn_read_kluster(isra=1), asynchronously."""
+        """Read ahead after ``eoff`` with pvn_read_kluster(isra=1), asynchronously:
+        ``readahead`` klusters, each a block (or with ``maxcontig`` above 1 the
+        disk-contiguous run from its block on, as ufs_getpage_ra reads)."""
         k = self.kernel
         bsize = self.bsize
         ps = k.pagesize
+        clustered = self.maxcontig > 1
         # The _roundup arithmetic, written out (this runs once per block read).
         nextrio = ino.nextrio
         start = ((nextrio if nextrio > eoff else eoff) + bsize - 1) // bsize * bsize
-        limit = (eoff + bsize - 1) // bsize * bsize + self.readahead * bsize
+        limit = (eoff + bsize - 1) // bsize * bsize + self.readahead * self.clustsz
         size_end = (ino.size + ps - 1) // ps * ps
         if size_end < limit:
             limit = size_end
@@ -477,20 +527,22 @@ class RefFs:
         bmap = ino.bmap
         blkoff = start
         while blkoff < limit:
-            daddr = bmap.get(blkoff // bsize)
-            ino.nextrio = blkoff + bsize
+            lbn = blkoff // bsize
+            daddr = bmap.get(lbn)
+            window = self.contig(ino, lbn) if clustered and daddr is not None else bsize
+            ino.nextrio = blkoff + window
             if daddr is not None and blkoff not in k.page_hash[vp]:
                 if k.freemem <= k.minfree:  # type: ignore[operator]
                     self.stats.readahead_giveups += 1
                 vp_len = (ino.size - blkoff + DEV_BSIZE - 1) // DEV_BSIZE * DEV_BSIZE
-                if vp_len > bsize:
-                    vp_len = bsize
+                if vp_len > window:
+                    vp_len = window
                 kl = pvn_read_kluster(vp, blkoff, seg, addr + (blkoff - off), blkoff, vp_len, 1)
                 if kl is None:
                     return
                 self.stats.readahead_issued += 1
                 self._read_io(ino, kl, daddr, is_async=True)
-            blkoff += bsize
+            blkoff += window
 
     # -- putpage ---------------------------------------------------------------------
 
@@ -548,7 +600,9 @@ class RefFs:
         """putapage: kluster the block's dirty pages, write them with one request.
 
         pvn_write_kluster gathers the dirty neighbours of ``pp`` inside its
-        block; the write is trimmed at end of file.  Synchronous requests wait
+        block (with ``maxcontig`` above 1: inside the disk-contiguous run from
+        its block on, bmap_read's ``contig``); the write is trimmed at end of
+        file.  Synchronous requests wait
         and finish with pvn_write_done((err ? B_ERROR : 0) | B_WRITE | flags);
         asynchronous ones finish the same way when the disk completes them.
 
@@ -563,6 +617,8 @@ class RefFs:
         poff = pp.p_offset
         blkoff = poff - poff % bsize
         blkend = blkoff + bsize
+        if self.maxcontig > 1:
+            blkend = blkoff + (self.contig(ino, poff // bsize) or bsize)
         size_end = (ino.size + ps - 1) // ps * ps
         if size_end < blkend:
             blkend = size_end

@@ -102,6 +102,8 @@ def fs_write(
     mask = k.pagemask
     stats = fs.stats
     write_behind = fs.write_behind
+    # A block, or with maxcontig above 1 a cluster (ufs's delayed cluster).
+    clustsz = fs.clustsz
     if k.hooked:
         create, io_unlock, setattr_, unlock = (
             page_create_va,
@@ -159,9 +161,9 @@ def fs_write(
         setattr_(pp, P_REF | P_MOD)
         unlock(pp)
         pos = pgoff + hi
-        if write_behind and pos % bsize == 0:
+        if write_behind and pos % clustsz == 0:
             stats.write_behind += 1
-            fs.putpage(vp, pos - bsize, bsize, B_ASYNC | B_DONTNEED, None)
+            fs.putpage(vp, pos - clustsz, clustsz, B_ASYNC | B_DONTNEED, None)
     return 0, n
 
 
@@ -217,6 +219,8 @@ def _read_pages(fs: RefFs, ino: Inode, off: int, end: int, out: bytearray) -> in
     bsize = fs.bsize
     size = ino.size
     dofree = fs.freebehind and ino.rnext == off and size > fs.smallfile
+    # Free-behind pushes a block, or with maxcontig above 1 a cluster.
+    clustsz = fs.clustsz
     seg = k.segkmap
     mask = k.pagemask
     pos = off
@@ -264,12 +268,12 @@ def _read_pages(fs: RefFs, ino: Inode, off: int, end: int, out: bytearray) -> in
             out[cur - off : wend - off] = bytes(wend - cur)
             cur = wend
         pos = wend
-        if dofree and wend == blkoff + bsize:
+        if dofree and wend == blkoff + bsize and wend % clustsz == 0:
             flags = B_ASYNC | B_FREE
             if k.freemem < k.lotsfree + k.pages_before_pager:  # type: ignore[operator]
                 flags |= B_DONTNEED
             fs.stats.free_behind += 1
-            fs.putpage(vp, blkoff, bsize, flags, None)
+            fs.putpage(vp, wend - clustsz, clustsz, flags, None)
     ino.rnext = end
     return 0
 

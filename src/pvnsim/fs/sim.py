@@ -65,8 +65,8 @@ class SimConfig:
 
     File system:
         bsize: block size, the kluster window.
-        vmodsort, readahead, write_behind, freebehind, smallfile: see
-            :class:`~pvnsim.fs.fs.RefFs`.
+        vmodsort, readahead, write_behind, freebehind, smallfile, maxcontig:
+            see :class:`~pvnsim.fs.fs.RefFs`.
 
     pvn tunables and thresholds (None: illumos defaults):
         pvn_nofodklust, pvn_write_noklust, pvn_vmodsort_disable, write_free,
@@ -97,6 +97,7 @@ class SimConfig:
     write_behind: bool = True
     freebehind: bool = True
     smallfile: int = attrs.field(default=32768, validator=_nonneg)
+    maxcontig: int = 1
     pvn_nofodklust: int = 0
     pvn_write_noklust: int = 0
     pvn_vmodsort_disable: int = 0
@@ -186,6 +187,7 @@ class Simulation:
             write_behind=c.write_behind,
             freebehind=c.freebehind,
             smallfile=c.smallfile,
+            maxcontig=c.maxcontig,
         )
         self.pageout = Pageout(
             k, self.clock, handspread=c.handspread, interval_ns=c.pageout_interval_ns or 1
