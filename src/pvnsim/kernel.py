@@ -214,9 +214,10 @@ class Kernel:
 
     def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
         """Sleep until ``ready()``; without a scheduler that is a deadlock."""
-        if self.sched is None:
+        sched = self._sched  # the field behind the sched property
+        if sched is None:
             raise DeadlockError([Wait(self.curthread, what, holder)])
-        self.sched.block(what, holder, ready)
+        sched.block(what, holder, ready)
 
     def yield_point(self, what: str = "") -> None:
         """An explicit switch point: with a scheduler, another thread may run here.

@@ -170,6 +170,31 @@ def check_plist(
     # A well-formed ring visits each of the kernel's pages at most once, so
     # more steps than pages means it never comes back to its head.
     steps = len(k.pages)
+    if locked == "any" and not same_vnode and check is None:
+        # The defaults (pvn_io_done, pvn_read_done, pvn_write_done: once per
+        # kluster), with each page's whole test in one expression, its bit
+        # tests behind comparisons for the usual values (CPython 3.11
+        # specializes int comparisons, not bit operations).  At the first
+        # page that fails it, the loop below runs from the head and names
+        # the problem.
+        pp = plist
+        n = steps
+        while (
+            type(pp) is Page
+            and pp.p_hash is None
+            and pp.p_vnode is not None
+            and pp.kernel is k
+            and (pp.p_state == 0 or not pp.p_state & P_FREE)
+            and (pp.p_iolock_state == PAGE_IO_INUSE or pp.p_iolock_state & PAGE_IO_INUSE)
+            and pp.p_selock != 0
+            and pp.p_next.p_prev is pp
+        ):
+            pp = pp.p_next
+            if pp is plist:
+                return k
+            n -= 1
+            if n <= 0:
+                break
     pp = plist
     while True:
         # The common, valid page in one test; check_page names any problem.

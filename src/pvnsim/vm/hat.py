@@ -76,6 +76,10 @@ __all__ = [
 ]
 
 _RM = P_REF | P_MOD
+# Masks computed once (CPython 3.11 does not specialize int bit operations).
+_RM_RO = _RM | P_RO
+_NOT_RM = ~_RM
+_NOT_NSH = ~P_NSH
 
 
 class HatMapping:
@@ -98,7 +102,8 @@ class HatMapping:
 
 def _hat_page_setattr(pp: Page, flag: int) -> None:
     nosh = flag & P_NSH
-    flag &= ~P_NSH
+    if nosh:
+        flag &= _NOT_NSH
     if pp.p_nrm & flag == flag:
         return
     vp = pp.p_vnode
@@ -110,15 +115,13 @@ def _hat_page_setattr(pp: Page, flag: int) -> None:
         and vp.kernel.pvn_vmodsort_supported
     ):
         vphm = vp.v_vphm
-        k = vp.kernel
-        # Uncontended and single-threaded, the vnode-list mutex is taken and
-        # dropped inline, and the move to the tail (page_vpsub, then
-        # page_vpadd after the last page) is spelled out: every write of a
-        # clean page comes here.
-        fast = not k.hooked and vphm.owner is None
-        if fast:
-            vphm.owner = "main"
-        else:
+        # The move to the tail (page_vpsub, then page_vpadd after the last
+        # page) is spelled out: every write of a clean page comes here.
+        # Uncontended and unhooked, nothing runs while the list mutex would
+        # be held, so taking and dropping it is left out (it would change
+        # nothing anyone sees).
+        fast = not vp.kernel.hooked and vphm.owner is None
+        if not fast:
             _mutex_enter(vphm)
         pp.p_nrm |= flag
         nxt = pp.p_vpnext
@@ -135,9 +138,7 @@ def _hat_page_setattr(pp: Page, flag: int) -> None:
             pp.p_vpprev = tail
             tail.p_vpnext = pp
             head.p_vpprev = pp
-        if fast:
-            vphm.owner = None
-        else:
+        if not fast:
             _mutex_exit(vphm)
         return
     pp.p_nrm |= flag
@@ -227,7 +228,7 @@ def _hat_clrrefmod(pp: Page) -> None:
     if pp.p_mapping:
         _hat_page_clrattr(pp, _RM)
     else:
-        pp.p_nrm &= ~_RM
+        pp.p_nrm &= _NOT_RM
 
 
 def _hat_ismod(pp: Page) -> int:
@@ -250,16 +251,16 @@ def _hat_pagesync(pp: Page, flags: int) -> int:
     mappings = pp.p_mapping
     if not mappings:
         # No translation holds hardware bits: every path below returns this.
-        return pp.p_nrm & (_RM | P_RO)
+        return pp.p_nrm & _RM_RO
     if pp.p_nrm & P_RO and flags & HAT_SYNC_STOPON_MOD:
-        return pp.p_nrm & (_RM | P_RO)
+        return pp.p_nrm & _RM_RO
     if not flags & HAT_SYNC_ZERORM:
         if (
             (flags & HAT_SYNC_STOPON_REF and pp.p_nrm & P_REF)
             or (flags & HAT_SYNC_STOPON_MOD and pp.p_nrm & P_MOD)
             or (flags & HAT_SYNC_STOPON_SHARED and len(mappings) > pp.kernel.po_share)
         ):
-            return pp.p_nrm & (_RM | P_RO)
+            return pp.p_nrm & _RM_RO
     for m in mappings:
         bits = m.hw
         if bits:
@@ -270,7 +271,7 @@ def _hat_pagesync(pp: Page, flags: int) -> int:
                 flags & HAT_SYNC_STOPON_REF and pp.p_nrm & P_REF
             ):
                 break
-    return pp.p_nrm & (_RM | P_RO)
+    return pp.p_nrm & _RM_RO
 
 
 def hat_pagesync(pp: Page, flags: HatSync | int) -> int:

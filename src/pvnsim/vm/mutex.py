@@ -68,6 +68,11 @@ class KCondvar:
 
 def _mutex_enter(m: KMutex) -> None:
     k = m.kernel
+    if m.owner is None and not k.hooked:
+        # The uncontended enter on an unhooked kernel (the thread is "main"),
+        # tested first: the walks take the page-list mutex once per page.
+        m.owner = "main"
+        return
     me = k.curthread if k.hooked else "main"
     if m.owner == me:
         raise KernelPanic(f"recursive mutex_enter: {m.name} is already held by {me}")
@@ -78,6 +83,10 @@ def _mutex_enter(m: KMutex) -> None:
 
 def _mutex_exit(m: KMutex) -> None:
     k = m.kernel
+    if m.owner == "main" and not k.hooked:
+        # The exit by the owner on an unhooked kernel, tested first (as above).
+        m.owner = None
+        return
     if m.owner != (k.curthread if k.hooked else "main"):
         raise KernelPanic(
             f"mutex_exit: {m.name} is held by {m.owner or 'nobody'}, not by {k.curthread}"

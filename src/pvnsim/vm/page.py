@@ -180,11 +180,9 @@ def _page_add(head: Page | None, pp: Page) -> Page:
 def _page_sub(head: Page | None, pp: Page | None) -> Page | None:
     if head is None or pp is None:
         raise KernelPanic(f"page_sub: bad arg(s): pp {pp!r}, *ppp {head!r}")
-    if head is pp:
-        head = pp.p_next
-        if head is pp:
-            head = None
     nxt = pp.p_next
+    if head is pp:
+        head = None if nxt is pp else nxt
     prv = pp.p_prev
     prv.p_next = nxt
     nxt.p_prev = prv
@@ -221,9 +219,10 @@ def _page_vpadd(link: Vnode | Page, pp: Page) -> None:
     if type(link) is Page:
         old = link.p_vpnext
         # Insert pp before old, then store pp into link's next field.
+        prv = old.p_vpprev
         pp.p_vpnext = old
-        pp.p_vpprev = old.p_vpprev
-        old.p_vpprev.p_vpnext = pp
+        pp.p_vpprev = prv
+        prv.p_vpnext = pp
         old.p_vpprev = pp
         link.p_vpnext = pp
         return
@@ -233,29 +232,29 @@ def _page_vpadd(link: Vnode | Page, pp: Page) -> None:
         pp.p_vpnext = pp
         pp.p_vpprev = pp
     else:
+        tail = head.p_vpprev
         pp.p_vpnext = head
-        pp.p_vpprev = head.p_vpprev
-        head.p_vpprev.p_vpnext = pp
+        pp.p_vpprev = tail
+        tail.p_vpnext = pp
         head.p_vpprev = pp
     vp.v_pages = pp
 
 
 def _page_vpsub(link: Vnode | Page, pp: Page | None) -> None:
-    if type(link) is Page:
-        head: Page | None = link.p_vpnext
+    is_page = type(link) is Page
+    if is_page:
+        head: Page | None = link.p_vpnext  # type: ignore[union-attr]
     else:
         head = link.v_pages  # type: ignore[union-attr]
     if head is None or pp is None:
         raise KernelPanic(f"page_vpsub: bad arg(s): pp {pp!r}, *ppp {head!r}")
+    nxt = pp.p_vpnext
     if head is pp:
-        head = pp.p_vpnext
-        if head is pp:
-            head = None
-        if type(link) is Page:
-            link.p_vpnext = head  # type: ignore[assignment]
+        head = None if nxt is pp else nxt
+        if is_page:
+            link.p_vpnext = head  # type: ignore[union-attr]
         else:
             link.v_pages = head  # type: ignore[union-attr]
-    nxt = pp.p_vpnext
     prv = pp.p_vpprev
     prv.p_vpnext = nxt
     nxt.p_vpprev = prv

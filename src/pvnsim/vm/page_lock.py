@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 
+_NOT_IO_INUSE = ~PAGE_IO_INUSE
+
+
 def _add_reader(pp: Page, who: str) -> None:
     owner = pp.p_sowner
     if pp.p_selock == 0:
@@ -123,17 +126,29 @@ def _page_lock(pp: Page, se: int, lock: KMutex | None, reclaim: int) -> int:
         if se != SE_EXCL:
             _page_downgrade(pp)
         return 1
-    _take(pp, se, k.curthread if k.hooked else "main")
+    # _take(pp, se, ...) for the two cases every walk meets (an exclusive
+    # lock, or the first reader of an unlocked page), written out: once per
+    # page a synchronous walk visits.
+    if se == SE_EXCL:
+        pp.p_selock = -1
+        pp.p_sowner = k.curthread if k.hooked else "main"
+    elif pp.p_selock == 0:
+        pp.p_selock = 1
+        pp.p_sowner = k.curthread if k.hooked else "main"
+    else:
+        _add_reader(pp, k.curthread if k.hooked else "main")
     return 1
 
 
 def _page_unlock(pp: Page) -> None:
-    if pp.p_selock == 0:
-        raise KernelPanic(f"page_unlock: page {pp.name} is not locked")
-    if pp.p_selock < 0 or pp.p_selock == 1:
+    selock = pp.p_selock
+    # The last hold (exclusive, or one reader) first: the usual case.
+    if selock < 0 or selock == 1:
         pp.p_selock = 0
         pp.p_sowner = None
         return
+    if selock == 0:
+        raise KernelPanic(f"page_unlock: page {pp.name} is not locked")
     pp.p_selock -= 1
     owner = pp.p_sowner
     if isinstance(owner, list):
@@ -236,16 +251,22 @@ def _page_io_lock(pp: Page) -> None:
 
 
 def _page_io_trylock(pp: Page) -> int:
-    if pp.p_iolock_state & PAGE_IO_INUSE:
+    state = pp.p_iolock_state
+    # A free i/o lock is state 0: told by a comparison, which CPython
+    # specializes, before the bit test (once per page a walk writes).
+    if state == 0:
+        pp.p_iolock_state = PAGE_IO_INUSE
+    elif state & PAGE_IO_INUSE:
         return 0
-    pp.p_iolock_state |= PAGE_IO_INUSE
+    else:
+        pp.p_iolock_state = state | PAGE_IO_INUSE
     k = pp.kernel
     pp.p_ioowner = k.curthread if k.hooked else "main"
     return 1
 
 
 def _page_io_unlock(pp: Page) -> None:
-    pp.p_iolock_state &= ~PAGE_IO_INUSE
+    pp.p_iolock_state &= _NOT_IO_INUSE  # the mask computed once
     pp.p_ioowner = None
 
 

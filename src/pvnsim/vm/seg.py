@@ -93,9 +93,14 @@ def SEGOP_KLUSTER(seg: Seg, addr: int, delta: int) -> int:
     """Ask ``seg`` whether ``addr + delta`` may join a kluster with ``addr``."""
     k = seg.kernel
     if k.hooked and k.tracing:
-        return _trace.traced(k, "SEGOP_KLUSTER", "sai>i", _seg_kluster, seg, addr, delta)
+        return _trace.traced(k, "SEGOP_KLUSTER", "sai>i", _segop_kluster, seg, addr, delta)
     return seg.kluster(addr, delta)
 
 
-def _seg_kluster(seg: Seg, addr: int, delta: int) -> int:
+def _segop_kluster(seg: Seg, addr: int, delta: int) -> int:
+    # A SegMap (the kernel's segkmap, which the fs kit reads through)
+    # always answers 0: said here without the method call, as
+    # pvn_read_kluster asks once per page.  A subclass keeps its own answer.
+    if type(seg) is SegMap:
+        return 0
     return seg.kluster(addr, delta)

@@ -85,6 +85,19 @@ _PGREL_NOTREL, _PGREL_MOD, _PGREL_CLEAN = int(PGREL_NOTREL), int(PGREL_MOD), int
 
 _PG_ALLOWED = PG_EXCL | PG_WAIT | PG_NORELOC | PG_PANIC | PG_PUSHPAGE | PG_NORMALPRI
 
+# Masks the per-page paths use, computed once: CPython 3.11 does not
+# specialize ``&``, ``|`` and ``~`` on ints, so each one spelled out in a body
+# costs a generic call per page.
+_PG_EXCL_WAIT = PG_EXCL | PG_WAIT
+_ONE_PAGE_FLAGS = frozenset((PG_WAIT, PG_EXCL, _PG_EXCL_WAIT))
+_NOT_PG_ALLOWED = ~_PG_ALLOWED
+_NOT_P_FREE = ~P_FREE
+_NOT_P_SWAP = ~P_SWAP
+_NOT_FREE_SWAP = ~(P_FREE | P_SWAP)
+_RM_RO = P_REF | P_MOD | P_RO
+_NOT_RM_RO = ~_RM_RO
+_SWAPVP_FLAGS = VISSWAP | VSWAPLIKE
+
 
 # -- hash in / hash out ---------------------------------------------------
 
@@ -161,8 +174,8 @@ def _page_hashout(pp: Page) -> None:
         vphm.owner = None
     else:
         _mutex_exit(vphm)
-    pp.p_nrm &= ~(P_REF | P_MOD | P_RO)
-    pp.p_state &= ~P_SWAP
+    pp.p_nrm &= _NOT_RM_RO
+    pp.p_state &= _NOT_P_SWAP
     pp.p_vnode = None
     pp.p_offset = NOOFFSET
     pp.p_fsdata = 0
@@ -234,15 +247,22 @@ def _page_create_va(
     vp: Vnode, off: int, nbytes: int, flags: int, seg: Seg | None, vaddr: int
 ) -> Page | None:
     k = vp.kernel
-    if not flags & (PG_EXCL | PG_WAIT):
-        raise KernelPanic("page_create_va: invalid flags: neither PG_EXCL nor PG_WAIT")
-    if flags & ~_PG_ALLOWED:
-        raise KernelPanic(f"page_create_va: unsupported flags {flags & ~_PG_ALLOWED:#x}")
-    npages = (nbytes + k.pageoffset) >> k.pageshift  # btopr
-    if npages > (k.total_pages // 2 or 1):
-        if not flags & PG_WAIT:
-            return None
-        k.block(f"memory for {npages} pages (more than max_page_get)", None, lambda: False)
+    if nbytes == k.pagesize and flags in _ONE_PAGE_FLAGS:
+        # The one-page call the ports and the fs kit make, told by a
+        # comparison and a set lookup (cheaper than the bit tests below):
+        # valid flags, and one page is never more than max_page_get (at
+        # least 1).
+        npages = 1
+    else:
+        if not flags & _PG_EXCL_WAIT:
+            raise KernelPanic("page_create_va: invalid flags: neither PG_EXCL nor PG_WAIT")
+        if flags & _NOT_PG_ALLOWED:
+            raise KernelPanic(f"page_create_va: unsupported flags {flags & ~_PG_ALLOWED:#x}")
+        npages = (nbytes + k.pageoffset) >> k.pageshift  # btopr
+        if npages > (k.total_pages // 2 or 1):
+            if not flags & PG_WAIT:
+                return None
+            k.block(f"memory for {npages} pages (more than max_page_get)", None, lambda: False)
     if k.freemem <= k.throttlefree + npages:  # type: ignore[operator]
         if flags & PG_WAIT:
             _wait_for_memory(k, npages + k.throttlefree)  # type: ignore[operator]
@@ -255,14 +275,18 @@ def _page_create_va(
     # After any wait (a reclaim hook may have changed freemem meanwhile).
     entry_freemem = k.freemem
     k.freemem -= npages
-    me = k.curthread if k.hooked else "main"
+    hooked = k.hooked
+    me = k.curthread if hooked else "main"
     plist: Page | None = None
     created = 0
     spare: Page | None = None
     bucket = k.page_hash[vp]
+    vphm = vp.v_vphm
+    pagesize = k.pagesize
+    visswap = vp.v_flag & VISSWAP  # read once for the written-out page_hashin
     i = 0
+    o = off  # off + (i << PAGESHIFT), kept up to date as i advances
     while i < npages:
-        o = off + (i << k.pageshift)
         if spare is None:
             # Like the C's page_get_freelist/page_get_cachelist, the page we
             # take is locked SE_EXCL, so nobody can use it while we hold it.
@@ -291,8 +315,32 @@ def _page_create_va(
                 cached.p_next = cached
                 cached.p_prev = cached
                 k.cachelist_count -= 1
-                cached.p_state &= ~P_FREE
-                _page_hashout(cached)
+                ovp = cached.p_vnode
+                if hooked or ovp is None or ovp.v_vphm.owner is not None:
+                    cached.p_state &= _NOT_P_FREE
+                    _page_hashout(cached)
+                else:
+                    # _page_hashout(cached), written out for the case where
+                    # nothing can watch: unhooked, with the old vnode's list
+                    # mutex free, taking and dropping it changes nothing
+                    # anyone sees, so it is left alone.  Once memory is full
+                    # every page created recycles a cached one this way.
+                    del k.page_hash[ovp][cached.p_offset]
+                    nxt = cached.p_vpnext
+                    if ovp.v_pages is cached:
+                        ovp.v_pages = None if nxt is cached else nxt
+                    prv = cached.p_vpprev
+                    prv.p_vpnext = nxt
+                    nxt.p_vpprev = prv
+                    cached.p_vpnext = cached
+                    cached.p_vpprev = cached
+                    cached.p_nrm &= _NOT_RM_RO
+                    # Clearing P_FREE (above, for the other branch) and then
+                    # P_SWAP (in _page_hashout), in one step.
+                    cached.p_state &= _NOT_FREE_SWAP
+                    cached.p_vnode = None
+                    cached.p_offset = NOOFFSET
+                    cached.p_fsdata = 0
                 spare = cached
             else:
                 # _take(spare, SE_EXCL, me): a page off the free list is unlocked.
@@ -301,15 +349,38 @@ def _page_create_va(
         existing = bucket.get(o)
         if existing is None:
             pp = spare
-            pp.p_nrm = P_REF
-            if not _page_hashin(pp, vp, o):
-                # Another thread created it while we waited for the list
-                # mutex (only possible with a scheduler): look again.
-                pp.p_nrm = 0
-                continue
+            if hooked or vphm.owner is not None:
+                pp.p_nrm = P_REF
+                if not _page_hashin(pp, vp, o):
+                    # Another thread created it while we waited for the list
+                    # mutex (only possible with a scheduler): look again.
+                    pp.p_nrm = 0
+                    continue
+            else:
+                # _page_hashin(pp, vp, o), written out (once per page
+                # created) for the case where it cannot fail: unhooked and
+                # with the list mutex free nothing runs between the lookup
+                # above and here, and that mutex is left alone as above.  A
+                # page with only P_REF goes to the head of v_pages.
+                pp.p_nrm = P_REF
+                pp.p_vnode = vp
+                pp.p_offset = o
+                if visswap:
+                    pp.p_state |= P_SWAP
+                bucket[o] = pp
+                head = vp.v_pages
+                if head is None:
+                    pp.p_vpnext = pp
+                    pp.p_vpprev = pp
+                else:
+                    tail = head.p_vpprev
+                    pp.p_vpnext = head
+                    pp.p_vpprev = tail
+                    tail.p_vpnext = pp
+                    head.p_vpprev = pp
+                vp.v_pages = pp
+            # The spare was locked SE_EXCL by us when it was taken.
             spare = None
-            pp.p_selock = -1
-            pp.p_sowner = me
             pp.p_iolock_state |= PAGE_IO_INUSE
             pp.p_ioowner = me
             created += 1
@@ -335,7 +406,7 @@ def _page_create_va(
             _take(pp, SE_EXCL, me)
             if pp.p_state & P_FREE:
                 k.cachelist_sub(pp)
-                pp.p_state &= ~P_FREE
+                pp.p_state &= _NOT_P_FREE
             else:
                 k.freemem += 1
             if pp.p_iolock_state & PAGE_IO_INUSE:
@@ -360,6 +431,8 @@ def _page_create_va(
             tail.p_next = pp
             plist.p_prev = pp
         i += 1
+        if i < npages:  # (not after the last page: a new int object each time)
+            o += pagesize
     if spare is not None:
         _give_back(k, spare)
     return plist
@@ -402,7 +475,9 @@ def page_exists(vp: Vnode, off: int) -> Page | None:
 def _page_lookup_nowait(vp: Vnode, off: int, se: int) -> Page | None:
     k = vp.kernel
     pp = k.page_hash[vp].get(off)
-    if pp is None or pp.p_state & P_FREE:
+    # PP_ISFREE; p_state is 0 for most pages, and a comparison is cheaper
+    # than the bit test (CPython specializes the one, not the other).
+    if pp is None or (pp.p_state != 0 and pp.p_state & P_FREE):
         return None
     # page_trylock, inlined for its two common cases (every page of a
     # putpage range comes here).
@@ -440,7 +515,10 @@ def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:
         pp = bucket.get(off)
         if pp is None:
             return None
-        want = SE_EXCL if pp.p_state & P_FREE else se
+        # PP_ISFREE, read once (nothing below changes p_state before the
+        # second use); p_state is 0 for most pages, a cheap comparison.
+        free = pp.p_state != 0 and pp.p_state & P_FREE
+        want = SE_EXCL if free else se
         selock = pp.p_selock
         if selock == 0:
             # _take of an unlocked page, inlined (the common case).
@@ -451,19 +529,49 @@ def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:
             continue
         else:
             _add_reader(pp, k.curthread if k.hooked else "main")
-        if pp.p_state & P_FREE:
-            if not _page_reclaim(pp, None):
-                continue
+        if free:
+            if k.freemem < 1 or pp.p_vnode is None:
+                if not _page_reclaim(pp, None):
+                    continue
+            else:
+                # _page_reclaim(pp, None) of a cached page with memory to
+                # spare, written out: readahead pages come back this way,
+                # once per page read.  (We hold it SE_EXCL and it is free,
+                # the two things _page_reclaim asserts.)  The cache-list
+                # removal is k.cachelist_sub(pp), spelled out.
+                nxt = pp.p_next
+                if k.page_cachelist is pp:
+                    k.page_cachelist = None if nxt is pp else nxt
+                prv = pp.p_prev
+                prv.p_next = nxt
+                nxt.p_prev = prv
+                pp.p_next = pp
+                pp.p_prev = pp
+                k.cachelist_count -= 1
+                pp.p_state &= _NOT_P_FREE
+                pp.p_nrm |= P_REF
+                k.freemem -= 1
+                vm = k.vm
+                vm.pgrec += 1
+                vm.pgfrec += 1
             if se != SE_EXCL:
                 pp.p_selock = 1
         return pp
 
 
 def _wait_page(k: Kernel, bucket: dict[int, Page], off: int, pp: Page, want: int) -> None:
+    # The page's name as pp.name (page_name) renders a page with identity,
+    # built here without the property and its call: a sequential read waits
+    # here for each readahead block.  The wake-up test is _grantable(pp,
+    # want) written out.
+    vp = pp.p_vnode
+    name = f"{vp.v_name}@{pp.p_offset}" if vp is not None and pp.p_hash is None else pp.name
     k.block(
-        f"page lock of {pp.name}",
+        f"page lock of {name}",
         _holder(pp),
-        lambda: _grantable(pp, want) or bucket.get(off) is not pp,
+        lambda: (
+            (pp.p_selock == 0 if want == SE_EXCL else pp.p_selock >= 0) or bucket.get(off) is not pp
+        ),
     )
 
 
@@ -503,7 +611,7 @@ def _page_reclaim(pp: Page, lock: KMutex | None) -> int:
     else:
         k.page_freelist = _page_sub(k.page_freelist, pp)
         k.freelist_count -= 1
-    pp.p_state &= ~P_FREE
+    pp.p_state &= _NOT_P_FREE
     pp.p_nrm |= P_REF
     k.freemem -= 1
     k.vm.pgrec += 1
@@ -524,22 +632,37 @@ def page_reclaim(pp: Page, lock: KMutex | None) -> int:
 
 def _page_free(pp: Page, dontneed: int) -> None:
     k = pp.kernel
-    if pp.p_selock >= 0:
-        raise KernelAssertionError(f"page_free: page {pp.name} is not held exclusively")
-    if pp.p_iolock_state & PAGE_IO_INUSE:
-        raise KernelAssertionError(f"page_free: page {pp.name} is i/o locked")
-    if pp.p_state & P_FREE:
-        raise KernelPanic(f"page_free: page {pp.name} is free")
-    if pp.p_mapping or pp.p_lckcnt or pp.p_cowcnt:
-        raise KernelPanic(
-            f"page_free pp={pp.name}, mapped={len(pp.p_mapping or ())}, "
-            f"lckcnt={pp.p_lckcnt}, cowcnt={pp.p_cowcnt}"
-        )
+    state = pp.p_state
+    # The usual page (exclusively locked, i/o lock free, not free, unmapped,
+    # no lock or cow counts) in one test, mostly comparisons (which CPython
+    # specializes; a bit test is a generic call): this runs for every page
+    # freed.  The checks below name any problem.
+    if not (
+        pp.p_selock < 0
+        and pp.p_iolock_state == 0
+        and not state & P_FREE
+        and pp.p_mapping is None
+        and pp.p_lckcnt == 0
+        and pp.p_cowcnt == 0
+    ):
+        if pp.p_selock >= 0:
+            raise KernelAssertionError(f"page_free: page {pp.name} is not held exclusively")
+        if pp.p_iolock_state & PAGE_IO_INUSE:
+            raise KernelAssertionError(f"page_free: page {pp.name} is i/o locked")
+        if state & P_FREE:
+            raise KernelPanic(f"page_free: page {pp.name} is free")
+        if pp.p_mapping or pp.p_lckcnt or pp.p_cowcnt:
+            raise KernelPanic(
+                f"page_free pp={pp.name}, mapped={len(pp.p_mapping or ())}, "
+                f"lckcnt={pp.p_lckcnt}, cowcnt={pp.p_cowcnt}"
+            )
     vp = pp.p_vnode
-    if vp is not None and pp.p_nrm & P_MOD and vp.v_flag & VMODSORT and k.pvn_vmodsort_supported:
-        raise KernelAssertionError(f"page_free: VMODSORT page {pp.name} is modified")
-    pp.p_state |= P_FREE
-    pp.p_nrm &= ~(P_REF | P_MOD | P_RO)
+    nrm = pp.p_nrm
+    if nrm != 0:
+        if vp is not None and nrm & P_MOD and vp.v_flag & VMODSORT and k.pvn_vmodsort_supported:
+            raise KernelAssertionError(f"page_free: VMODSORT page {pp.name} is modified")
+        pp.p_nrm = nrm & _NOT_RM_RO
+    pp.p_state = state | P_FREE
     if vp is None:
         pp.p_offset = NOOFFSET
         k.put_free_page(pp)
@@ -621,13 +744,14 @@ def page_destroy_free(pp: Page) -> None:
 
 def _page_release(pp: Page, checkmod: int) -> int:
     vp = pp.p_vnode
-    if pp.p_selock == 0 or pp.p_state & P_FREE or vp is None:
+    # PP_ISFREE behind the comparison p_state != 0, as in the lookups.
+    if pp.p_selock == 0 or (pp.p_state != 0 and pp.p_state & P_FREE) or vp is None:
         raise KernelAssertionError(
             f"page_release: page {pp.name} must be locked, not free, with a vnode"
         )
     if (
         not pp.p_mapping
-        and not vp.v_flag & (VISSWAP | VSWAPLIKE)  # IS_SWAPVP(vp)
+        and not vp.v_flag & _SWAPVP_FLAGS  # IS_SWAPVP(vp)
         and ((pp.p_selock > 0 and _page_tryupgrade(pp)) or pp.p_selock < 0)
         and pp.p_lckcnt == 0
         and pp.p_cowcnt == 0
@@ -636,7 +760,14 @@ def _page_release(pp: Page, checkmod: int) -> int:
         if checkmod and pp.p_nrm & P_MOD:
             _page_unlock(pp)
             return _PGREL_MOD
-        _vn_dispose(pp, B_FREE, 0, None)
+        # _vn_dispose(pp, B_FREE, 0, None) with the page's vnode known,
+        # written out: every readahead page released after its read comes
+        # here.
+        op = vp.v_op.dispose
+        if op is not None:
+            op(vp, pp, B_FREE, 0, None)
+        else:
+            _page_free(pp, 0)  # fs_dispose's B_FREE case
         return _PGREL_CLEAN
     _page_unlock(pp)
     return _PGREL_NOTREL

@@ -89,6 +89,7 @@ from pvnsim.vm import hat as _hat
 from pvnsim.vm import mutex as _mutex
 from pvnsim.vm import page as _page
 from pvnsim.vm import page_lock as _page_lock
+from pvnsim.vm import seg as _seg
 from pvnsim.vm import vm_page as _vm_page
 from pvnsim.vm import vnode as _vnode
 from pvnsim.vm.argcheck import (
@@ -166,6 +167,12 @@ KCRED: Any = "kcred"
 
 #: Flags pvn_getdirty, pvn_write_kluster and pvn_vplist_dirty understand.
 PVN_FLAGS = B_ASYNC | B_INVAL | B_FREE | B_DONTNEED | B_DELWRI | B_TRUNC | B_FORCE
+
+# Masks of the one-test argument checks, computed once (CPython 3.11 does
+# not specialize ``&``, ``|`` and ``~`` on ints).
+_NOT_PVN_FLAGS = ~PVN_FLAGS
+_NOT_ALL_BUF_FLAGS = ~ALL_BUF_FLAGS
+_B_INVAL_FREE = B_INVAL | B_FREE
 
 PutapageFn = Callable[[Vnode, Page, Any, Any, int, Any], int]
 GetpageFn = Callable[..., int]
@@ -265,10 +272,15 @@ def _port(at: int, kinds: str, void: bool = False) -> Callable[[F], F]:
         # The wrapper is generated with the port's own parameter list, so a
         # call costs one extra frame and no packing of arguments (this runs
         # for every page a walk writes).  Without a kernel at ``at`` the
-        # port's own checks refuse the call.
+        # port's own checks refuse the call.  The kernel is read as a plain
+        # attribute inside a ``try`` (free when nothing is raised) rather
+        # than with getattr and a default, a builtin call per port call.
         source = (
             f"def {name}({arglist}):\n"
-            f"    k = getattr({params[at]}, 'kernel', None)\n"
+            f"    try:\n"
+            f"        k = {params[at]}.kernel\n"
+            f"    except AttributeError:\n"
+            f"        return fn({arglist})\n"
             f"    if k is None:\n"
             f"        return fn({arglist})\n"
             f"    if not k.hooked:\n"
@@ -515,7 +527,7 @@ def pvn_write_kluster(
         type(vp) is Vnode
         and type(flags) is int
         and flags >= 0
-        and not flags & ~PVN_FLAGS
+        and not flags & _NOT_PVN_FLAGS
         and type(vp_off) is int
         and vp_off >= 0
         and type(vp_len) is int
@@ -608,7 +620,7 @@ def pvn_read_done(plist: Page | None, flags: int) -> None:
 
     Deviations: the shared ones in the module docstring.
     """
-    if not (type(flags) is int and flags >= 0 and not flags & ~ALL_BUF_FLAGS):
+    if not (type(flags) is int and flags >= 0 and not flags & _NOT_ALL_BUF_FLAGS):
         check_flags("pvn_read_done", flags, ALL_BUF_FLAGS)
     check_plist("pvn_read_done", plist)
     while plist is not None:  # L327
@@ -651,7 +663,7 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
     Deviations: the shared ones in the module docstring.
     """
     routine = "pvn_write_done"
-    if not (type(flags) is int and flags >= 0 and not flags & ~ALL_BUF_FLAGS):
+    if not (type(flags) is int and flags >= 0 and not flags & _NOT_ALL_BUF_FLAGS):
         check_flags(routine, flags, ALL_BUF_FLAGS)
     if flags & B_READ:  # L378
         raise UsageError(f"{routine}: B_READ is set (ASSERT((flags & B_READ) == 0))")
@@ -788,9 +800,9 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
 
 
 def _check_getdirty(routine: str, pp: Any, flags: int) -> int:
-    # The common, valid call in one test (once per page of every walk);
-    # check_flags and check_page name any problem.  Returns the flags as a
-    # plain int.
+    # Run when pvn_getdirty's one-expression test fails: check_flags and
+    # check_page name any problem; valid arguments of another type (an enum
+    # flag, say) pass.  Returns the flags as a plain int.
     if type(flags) is not int or flags < 0 or flags & ~PVN_FLAGS:
         flags = check_flags(routine, flags, PVN_FLAGS)
     excl = flags & (B_INVAL | B_FREE)  # L583
@@ -824,7 +836,22 @@ def pvn_getdirty(pp: Page, flags: int) -> int:
     Deviations: the shared ones in the module docstring.
     """
     routine = "pvn_getdirty"
-    flags = _check_getdirty(routine, pp, flags)  # L583-585
+    # _check_getdirty's one test, here so that the valid call (once per page
+    # of every walk) makes no extra call; the function names any problem.
+    # (The masks are module constants, and PP_ISFREE tries the comparison
+    # ``p_state == 0`` first: CPython 3.11 specializes comparisons of ints,
+    # not their bit operations.)
+    if not (
+        type(flags) is int
+        and flags >= 0
+        and not flags & _NOT_PVN_FLAGS
+        and type(pp) is Page
+        and pp.p_hash is None
+        and pp.p_vnode is not None
+        and (pp.p_state == 0 or not pp.p_state & P_FREE)
+        and (pp.p_selock < 0 if flags & _B_INVAL_FREE else pp.p_selock > 0)
+    ):
+        flags = _check_getdirty(routine, pp, flags)  # L583-585
 
     # Pages locked in memory are neither freed nor invalidated.
     if (
@@ -1482,6 +1509,7 @@ _UNHOOKED_PRIMITIVES: dict[str, Callable[..., Any]] = {
     "page_destroy_free": _vm_page._page_destroy_free,
     "page_lookup_nowait": _vm_page._page_lookup_nowait,
     "page_release": _vm_page._page_release,
+    "SEGOP_KLUSTER": _seg._segop_kluster,
     "VN_DISPOSE": _vnode._vn_dispose,
 }
 

@@ -169,8 +169,17 @@ def fs_dispose(vp: Vnode, pp: Page, fl: int, dn: int, cr: Any) -> None:
 def _vn_dispose(pp: Page, flag: int, dn: int, cr: Any) -> None:
     vp = pp.p_vnode
     if vp is not None:
-        op = vp.v_op.dispose or fs_dispose
-        op(vp, pp, flag, dn, cr)
+        op = vp.v_op.dispose
+        if op is not None:
+            op(vp, pp, flag, dn, cr)
+        elif flag == B_FREE:
+            # fs_dispose's two cases written out (the default dispose, on
+            # every page a walk frees or destroys): one call fewer.
+            _page_free(pp, dn)
+        elif flag == B_INVAL:
+            _page_destroy(pp, dn)
+        else:
+            fs_dispose(vp, pp, flag, dn, cr)  # raises, naming the bad flag
         return
     if flag == B_FREE:
         _page_free(pp, dn)
