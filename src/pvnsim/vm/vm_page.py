@@ -46,7 +46,7 @@ from pvnsim.vm import _trace
 from pvnsim.vm import vnode as _vnode
 from pvnsim.vm.hat import _hat_pageunload
 from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
-from pvnsim.vm.page import NOOFFSET, _page_sub
+from pvnsim.vm.page import NOOFFSET, _page_sub, _page_vpadd, _page_vpsub
 from pvnsim.vm.page_lock import (
     _add_reader,
     _grantable,
@@ -127,21 +127,15 @@ def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
     if vp.v_flag & VISSWAP:
         pp.p_state |= P_SWAP
     bucket[off] = pp
-    # page_vpadd, inlined (this runs for every page created): a modified page
-    # of a VMODSORT vnode goes to the tail of v_pages, any other to the head.
-    head = vp.v_pages
-    if head is None:
-        pp.p_vpnext = pp
-        pp.p_vpprev = pp
-        vp.v_pages = pp
+    if (
+        vp.v_pages is not None
+        and pp.p_nrm & P_MOD
+        and vp.v_flag & VMODSORT
+        and k.pvn_vmodsort_supported
+    ):
+        _page_vpadd(vp.v_pages.p_vpprev, pp)
     else:
-        tail = head.p_vpprev
-        pp.p_vpnext = head
-        pp.p_vpprev = tail
-        tail.p_vpnext = pp
-        head.p_vpprev = pp
-        if not (pp.p_nrm & P_MOD and vp.v_flag & VMODSORT and k.pvn_vmodsort_supported):
-            vp.v_pages = pp
+        _page_vpadd(vp, pp)
     if fast:
         vphm.owner = None
     else:
@@ -161,15 +155,7 @@ def _page_hashout(pp: Page) -> None:
     else:
         _mutex_enter(vphm)
     del k.page_hash[vp][pp.p_offset]
-    # page_vpsub(&vp->v_pages, pp), inlined (this runs for every page reused).
-    nxt = pp.p_vpnext
-    if vp.v_pages is pp:
-        vp.v_pages = None if nxt is pp else nxt
-    prv = pp.p_vpprev
-    prv.p_vpnext = nxt
-    nxt.p_vpprev = prv
-    pp.p_vpnext = pp
-    pp.p_vpprev = pp
+    _page_vpsub(vp, pp)
     if fast:
         vphm.owner = None
     else:
@@ -598,16 +584,7 @@ def _page_reclaim(pp: Page, lock: KMutex | None) -> int:
         _page_unlock(pp)
         return 0
     if pp.p_vnode is not None:
-        # k.cachelist_sub(pp), inlined: readahead pages come back this way.
-        nxt = pp.p_next
-        if k.page_cachelist is pp:
-            k.page_cachelist = None if nxt is pp else nxt
-        prv = pp.p_prev
-        prv.p_next = nxt
-        nxt.p_prev = prv
-        pp.p_next = pp
-        pp.p_prev = pp
-        k.cachelist_count -= 1
+        k.cachelist_sub(pp)
     else:
         k.page_freelist = _page_sub(k.page_freelist, pp)
         k.freelist_count -= 1
