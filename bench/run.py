@@ -26,19 +26,10 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from pvnsim import (
-    Kernel,
-    SegMap,
-    hat_setmod,
-    make_page,
-    page_lookup,
-    page_unlock,
-    populate,
-    pvn_read_kluster,
-    pvn_vplist_dirty,
-)
+from pvnsim import Kernel, SegMap, make_page, populate, pvn_read_kluster, pvn_vplist_dirty
 from pvnsim.flags import B_ASYNC, B_ERROR, B_FREE, P_MOD, P_REF, SE_EXCL, VMODSORT
 from pvnsim.fs import make_putapage
+from pvnsim.vm import hat_setmod, page_lookup, page_unlock
 from pvnsim.vm.vm_pvn import pvn_read_done
 
 ROOMY = dict(
@@ -379,9 +370,10 @@ def interleavings_per_s(quick: bool) -> float:
     pages against a thread destroying one of them (two threads), depth-first
     schedules with at most two preemptions, every validator at every switch point
     and at the end of each run (setup of each run's kernel included)."""
-    from pvnsim import page_destroy, page_lookup, pvn_write_done
+    from pvnsim import pvn_write_done
     from pvnsim.concurrency import Exhaustive, explore
     from pvnsim.flags import B_WRITE, SE_EXCL
+    from pvnsim.vm import page_destroy, page_lookup
 
     def put(vp: Any, pp: Any, offp: Any, lenp: Any, flags: int, cred: Any) -> int:
         pvn_write_done(pp, B_WRITE | flags)

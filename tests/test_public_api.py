@@ -51,7 +51,11 @@ def test_every_vm_pvn_routine_is_importable():
 
 
 def test_ports_name_their_c_source():
-    """Each port's docstring names vm_pvn.c and a line range."""
+    """Each port names vm_pvn.c and a line range; its public function names the port."""
+    from pvnsim.vm import vm_pvn
+
     for name in PORTS:
-        doc = getattr(pvnsim, name).__doc__ or ""
+        doc = getattr(vm_pvn, name).__doc__ or ""
         assert "usr/src/uts/common/vm/vm_pvn.c, lines" in doc, name
+        public = getattr(pvnsim, name).__doc__ or ""
+        assert f"pvnsim.vm.vm_pvn.{name}" in public, name

@@ -16,6 +16,8 @@ call in the other modules of :mod:`pvnsim.vm`.
 
 from __future__ import annotations
 
+import sys
+
 from pvnsim import flags
 from pvnsim.errors import (
     DeadlockError,
@@ -30,48 +32,8 @@ from pvnsim.kernel import Kernel, VmStats
 from pvnsim.trace import Event, Trace
 from pvnsim.vm.build import make_page, populate
 from pvnsim.vm.describe import KernelSnapshot, snapshot
-from pvnsim.vm.hat import (
-    hat_clrrefmod,
-    hat_ismod,
-    hat_map,
-    hat_page_getattr,
-    hat_page_is_mapped,
-    hat_pagesync,
-    hat_pageunload,
-    hat_setmod,
-    hat_setmod_only,
-    hat_touch,
-    hat_unmap,
-)
-from pvnsim.vm.page import Page, page_add, page_sub, page_vpadd, page_vpsub, ring
-from pvnsim.vm.page_lock import (
-    page_downgrade,
-    page_io_lock,
-    page_io_locked,
-    page_io_trylock,
-    page_io_unlock,
-    page_io_wait,
-    page_lock,
-    page_trylock,
-    page_tryupgrade,
-    page_unlock,
-)
-from pvnsim.vm.seg import Seg, SegCallable, SegMap, SegVn
-from pvnsim.vm.validate import check_kernel
-from pvnsim.vm.vm_page import (
-    page_create_va,
-    page_destroy,
-    page_destroy_free,
-    page_exists,
-    page_free,
-    page_lookup,
-    page_lookup_nowait,
-    page_release,
-)
-from pvnsim.vm.vm_pvn import (
-    KCRED,
-    Kluster,
-    PageSlots,
+from pvnsim.vm.page import Page
+from pvnsim.vm.ports import (
     pvn_getdirty,
     pvn_getpages,
     pvn_init,
@@ -85,13 +47,15 @@ from pvnsim.vm.vm_pvn import (
     pvn_write_done,
     pvn_write_kluster,
 )
-from pvnsim.vm.vnode import VN_DISPOSE, Vnode, VnodeOps, fs_dispose
+from pvnsim.vm.seg import Seg, SegCallable, SegMap, SegVn
+from pvnsim.vm.validate import check_kernel
+from pvnsim.vm.vm_pvn import KCRED, Kluster, PageSlots
+from pvnsim.vm.vnode import Vnode, VnodeOps
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KCRED",
-    "VN_DISPOSE",
     "DeadlockError",
     "Event",
     "InternalError",
@@ -116,41 +80,7 @@ __all__ = [
     "__version__",
     "check_kernel",
     "flags",
-    "fs_dispose",
-    "hat_clrrefmod",
-    "hat_ismod",
-    "hat_map",
-    "hat_page_getattr",
-    "hat_page_is_mapped",
-    "hat_pagesync",
-    "hat_pageunload",
-    "hat_setmod",
-    "hat_setmod_only",
-    "hat_touch",
-    "hat_unmap",
     "make_page",
-    "page_add",
-    "page_create_va",
-    "page_destroy",
-    "page_destroy_free",
-    "page_downgrade",
-    "page_exists",
-    "page_free",
-    "page_io_lock",
-    "page_io_locked",
-    "page_io_trylock",
-    "page_io_unlock",
-    "page_io_wait",
-    "page_lock",
-    "page_lookup",
-    "page_lookup_nowait",
-    "page_release",
-    "page_sub",
-    "page_trylock",
-    "page_tryupgrade",
-    "page_unlock",
-    "page_vpadd",
-    "page_vpsub",
     "populate",
     "pvn_getdirty",
     "pvn_getpages",
@@ -164,6 +94,26 @@ __all__ = [
     "pvn_vpzero",
     "pvn_write_done",
     "pvn_write_kluster",
-    "ring",
     "snapshot",
 ]
+
+
+def _register_notebook_display() -> None:
+    # Rich notebook displays of the model's objects come from pvnsim.viz,
+    # which sits above the model: the model does not import it.  When this
+    # package is imported inside IPython, register the views with IPython's
+    # HTML formatter; the views are imported only when something is shown.
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return
+    shell = ipython.get_ipython()
+    if shell is None:
+        return
+    if not hasattr(shell, "display_formatter"):
+        return
+    from pvnsim.viz.display import enable_notebook
+
+    enable_notebook(shell)
+
+
+_register_notebook_display()

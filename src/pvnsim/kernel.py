@@ -16,9 +16,14 @@ cache list are p_next/p_prev rings, as in illumos.
 freemem is kept exactly (illumos keeps it approximately in per-CPU counters):
 ``freemem == never-used + len(free list) + len(cache list)``.
 
-At construction the kernel runs every routine registered with
-:func:`register_boot_routine` (the ports register ``pvn_init``), the way
-illumos calls its init routines at startup.
+At construction the kernel sets itself up explicitly, the way illumos's
+startup code does: it derives the memory thresholds, builds the kernel's
+segmap segment and calls ``pvn_init``.
+
+The kernel also holds what the hook point (:mod:`pvnsim.hooks`) needs:
+``curthread``, the name of the running simulated thread (a scheduler writes
+it at every switch), and ``hooks``, ``None`` unless tracing is on or a
+scheduler that switches threads is installed.
 """
 
 from __future__ import annotations
@@ -29,26 +34,22 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pvnsim.errors import DeadlockError, UsageError, Wait
-from pvnsim.flags import ALL_V_FLAGS, P_FREE, VREG, VType
+from pvnsim import hooks as _hooks
+from pvnsim.errors import UsageError
+from pvnsim.flags import ALL_V_FLAGS, VREG, VType
 from pvnsim.sched.interface import Scheduler
 from pvnsim.trace import Trace
-from pvnsim.vm.page import Page, _page_add, _page_sub
+from pvnsim.vm.page import Page
+from pvnsim.vm.seg import SegMap
+from pvnsim.vm.vm_pvn import pvn_init
+from pvnsim.vm.vnode import Vnode, VnodeOps
 
 if TYPE_CHECKING:
+    from pvnsim.hooks import Hooks
     from pvnsim.vm.kmem import KmemCache
     from pvnsim.vm.seg import Seg
-    from pvnsim.vm.vnode import Vnode, VnodeOps
 
-__all__ = ["Kernel", "Scheduler", "VmStats", "register_boot_routine"]
-
-_BOOT_ROUTINES: list[Callable[[Kernel], None]] = []
-
-
-def register_boot_routine(routine: Callable[[Kernel], None]) -> None:
-    """Have every kernel built from now on run ``routine(kernel)`` at boot."""
-    if routine not in _BOOT_ROUTINES:
-        _BOOT_ROUTINES.append(routine)
+__all__ = ["Kernel", "VmStats"]
 
 
 @attrs.define(slots=True)
@@ -135,10 +136,10 @@ class Kernel:
     trace: Trace = attrs.field(init=False, factory=Trace)
     _tracing: bool = attrs.field(init=False, default=False)
     _sched: Scheduler | None = attrs.field(init=False, default=None)
-    #: True while tracing is on or a scheduler that wants switch points is
-    #: installed: every primitive tests this one flag and, when it is False,
-    #: goes straight to its body.
-    hooked: bool = attrs.field(init=False, default=False)
+    #: The running simulated thread; a scheduler writes it at every switch.
+    curthread: str = attrs.field(init=False, default="main")
+    #: The hook point's state, or None while nobody watches calls (pvnsim.hooks).
+    hooks: Hooks | None = attrs.field(init=False, default=None)
     marker_cache: KmemCache | None = attrs.field(init=False, default=None)
     segkmap: Seg | None = attrs.field(init=False, default=None)
     memory_reclaim: Callable[[Kernel, int], None] | None = attrs.field(init=False, default=None)
@@ -170,11 +171,9 @@ class Kernel:
         self.unused_pages = self.total_pages - self.kernel_pages
         self.freemem = self.unused_pages
         self.rng = random.Random(self.seed)
-        from pvnsim.vm.seg import SegMap
-
+        # What illumos's startup does for the part of the VM modelled here.
         self.segkmap = SegMap(self, "segkmap")
-        for routine in _BOOT_ROUTINES:
-            routine(self)
+        pvn_init(self)
 
     # -- threads ---------------------------------------------------------
 
@@ -185,8 +184,13 @@ class Kernel:
 
     @sched.setter
     def sched(self, value: Scheduler | None) -> None:
+        old = self._sched
+        if old is not None and old is not value:
+            old.detached(self)
         self._sched = value
-        self._rehook()
+        if value is not None:
+            value.attached(self)
+        _hooks.update(self)
 
     @property
     def tracing(self) -> bool:
@@ -196,28 +200,7 @@ class Kernel:
     @tracing.setter
     def tracing(self, value: bool) -> None:
         self._tracing = bool(value)
-        self._rehook()
-
-    def _rehook(self) -> None:
-        sched = self._sched
-        switches = sched is not None and getattr(sched, "switches", True)
-        if sched is not None and not switches and sched.current() != "main":
-            # Unhooked primitives name the running thread "main" without asking.
-            raise UsageError("a scheduler that never switches must name its one thread 'main'")
-        self.hooked = self._tracing or switches
-
-    @property
-    def curthread(self) -> str:
-        """The name of the running simulated thread (``"main"`` without a scheduler)."""
-        sched = self.sched
-        return "main" if sched is None else sched.current()
-
-    def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
-        """Sleep until ``ready()``; without a scheduler that is a deadlock."""
-        sched = self._sched  # the field behind the sched property
-        if sched is None:
-            raise DeadlockError([Wait(self.curthread, what, holder)])
-        sched.block(what, holder, ready)
+        _hooks.update(self)
 
     def yield_point(self, what: str = "") -> None:
         """An explicit switch point: with a scheduler, another thread may run here.
@@ -225,8 +208,7 @@ class Kernel:
         Users add these to their own thread functions (a file system's code
         between two pvn calls, say); without a scheduler it does nothing.
         """
-        if self.sched is not None:
-            self.sched.switch_point("yield", what)
+        _hooks.switch_point(self, "yield", what)
 
     # -- tracing ---------------------------------------------------------
 
@@ -264,8 +246,6 @@ class Kernel:
         ops: VnodeOps | None = None,
     ) -> Vnode:
         """Create a vnode of this kernel (names must be unique)."""
-        from pvnsim.vm.vnode import Vnode
-
         if name is None:
             name = f"v{len(self.vnodes) + 1}"
         if name in self._names:
@@ -287,51 +267,6 @@ class Kernel:
 
     # -- physical pages ------------------------------------------------------
 
-    def _new_page(self) -> Page:
-        pp = Page(self, len(self.pages))
-        self.pages.append(pp)
-        return pp
-
-    def take_free_page(self) -> Page | None:
-        """Take a page off the free list (building one if never used), or None."""
-        pp = self.page_freelist
-        if pp is not None:
-            self.page_freelist = _page_sub(pp, pp)
-            self.freelist_count -= 1
-        elif self.unused_pages > 0:
-            self.unused_pages -= 1
-            pp = self._new_page()
-        else:
-            return None
-        pp.p_state &= ~P_FREE
-        return pp
-
-    def put_free_page(self, pp: Page) -> None:
-        """Put an identity-less page at the tail of the free list (no freemem change)."""
-        pp.p_state |= P_FREE
-        head = self.page_freelist
-        if head is None:
-            self.page_freelist = _page_add(None, pp)
-        else:
-            _page_add(head, pp)
-        self.freelist_count += 1
-
-    def cachelist_add(self, pp: Page, at_head: bool) -> None:
-        """Put a page with identity on the cache list (head or tail)."""
-        head = self.page_cachelist
-        if head is None:
-            self.page_cachelist = _page_add(None, pp)
-        else:
-            _page_add(head, pp)
-            if at_head:
-                self.page_cachelist = pp
-        self.cachelist_count += 1
-
-    def cachelist_sub(self, pp: Page) -> None:
-        """Take a page off the cache list."""
-        self.page_cachelist = _page_sub(self.page_cachelist, pp)
-        self.cachelist_count -= 1
-
     def iter_pages(self) -> Iterator[Page]:
         """Every physical page built so far."""
         return iter(self.pages)
@@ -347,12 +282,6 @@ class Kernel:
         from pvnsim.vm.describe import kernel_text
 
         return kernel_text(self)
-
-    def _repr_html_(self) -> str:
-        # The notebook view lives above the model (pvnsim.viz); import it lazily.
-        from pvnsim.viz.display import View
-
-        return View(self).html()
 
     def snapshot(self) -> Any:
         """A comparable record of the whole simulated state (see describe.snapshot)."""

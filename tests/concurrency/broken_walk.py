@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pvnsim import page_destroy_free, page_lock, page_trylock, page_unlock, pvn_getdirty
+from pvnsim import pvn_getdirty
 from pvnsim.errors import KernelAssertionError
 from pvnsim.flags import (
     B_ASYNC,
@@ -28,6 +28,7 @@ from pvnsim.flags import (
     SE_SHARED,
     VVMLOCK,
 )
+from pvnsim.vm import page_destroy_free, page_lock, page_trylock, page_unlock
 from pvnsim.vm.mutex import cv_broadcast, cv_wait, mutex_enter, mutex_exit
 
 

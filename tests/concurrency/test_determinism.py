@@ -5,9 +5,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from pvnsim import Kernel, make_page, page_destroy, page_lookup
+from pvnsim import Kernel, make_page
 from pvnsim.concurrency import PCT, Exhaustive, RandomWalk, Run, check_determinism
 from pvnsim.flags import B_ASYNC, SE_EXCL
+from pvnsim.vm import page_destroy, page_lookup
 
 from .walk_scenario import WalkScenario
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from pvnsim import (
-    DeadlockError,
-    Kernel,
+from pvnsim import DeadlockError, Kernel, make_page, pvn_io_done, pvn_vplist_dirty, pvn_write_done
+from pvnsim.concurrency import Exhaustive, Run, explore, replay
+from pvnsim.flags import B_ASYNC, B_WRITE, P_MOD, P_NO_RECLAIM, PG_EXCL, PG_WAIT, SE_EXCL, SE_SHARED
+from pvnsim.vm import (
     hat_ismod,
-    make_page,
     page_create_va,
     page_destroy,
     page_free,
@@ -24,12 +24,7 @@ from pvnsim import (
     page_lookup,
     page_trylock,
     page_unlock,
-    pvn_io_done,
-    pvn_vplist_dirty,
-    pvn_write_done,
 )
-from pvnsim.concurrency import Exhaustive, Run, explore, replay
-from pvnsim.flags import B_ASYNC, B_WRITE, P_MOD, P_NO_RECLAIM, PG_EXCL, PG_WAIT, SE_EXCL, SE_SHARED
 from pvnsim.vm.mutex import mutex_enter, mutex_exit
 
 ROOMY = dict(
@@ -57,7 +52,7 @@ def outcomes(setup: Any, check: Any = None, bound: int | None = None) -> list[Ru
 
 
 def locker_setup(holder_destroys: bool) -> Any:
-    """A holder locks page f@0 SE_EXCL; a locker calls page_lock(..., vphm, ...)."""
+    """A holder locks page f@0x0 SE_EXCL; a locker calls page_lock(..., vphm, ...)."""
 
     def setup(run: Run) -> dict[str, Any]:
         k = run.attach(roomy())
@@ -261,7 +256,7 @@ def test_racing_creators_of_one_offset_share_the_page() -> None:
         r
         for r in runs
         if any("c2 blocks on mutex vphm(f)" in line for line in r.sim.log)
-        and any("c2 blocks on page lock of f@0" in line for line in r.sim.log)
+        and any("c2 blocks on page lock of f@0x0" in line for line in r.sim.log)
     ]
     assert retried
 
@@ -328,12 +323,12 @@ def test_a_thread_asleep_inside_a_traced_call_does_not_hide_other_threads_calls(
         "choice 3: holder preempted at yield holding vphm -> destroyer",
         "choice 4: destroyer blocks on mutex vphm(f) -> holder",
     ]
-    lines = [f"{e.thread}: {e.format()}" for e in run.kernel.trace]
+    lines = [f"{e.thread}: {e.format()}" for e in run.kernel.trace.filter(nested=False)]
     assert lines == [
         "holder: mutex_enter(vphm(f))",
-        "destroyer: page_lookup(f, 0, SE_EXCL) = f@0",
-        "destroyer: page_destroy(f@0, 0)",
-        "holder: hat_ismod(f@4096) = 0",
+        "destroyer: page_lookup(f, 0x0, SE_EXCL) = f@0x0",
+        "destroyer: page_destroy(f@0x0, 0)",
+        "holder: hat_ismod(f@0x1000) = 0",
         "holder: mutex_exit(vphm(f))",
     ]
 
@@ -370,8 +365,8 @@ def test_getdirty_sleeps_on_the_io_lock_only_where_the_c_does(flags: int, sleeps
         return {"written": written}
 
     runs = outcomes(setup, bound=2)
-    slept = [r for r in runs if any("walker blocks on i/o lock of f@0" in x for x in r.sim.log)]
+    slept = [r for r in runs if any("walker blocks on i/o lock of f@0x0" in x for x in r.sim.log)]
     assert bool(slept) == sleeps
     for r in slept:
         # Woken by the writer's pvn_write_done, it writes the still-dirty page.
-        assert r.data["written"] == ["f@0"]
+        assert r.data["written"] == ["f@0x0"]

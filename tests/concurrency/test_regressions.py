@@ -42,9 +42,9 @@ def test_destroyed_while_walker_sleeps_in_page_lock() -> None:
     sc = WalkScenario("ccdddd", 0, [("destroy", 3)])
     run = replay(sc.setup, sc.check, schedule, at_switch=sc.at_switch)
     assert run.sim.log[1:5] == [
-        "choice 15: walker preempted at page_lock f@12288 -> destroy0",
+        "choice 15: walker preempted at page_lock f@0x3000 -> destroy0",
         "choice 16: destroy0 blocks on mutex vphm(f) -> walker",
-        "choice 16: walker blocks on page lock of f@12288 (SE_SHARED) -> destroy0",
+        "choice 16: walker blocks on page lock of f@0x3000 (SE_SHARED) -> destroy0",
         "choice 16: destroy0 ends",
     ]
     assert [off for _, off, _ in run.data["put"]] == [20480, 16384, 8192]
@@ -105,14 +105,22 @@ def test_page_created_at_head_mid_walk() -> None:
     run = replay(sc.setup, sc.check, REGRESSIONS["page-created-at-head-mid-walk"], trace=True)
     assert run.sim.log[1] == "choice 11: walker preempted at mutex_exit vphm(f) -> head0"
     getdirty = [e.args[0] for e in run.kernel.trace.filter("pvn_getdirty")]
-    assert getdirty == ["f@20480", "f@16384", "f@12288", "f@8192", "f@4096", "f@0", "f@24576"]
+    assert getdirty == [
+        "f@0x5000",
+        "f@0x4000",
+        "f@0x3000",
+        "f@0x2000",
+        "f@0x1000",
+        "f@0x0",
+        "f@0x6000",
+    ]
     assert [off for _, off, _ in run.data["put"]] == [20480, 16384, 12288, 8192]
 
 
 def test_store_in_ck_refmod_window() -> None:
     """The other CPU touches the page at hat_pageunload's entry (L502): the page is kept."""
     run = replay(writeback_setup(("ref",)), None, REGRESSIONS["store-in-ck_refmod-window"])
-    assert run.sim.log[1] == "choice 11: walker preempted at hat_pageunload f@0 -> cpu1"
+    assert run.sim.log[1] == "choice 11: walker preempted at hat_pageunload f@0x0 -> cpu1"
     pp, k = run.data["pp"], run.data["k"]
     assert not pp.p_state & P_FREE
     assert (k.vm.pgrec, k.vm.dfree) == (1, 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pvnsim import DeadlockError, InvariantViolation, Kernel, make_page, page_lookup
+from pvnsim import DeadlockError, InvariantViolation, Kernel, make_page
 from pvnsim.concurrency import (
     PCT,
     Exhaustive,
@@ -16,6 +16,7 @@ from pvnsim.concurrency import (
 )
 from pvnsim.errors import UsageError
 from pvnsim.flags import SE_EXCL
+from pvnsim.vm import page_lookup
 from pvnsim.vm.mutex import mutex_enter, mutex_exit
 
 
@@ -115,7 +116,7 @@ def test_abba_deadlock_names_both_threads_locks_and_holders() -> None:
         if isinstance(f.error, DeadlockError)
     }
     assert (
-        "A waits for page lock of f@0, held by B; B waits for mutex vphm(f), held by A" in reports
+        "A waits for page lock of f@0x0, held by B; B waits for mutex vphm(f), held by A" in reports
     )
 
 

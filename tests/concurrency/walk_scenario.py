@@ -43,13 +43,7 @@ from pvnsim import (
     Kernel,
     Page,
     check_kernel,
-    hat_setmod,
     make_page,
-    page_create_va,
-    page_destroy,
-    page_free,
-    page_lookup,
-    page_unlock,
     pvn_io_done,
     pvn_vplist_dirty,
     pvn_write_done,
@@ -68,6 +62,7 @@ from pvnsim.flags import (
     SE_EXCL,
     VMODSORT,
 )
+from pvnsim.vm import hat_setmod, page_create_va, page_destroy, page_free, page_lookup, page_unlock
 from pvnsim.vm.page import PVN_VPLIST_HASH_TAG
 
 PAGESIZE = 4096

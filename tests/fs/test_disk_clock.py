@@ -66,10 +66,10 @@ def test_tag_parts_read_as_text_and_read_data_lives_during_on_done():
     d.poke(0, b"z" * 512)
     kept: list[object] = []
     r = d.submit("read", 0, 512, on_done=lambda req: kept.append(req.data), tag=("f", 8192, 2))
-    assert r.tag == "f@8192+2p"
-    assert "tag='f@8192+2p'" in repr(r)
+    assert r.tag == "f@0x2000+2p"
+    assert "tag='f@0x2000+2p'" in repr(r)
     d.wait(r)
-    assert str(r).endswith(" ok f@8192+2p")
+    assert str(r).endswith(" ok f@0x2000+2p")
     with pytest.raises(ValueError):
         bytes(kept[0])
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pvnsim import UsageError, check_kernel, page_unlock, pvn_getpages
+from pvnsim import UsageError, check_kernel, pvn_getpages
 from pvnsim.flags import EFAULT, EIO, P_FREE, P_MOD, PAGE_IO_INUSE, S_READ, VMODSORT
 from pvnsim.fs import RefFs, Simulation, make_putapage, pattern, rdwr
+from pvnsim.vm import page_unlock
 
 KIB = 1024
 

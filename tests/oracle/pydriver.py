@@ -28,7 +28,6 @@ from pvnsim import (
     Vnode,
     VnodeOps,
     make_page,
-    ring,
 )
 from pvnsim.flags import (
     B_ERROR,
@@ -43,8 +42,10 @@ from pvnsim.flags import (
     SegRw,
     VFlag,
     VType,
+    flag_names,
 )
-from pvnsim.vm._trace import _flags, page_name
+from pvnsim.trace import Event
+from pvnsim.vm import page_name, ring
 from pvnsim.vm.describe import vnode_pages
 from pvnsim.vm.vm_page import page_lookup_nowait
 
@@ -130,6 +131,19 @@ class Scenario:
                 self.calls.append((words[1], words[2:], line[len("call ") :]))
             else:
                 raise ScenarioError(f"unknown directive {head!r}")
+
+
+def visible(events: list[Event], start: int) -> list[Event]:
+    """The events from ``start`` that the C side records: primitives and
+    callbacks called from a port's or a callback's own statements (the C
+    model does not trace calls primitives make to each other)."""
+    out = []
+    for e in events[start:]:
+        if e.kind not in ("prim", "callback"):
+            continue
+        if e.parent is None or events[e.parent].kind in ("port", "callback"):
+            out.append(e)
+    return out
 
 
 def _lock_text(pp: Page) -> str:
@@ -252,7 +266,7 @@ class Runner:
         for name, _ in self.scn.vnodes:
             vp = self.vnodes[name]
             pages = " ".join(page_name(p) for p in vnode_pages(vp))
-            out.append(f"vnode {name} flags={_flags(vp.v_flag, VFlag)} pages=[{pages}]")
+            out.append(f"vnode {name} flags={flag_names(vp.v_flag, VFlag)} pages=[{pages}]")
         for name, _ in self.scn.vnodes:
             vp = self.vnodes[name]
             for off in sorted(k.page_hash[vp]):
@@ -260,16 +274,15 @@ class Runner:
                 out.append(
                     f"page {page_name(pp)} lock={_lock_text(pp)} "
                     f"io={1 if pp.p_iolock_state & 1 else 0} "
-                    f"nrm={_flags(pp.p_nrm & (P_MOD | P_REF | 4), HatAttr)} map={_maps(pp)} "
+                    f"nrm={flag_names(pp.p_nrm & (P_MOD | P_REF | 4), HatAttr)} map={_maps(pp)} "
                     f"lck={pp.p_lckcnt} cow={pp.p_cowcnt} "
                     f"free={'cache' if pp.p_state & P_FREE else '-'}"
                 )
         stats = k.vm.as_dict()
         out.append("stats: " + " ".join(f"{n}={stats[n]}" for n in STATS))
         out.append("trace:")
-        for e in k.trace.since(start):
-            if e.kind in ("prim", "callback"):
-                out.append("  " + e.format())
+        for e in visible(list(k.trace), start):
+            out.append("  " + e.format())
         return "\n".join(out)
 
     # -- calls --------------------------------------------------------------
@@ -443,7 +456,7 @@ class Runner:
             try:
                 result = self.run_call(name, words)
             except DeadlockError as exc:
-                blocked = [e for e in trace.since(start) if e.result == "WOULDBLOCK"]
+                blocked = [e for e in visible(list(trace), start) if e.result == "WOULDBLOCK"]
                 what = blocked[-1].format()[: -len(" = WOULDBLOCK")] if blocked else str(exc)
                 result = f"WOULDBLOCK {what}"
                 stop = True

@@ -30,12 +30,7 @@ from pvnsim import (
     SegMap,
     SegVn,
     check_kernel,
-    hat_map,
-    hat_touch,
-    hat_unmap,
     make_page,
-    page_trylock,
-    page_unlock,
     pvn_getdirty,
     pvn_io_done,
     pvn_plist_init,
@@ -45,7 +40,6 @@ from pvnsim import (
     pvn_vplist_setdirty,
     pvn_write_done,
     pvn_write_kluster,
-    ring,
 )
 from pvnsim.flags import (
     B_ASYNC,
@@ -68,6 +62,7 @@ from pvnsim.flags import (
     VMODSORT,
 )
 from pvnsim.fs import make_putapage
+from pvnsim.vm import hat_map, hat_touch, hat_unmap, page_trylock, page_unlock, ring
 
 PAGESIZE = 4096
 NPAGES = 64  # offsets of the populations: pages 0..63

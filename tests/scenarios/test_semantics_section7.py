@@ -33,18 +33,7 @@ from pvnsim import (
     Vnode,
     VnodeOps,
     check_kernel,
-    hat_ismod,
-    hat_map,
-    hat_page_is_mapped,
-    hat_setmod,
-    hat_setmod_only,
     make_page,
-    page_add,
-    page_create_va,
-    page_destroy,
-    page_exists,
-    page_free,
-    page_lookup,
     pvn_getdirty,
     pvn_getpages,
     pvn_io_done,
@@ -87,6 +76,19 @@ from pvnsim.flags import (
     VVMLOCK,
 )
 from pvnsim.kernel import Scheduler
+from pvnsim.vm import (
+    hat_ismod,
+    hat_map,
+    hat_page_is_mapped,
+    hat_setmod,
+    hat_setmod_only,
+    page_add,
+    page_create_va,
+    page_destroy,
+    page_exists,
+    page_free,
+    page_lookup,
+)
 from pvnsim.vm.describe import lock_text, vnode_pages
 
 PAGESIZE = 4096
@@ -148,7 +150,7 @@ def writer(
 
 def trace_lines(k: Kernel, *wanted: str) -> list[str]:
     """The recorded calls named ``wanted``, formatted."""
-    return [e.format() for e in k.trace.filter(wanted)]
+    return [e.format() for e in k.trace.filter(wanted, nested=False)]
 
 
 class OtherThreadOnce(Scheduler):
@@ -175,10 +177,12 @@ class OtherThreadOnce(Scheduler):
         action, self.action = self.action, None
         if action is not None:
             self.thread = "other"
+            self.set_current("other")
             try:
                 action()
             finally:
                 self.thread = "main"
+                self.set_current("main")
         if not ready():
             raise DeadlockError([Wait(self.thread, what, holder)])
 
@@ -221,7 +225,9 @@ def test_s7_01_read_kluster_full_window(roomy: Kernel) -> None:
     assert (kl.off, kl.len) == (0, 32768)
     assert offsets(kl.pages) == [0, 4096, 8192, 12288, 16384, 20480, 24576, 28672]
     assert kl.plist.p_offset == 0 and kl.plist.p_prev.p_offset == 28672
-    created = [(int(e.args[1]), e.args[3]) for e in k.trace.filter("page_create_va")]
+    created = [
+        (int(e.args[1], 0), e.args[3]) for e in k.trace.filter("page_create_va", nested=False)
+    ]
     assert created == [
         (12288, "PG_EXCL|PG_WAIT"),
         (8192, "PG_EXCL"),
@@ -232,7 +238,7 @@ def test_s7_01_read_kluster_full_window(roomy: Kernel) -> None:
         (24576, "PG_EXCL"),
         (28672, "PG_EXCL"),
     ]
-    assert [int(e.args[2]) for e in k.trace.filter("SEGOP_KLUSTER")] == [
+    assert [int(e.args[2]) for e in k.trace.filter("SEGOP_KLUSTER", nested=False)] == [
         -4096, -8192, -12288, 4096, 8192, 12288, 16384,
     ]  # fmt: skip
     assert all(p.p_selock == -1 and p.p_iolock_state for p in kl.pages)
@@ -389,7 +395,7 @@ def test_s7_04_demand_page_at_minfree_sleeps_for_memory() -> None:
     kl = pvn_read_kluster(vp, 12288, seg, 0x13000, 0, 32768, 0)
     assert kl is not None
     assert (kl.off, kl.len) == (12288, 4096)
-    assert freed == ["victim@0"]
+    assert freed == ["victim@0x0"]
     check_kernel(k)
 
 
@@ -412,7 +418,7 @@ def test_s7_05_read_kluster_first_page_exists(roomy: Kernel, where: str, isra: i
     assert list(k.page_hash[vp].values()) == [existing]
     assert k.freemem == freemem
     assert trace_lines(k, "page_create_va") == [
-        "page_create_va(f, 12288, 4096, PG_EXCL|PG_WAIT, seg, 0x13000) = NULL"
+        "page_create_va(f, 0x3000, 4096, PG_EXCL|PG_WAIT, seg, 0x13000) = NULL"
     ]
     check_kernel(k)
 
@@ -438,7 +444,7 @@ def test_s7_06_read_kluster_extra_pages_fail_under_memory_pressure() -> None:
     assert (kl.off, kl.len) == (0, 24576)
     assert offsets(kl.pages) == [0, 4096, 8192, 12288, 16384, 20480]
     assert trace_lines(k, "page_create_va")[-1] == (
-        "page_create_va(f, 24576, 4096, PG_EXCL, seg, 0x16000) = NULL"
+        "page_create_va(f, 0x6000, 4096, PG_EXCL, seg, 0x16000) = NULL"
     )
     assert page_exists(vp, 24576) is None
     assert k.freemem == 4
@@ -471,11 +477,11 @@ def test_s7_07_isra_probe_is_made_only_for_readahead(
     k.trace_on()
     kl = pvn_read_kluster(vp, 12288, seg, 0x13000, 0, 32768, isra)
 
-    probes = [e for e in k.trace.filter("SEGOP_KLUSTER") if e.args[2] == "0"]
+    probes = [e for e in k.trace.filter("SEGOP_KLUSTER", nested=False) if e.args[2] == "0"]
     assert [e.result for e in probes] == ([] if not isra else ["-1" if advice == "random" else "0"])
     if expected is None:
         assert kl is None
-        assert not k.trace.filter("page_create_va") and not k.page_hash[vp]
+        assert not k.trace.filter("page_create_va", nested=False) and not k.page_hash[vp]
     else:
         assert kl is not None and (kl.off, kl.len) == expected
 
@@ -517,7 +523,7 @@ def test_s7_08_write_kluster_arithmetic(roomy: Kernel, flags: int, fate: str) ->
     want_lock = -1 if flags == B_INVAL else 1
     assert all(p.p_selock == want_lock and p.p_iolock_state for p in kl.pages)
     if fate == "released":
-        assert trace_lines(k, "page_release") == ["page_release(f@0, 1) = PGREL_NOTREL"]
+        assert trace_lines(k, "page_release") == ["page_release(f@0x0, 1) = PGREL_NOTREL"]
         assert clean.p_selock == 0 and hat_page_is_mapped(clean) and not clean.p_state & P_FREE
     elif fate == "freed":
         assert clean.p_vnode is vp and clean.p_state & P_FREE
@@ -574,7 +580,7 @@ def test_s7_09_write_kluster_stops_at_an_ineligible_neighbour(roomy: Kernel, cas
     if case == "cache-list":
         assert neighbour is not None and neighbour.p_state & P_FREE and k.vm.pgrec == 0
     if case == "io-locked-sync":
-        assert trace_lines(k, "page_io_trylock") == ["page_io_trylock(f@4096) = 0"]
+        assert trace_lines(k, "page_io_trylock") == ["page_io_trylock(f@0x1000) = 0"]
         assert neighbour is not None and neighbour.p_ioowner == "other"
     if case in ("lckcnt-B_FREE", "cowcnt-B_INVAL"):
         assert neighbour is not None and neighbour.p_nrm == P_MOD
@@ -779,7 +785,7 @@ def test_s7_14_write_error_keeps_the_page_dirty_where_it_is() -> None:
 
     pvn_write_done(pp, B_WRITE | B_ERROR)
 
-    assert vlist(vp) == ["f@0", "f@4096", "f@8192"]
+    assert vlist(vp) == ["f@0x0", "f@0x1000", "f@0x2000"]
     assert hat_ismod(pp) and pp.p_selock == 0 and not pp.p_iolock_state
     assert k.vm.pgout == 0
     check_kernel(k)
@@ -892,7 +898,7 @@ def test_s7_16_new_pages_enter_at_the_head() -> None:
     new = page_create_va(vp, 8192, PAGESIZE, PG_EXCL, None, 0)
 
     assert new is not None
-    assert vlist(vp) == ["f@8192", "f@0", "f@4096"]
+    assert vlist(vp) == ["f@0x2000", "f@0x0", "f@0x1000"]
 
 
 @pytest.mark.parametrize("vmodsort", [True, False], ids=["VMODSORT", "pvn_vmodsort_disable"])
@@ -910,12 +916,16 @@ def test_s7_16_hat_setmod_moves_a_clean_page_to_the_tail_once(vmodsort: bool) ->
     a, b, _c = (make_page(vp, off, at="tail") for off in (0, 4096, 8192))
 
     hat_setmod(a)
-    assert vlist(vp) == (["f@4096", "f@8192", "f@0"] if vmodsort else ["f@0", "f@4096", "f@8192"])
+    assert vlist(vp) == (
+        ["f@0x1000", "f@0x2000", "f@0x0"] if vmodsort else ["f@0x0", "f@0x1000", "f@0x2000"]
+    )
     before = vlist(vp)
     hat_setmod(a)
     assert vlist(vp) == before
     hat_setmod(b)
-    assert vlist(vp) == (["f@8192", "f@0", "f@4096"] if vmodsort else ["f@0", "f@4096", "f@8192"])
+    assert vlist(vp) == (
+        ["f@0x2000", "f@0x0", "f@0x1000"] if vmodsort else ["f@0x0", "f@0x1000", "f@0x2000"]
+    )
     check_kernel(k)
 
 
@@ -928,7 +938,7 @@ def test_s7_16_hat_setmod_only_never_moves() -> None:
     for pp in (a, b, c):
         hat_setmod_only(pp)
 
-    assert vlist(vp) == ["f@0", "f@4096", "f@8192"]
+    assert vlist(vp) == ["f@0x0", "f@0x1000", "f@0x2000"]
     assert all(hat_ismod(pp) for pp in (a, b, c))
 
 
@@ -947,13 +957,13 @@ def test_s7_16_write_done_moves_a_still_clean_page_to_the_head() -> None:
     d1 = make_page(vp, 8192, nrm=P_MOD, lock="S", maps=("-",), at="tail")
     d2 = make_page(vp, 12288, nrm=P_MOD, lock="S", maps=("-",), at="tail")
     assert pvn_getdirty(d1, 0) == 1 and pvn_getdirty(d2, 0) == 1
-    assert vlist(vp) == ["f@0", "f@4096", "f@8192", "f@12288"]  # getdirty does not move
+    assert vlist(vp) == ["f@0x0", "f@0x1000", "f@0x2000", "f@0x3000"]  # getdirty does not move
 
     hat_setmod(d2)  # d2 is written to again while its write is in flight
     pvn_write_done(d1, B_WRITE)
     pvn_write_done(d2, B_WRITE)
 
-    assert vlist(vp) == ["f@8192", "f@0", "f@4096", "f@12288"]
+    assert vlist(vp) == ["f@0x2000", "f@0x0", "f@0x1000", "f@0x3000"]
     assert not hat_ismod(d1) and hat_ismod(d2)
     check_kernel(k)
 
@@ -972,7 +982,7 @@ def test_s7_16_a_page_alone_on_the_list_never_moves() -> None:
     pvn_write_done(pp, B_WRITE)
 
     assert trace_lines(k, "page_vpsub", "page_vpadd") == []
-    assert vlist(vp) == ["f@0"]
+    assert vlist(vp) == ["f@0x0"]
 
 
 # ---------------------------------------------------------------------------
@@ -1000,26 +1010,26 @@ def test_s7_17_marker_walk(roomy: Kernel) -> None:
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
-    assert calls == ["f@8192", "f@4096", "f@0"]
+    assert calls == ["f@0x2000", "f@0x1000", "f@0x0"]
     assert seen == [
-        ["f@0", "f@4096", "MARK(-1)", "f@8192", "MARK(-2)"],
-        ["f@0", "MARK(-1)", "f@4096", "f@8192", "MARK(-2)"],
-        ["MARK(-1)", "f@0", "f@4096", "f@8192", "MARK(-2)"],
+        ["f@0x0", "f@0x1000", "MARK(-1)", "f@0x2000", "MARK(-2)"],
+        ["f@0x0", "MARK(-1)", "f@0x1000", "f@0x2000", "MARK(-2)"],
+        ["MARK(-1)", "f@0x0", "f@0x1000", "f@0x2000", "MARK(-2)"],
     ]
     assert trace_lines(k, "page_vpadd", "page_vpsub") == [
-        "page_vpadd(&f@8192.p_vpnext, MARK(-1))",
+        "page_vpadd(&f@0x2000.p_vpnext, MARK(-1))",
         "page_vpadd(&MARK(-1).p_vpnext, MARK(-2))",
         "page_vpsub(&f.v_pages, MARK(-1))",
-        "page_vpadd(&f@4096.p_vpnext, MARK(-1))",
+        "page_vpadd(&f@0x1000.p_vpnext, MARK(-1))",
         "page_vpsub(&f.v_pages, MARK(-1))",
-        "page_vpadd(&f@0.p_vpnext, MARK(-1))",
+        "page_vpadd(&f@0x0.p_vpnext, MARK(-1))",
         "page_vpsub(&f.v_pages, MARK(-1))",
         "page_vpadd(&f.v_pages, MARK(-1))",
         "page_vpsub(&f.v_pages, MARK(-1))",
         "page_vpsub(&f.v_pages, MARK(-2))",
     ]
-    assert len(k.trace.filter("page_lock")) == 3
-    assert vlist(vp) == ["f@0", "f@4096", "f@8192"]
+    assert len(k.trace.filter("page_lock", nested=False)) == 3
+    assert vlist(vp) == ["f@0x0", "f@0x1000", "f@0x2000"]
     assert not vp.v_flag & VVMLOCK
     check_kernel(k)
 
@@ -1046,9 +1056,9 @@ def test_s7_18_vmodsort_early_stop(roomy: Kernel) -> None:
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
-    assert calls == ["f@12288", "f@8192"]
-    assert "hat_ismod(f@4096) = 0" in trace_lines(k, "hat_ismod")
-    assert not [e for e in k.trace if "f@0" in e.args]
+    assert calls == ["f@0x3000", "f@0x2000"]
+    assert "hat_ismod(f@0x1000) = 0" in trace_lines(k, "hat_ismod")
+    assert not [e for e in k.trace if "f@0x0" in e.args]
     check_kernel(k)
 
 
@@ -1078,9 +1088,9 @@ def test_s7_18_sync_walk_waits_for_a_page_being_written(roomy: Kernel) -> None:
     with pytest.raises(DeadlockError) as info:
         pvn_vplist_dirty(vp, 0, putapage, 0, CRED)
 
-    assert calls == ["f@16384", "f@12288"]
+    assert calls == ["f@0x4000", "f@0x3000"]
     (wait,) = info.value.waits
-    assert (wait.what, wait.holder) == ("i/o lock of f@8192", "other")
+    assert (wait.what, wait.holder) == ("i/o lock of f@0x2000", "other")
 
 
 def test_s7_18_sync_walk_continues_after_the_write_completes(roomy: Kernel) -> None:
@@ -1100,8 +1110,8 @@ def test_s7_18_sync_walk_continues_after_the_write_completes(roomy: Kernel) -> N
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
-    assert sched.slept_for == ["i/o lock of f@8192"]
-    assert calls == ["f@16384", "f@12288", "f@4096"]
+    assert sched.slept_for == ["i/o lock of f@0x2000"]
+    assert calls == ["f@0x4000", "f@0x3000", "f@0x1000"]
     assert x.p_state & P_FREE and not x.p_iolock_state
     check_kernel(k)
 
@@ -1124,9 +1134,9 @@ def test_s7_18_async_walk_falls_through_and_tries_to_lock_it(roomy: Kernel) -> N
 
     assert pvn_vplist_dirty(vp, 0, putapage, B_ASYNC, CRED) == 0
 
-    assert calls == ["f@16384", "f@12288", "f@4096"]
-    assert "page_trylock(f@8192, SE_SHARED) = 1" in trace_lines(k, "page_trylock")
-    assert "pvn_getdirty(f@8192, B_ASYNC) = 0" in trace_lines(k, "pvn_getdirty")
+    assert calls == ["f@0x4000", "f@0x3000", "f@0x1000"]
+    assert "page_trylock(f@0x2000, SE_SHARED) = 1" in trace_lines(k, "page_trylock")
+    assert "pvn_getdirty(f@0x2000, B_ASYNC) = 0" in trace_lines(k, "pvn_getdirty")
     assert (lock_text(x), x.p_ioowner) == ("S1@other", "other")
 
 
@@ -1153,15 +1163,15 @@ def test_s7_19_pure_async_walk_ignores_pages_added_at_the_tail(
     added: list[Page] = []
 
     def add_at_tail(v: Vnode, pp: Page) -> None:
-        if pp.name == "f@8192":
+        if pp.name == "f@0x2000":
             added.append(make_page(v, 12288, nrm=P_MOD, at="tail"))
-            assert vlist(v) == ["f@0", "f@4096", "MARK(-1)", "f@8192", "MARK(-2)", "f@12288"]
+            assert vlist(v) == ["f@0x0", "f@0x1000", "MARK(-1)", "f@0x2000", "MARK(-2)", "f@0x3000"]
 
     putapage, calls = writer(on_call=add_at_tail)
 
     assert pvn_vplist_dirty(vp, 0, putapage, flags, CRED) == 0
 
-    assert calls == ["f@8192", "f@4096", "f@0"] + (["f@12288"] if tail_page_written else [])
+    assert calls == ["f@0x2000", "f@0x1000", "f@0x0"] + (["f@0x3000"] if tail_page_written else [])
     (new,) = added
     assert bool(hat_ismod(new)) != tail_page_written
     check_kernel(k)
@@ -1182,16 +1192,16 @@ def test_s7_19_page_inserted_at_the_head_keeps_an_async_walk_going(roomy: Kernel
         make_page(vp, off, nrm=P_MOD, at="tail")
 
     def add_at_head(v: Vnode, pp: Page) -> None:
-        if pp.name == "f@0":
+        if pp.name == "f@0x0":
             assert vlist(v)[0] == "MARK(-1)"
             make_page(v, 12288, nrm=P_MOD)
-            assert vlist(v)[:2] == ["f@12288", "MARK(-1)"]
+            assert vlist(v)[:2] == ["f@0x3000", "MARK(-1)"]
 
     putapage, calls = writer(on_call=add_at_head)
 
     assert pvn_vplist_dirty(vp, 0, putapage, B_ASYNC, CRED) == 0
 
-    assert calls == ["f@8192", "f@4096", "f@0", "f@12288"]
+    assert calls == ["f@0x2000", "f@0x1000", "f@0x0", "f@0x3000"]
     check_kernel(k)
 
 
@@ -1252,7 +1262,7 @@ def test_s7_20_second_async_walk_during_a_walk_gets_eagain(roomy: Kernel) -> Non
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
-    assert inner == [EAGAIN] and inner_calls == [] and calls == ["f@0"]
+    assert inner == [EAGAIN] and inner_calls == [] and calls == ["f@0x0"]
     check_kernel(k)
 
 
@@ -1290,10 +1300,13 @@ def test_s7_21_offset_filter_skips_but_walks_low_pages(roomy: Kernel) -> None:
 
     assert pvn_vplist_dirty(vp, 8192, putapage, 0, CRED) == 0
 
-    assert calls == ["f@12288", "f@8192"]
-    assert [e.args[0] for e in k.trace.filter("page_lock")] == ["f@12288", "f@8192"]
+    assert calls == ["f@0x3000", "f@0x2000"]
+    assert [e.args[0] for e in k.trace.filter("page_lock", nested=False)] == [
+        "f@0x3000",
+        "f@0x2000",
+    ]
     assert trace_lines(k, "page_vpadd")[-2:] == [
-        "page_vpadd(&f@0.p_vpnext, MARK(-1))",
+        "page_vpadd(&f@0x0.p_vpnext, MARK(-1))",
         "page_vpadd(&f.v_pages, MARK(-1))",
     ]
     assert all(pp.p_selock == 0 and hat_ismod(pp) for pp in low)
@@ -1303,11 +1316,11 @@ def test_s7_21_offset_filter_skips_but_walks_low_pages(roomy: Kernel) -> None:
 @pytest.mark.parametrize(
     ("flags", "lock_call", "destroyed"),
     [
-        (0, "page_lock(f@4096, SE_SHARED, vphm(f), P_NO_RECLAIM) = 1", False),
-        (B_FREE, "page_lock(f@4096, SE_EXCL, vphm(f), P_NO_RECLAIM) = 1", False),
-        (B_ASYNC, "page_trylock(f@4096, SE_SHARED) = 1", False),
-        (B_INVAL, "page_lock(f@4096, SE_EXCL, vphm(f), P_NO_RECLAIM) = 1", True),
-        (B_INVAL | B_TRUNC, "page_lock(f@4096, SE_EXCL, vphm(f), P_NO_RECLAIM) = 1", True),
+        (0, "page_lock(f@0x1000, SE_SHARED, vphm(f), P_NO_RECLAIM) = 1", False),
+        (B_FREE, "page_lock(f@0x1000, SE_EXCL, vphm(f), P_NO_RECLAIM) = 1", False),
+        (B_ASYNC, "page_trylock(f@0x1000, SE_SHARED) = 1", False),
+        (B_INVAL, "page_lock(f@0x1000, SE_EXCL, vphm(f), P_NO_RECLAIM) = 1", True),
+        (B_INVAL | B_TRUNC, "page_lock(f@0x1000, SE_EXCL, vphm(f), P_NO_RECLAIM) = 1", True),
     ],
     ids=["sync", "B_FREE", "B_ASYNC", "B_INVAL", "B_INVAL|B_TRUNC"],
 )
@@ -1332,15 +1345,15 @@ def test_s7_22_free_pages_in_the_walk(
 
     assert pvn_vplist_dirty(vp, 0, putapage, flags, CRED) == 0
 
-    events = [e.format() for e in k.trace if e.args[:1] == ("f@4096",)]
+    events = [e.format() for e in k.trace.filter(nested=False) if e.args[:1] == ("f@0x1000",)]
     assert events[0] == lock_call
-    assert calls == ([] if flags & B_TRUNC else ["f@0"])  # B_TRUNC: destroyed without I/O
+    assert calls == ([] if flags & B_TRUNC else ["f@0x0"])  # B_TRUNC: destroyed without I/O
     assert (k.vm.pgrec, k.vm.pgfrec) == (0, 0)
     if destroyed:
-        assert events[1:] == ["page_destroy_free(f@4096)"]
+        assert events[1:] == ["page_destroy_free(f@0x1000)"]
         assert cached.p_vnode is None and cached.p_state & P_FREE
     else:
-        assert events[1:] == ["page_unlock(f@4096)"]
+        assert events[1:] == ["page_unlock(f@0x1000)"]
         assert cached.p_vnode is vp and cached.p_state & P_FREE and cached.p_selock == 0
     check_kernel(k)
 
@@ -1366,9 +1379,9 @@ def test_s7_23_sync_walk_blocks_on_a_locked_page(roomy: Kernel) -> None:
     with pytest.raises(DeadlockError) as info:
         pvn_vplist_dirty(vp, 0, putapage, 0, CRED)
 
-    assert calls == ["f@8192"]
+    assert calls == ["f@0x2000"]
     (wait,) = info.value.waits
-    assert (wait.what, wait.holder) == ("page lock of f@4096 (SE_SHARED)", "other")
+    assert (wait.what, wait.holder) == ("page lock of f@0x1000 (SE_SHARED)", "other")
 
 
 def test_s7_23_failed_page_lock_rereads_mark_prev(roomy: Kernel) -> None:
@@ -1387,9 +1400,9 @@ def test_s7_23_failed_page_lock_rereads_mark_prev(roomy: Kernel) -> None:
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
-    assert sched.slept_for == ["page lock of f@4096 (SE_SHARED)"]
-    assert calls == ["f@8192", "f@0"]
-    assert busy.p_vnode is None and vlist(vp) == ["f@0", "f@8192"]
+    assert sched.slept_for == ["page lock of f@0x1000 (SE_SHARED)"]
+    assert calls == ["f@0x2000", "f@0x0"]
+    assert busy.p_vnode is None and vlist(vp) == ["f@0x0", "f@0x2000"]
     check_kernel(k)
 
 
@@ -1407,20 +1420,20 @@ def test_s7_23_async_walk_skips_a_busy_page_for_good(roomy: Kernel) -> None:
 
     assert pvn_vplist_dirty(vp, 0, putapage, B_ASYNC, CRED) == 0
 
-    assert calls == ["f@8192", "f@0"]
-    lines = k.trace.lines()
-    tries = [n for n, line in enumerate(lines) if line.startswith("page_trylock(f@4096")]
-    assert [lines[n] for n in tries] == ["page_trylock(f@4096, SE_SHARED) = 0"]
-    assert lines[tries[0] - 1] == "page_vpadd(&f@0.p_vpnext, MARK(-1))"
+    assert calls == ["f@0x2000", "f@0x0"]
+    lines = k.trace.lines(nested=False)
+    tries = [n for n, line in enumerate(lines) if line.startswith("page_trylock(f@0x1000")]
+    assert [lines[n] for n in tries] == ["page_trylock(f@0x1000, SE_SHARED) = 0"]
+    assert lines[tries[0] - 1] == "page_vpadd(&f@0x0.p_vpnext, MARK(-1))"
     assert lock_text(busy) == "X@other" and hat_ismod(busy)
 
 
 @pytest.mark.parametrize(
     ("errors", "expected"),
     [
-        ({"f@8192": EIO, "f@0": ENOSPC}, EIO),
-        ({"f@4096": EIO, "f@0": ENOSPC}, EIO),
-        ({"f@0": ENOSPC}, ENOSPC),
+        ({"f@0x2000": EIO, "f@0x0": ENOSPC}, EIO),
+        ({"f@0x1000": EIO, "f@0x0": ENOSPC}, EIO),
+        ({"f@0x0": ENOSPC}, ENOSPC),
         ({}, 0),
     ],
     ids=["first-page-fails", "later-page-fails-first", "last-page-fails", "no-error"],
@@ -1439,7 +1452,7 @@ def test_s7_24_first_error_wins(roomy: Kernel, errors: dict[str, int], expected:
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == expected
 
-    assert calls == ["f@8192", "f@4096", "f@0"]
+    assert calls == ["f@0x2000", "f@0x1000", "f@0x0"]
     assert [bool(hat_ismod(pp)) for pp in pages] == [pp.name in errors for pp in pages]
     check_kernel(k)
 
@@ -1484,7 +1497,9 @@ def test_s7_25_plist_init(roomy: Kernel, plsz: int, rw: int, in_pl: list[int]) -
     assert all(pp.p_selock == (-1 if rw == S_CREATE else 1) for pp in stored)
     assert not any(pp.p_iolock_state for pp in stored)
     released = [0, 4096, 8192] + [off for off in (16384, 20480, 24576, 28672) if off not in in_pl]
-    assert [int(e.args[0].split("@")[1]) for e in k.trace.filter("page_release")] == released
+    assert [
+        int(e.args[0].split("@")[1], 0) for e in k.trace.filter("page_release", nested=False)
+    ] == released
     for off in released:
         pp = page_exists(vp, off)
         assert pp is not None and pp.p_state & P_FREE
@@ -1651,9 +1666,9 @@ def test_s7_28_setdirty_moves_pages_once_and_under_vphm() -> None:
     k.trace_on()
     pvn_vplist_setdirty(vp, page_check)
 
-    assert checked == ["f@0", "f@4096", "f@8192"]
-    assert vlist(vp) == ["f@0", "f@4096", "f@8192"]  # each moved once, in order
-    assert [e.name for e in k.trace.filter(["hat_setmod", "hat_setmod_only"])] == [
+    assert checked == ["f@0x0", "f@0x1000", "f@0x2000"]
+    assert vlist(vp) == ["f@0x0", "f@0x1000", "f@0x2000"]  # each moved once, in order
+    assert [e.name for e in k.trace.filter(["hat_setmod", "hat_setmod_only"], nested=False)] == [
         "hat_setmod_only"
     ] * 3
     assert vp.v_vphm.owner is None
@@ -1674,8 +1689,8 @@ def test_s7_28_setdirty_moves_only_selected_pages() -> None:
 
     pvn_vplist_setdirty(vp, page_check)
 
-    assert checked == ["f@0", "f@4096", "f@8192"]
-    assert vlist(vp) == ["f@8192", "f@0", "f@4096"]
+    assert checked == ["f@0x0", "f@0x1000", "f@0x2000"]
+    assert vlist(vp) == ["f@0x2000", "f@0x0", "f@0x1000"]
     check_kernel(k)
 
 
@@ -1720,7 +1735,7 @@ def test_s7_28_setdirty_skips_walk_markers(roomy: Kernel) -> None:
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
     assert "MARK(-1)" in lists[0] and "MARK(-2)" in lists[0]
-    assert sorted(checked) == ["f@0", "f@4096"]
+    assert sorted(checked) == ["f@0x0", "f@0x1000"]
 
 
 def test_s7_29_read_done_releases_and_io_done_only_unlocks(roomy: Kernel) -> None:
@@ -1785,16 +1800,16 @@ def test_s7_30_page_destroyed_during_putapage_is_not_followed(roomy: Kernel) -> 
         make_page(vp, off, nrm=P_MOD, maps=("-",), at="tail")
 
     def destroy_next(v: Vnode, pp: Page) -> None:
-        if pp.name == "f@12288":
+        if pp.name == "f@0x3000":
             victim = page_lookup(v, 8192, SE_EXCL)
-            assert victim is not None and vlist(v)[2:4] == ["f@8192", "MARK(-1)"]
+            assert victim is not None and vlist(v)[2:4] == ["f@0x2000", "MARK(-1)"]
             page_destroy(victim, 0)
 
     putapage, calls = writer(on_call=destroy_next)
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
-    assert calls == ["f@12288", "f@4096", "f@0"]
+    assert calls == ["f@0x3000", "f@0x1000", "f@0x0"]
     check_kernel(k)
 
 
@@ -1816,11 +1831,11 @@ def test_s7_30_page_moved_to_the_head_is_reexamined_and_stops_a_vmodsort_walk(
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
-    assert calls == ["f@4096", "f@0"]
-    assert [e.format() for e in k.trace.filter("hat_ismod") if e.line == 840] == [
-        "hat_ismod(f@4096) = P_MOD",
-        "hat_ismod(f@0) = P_MOD",
-        "hat_ismod(f@4096) = 0",
+    assert calls == ["f@0x1000", "f@0x0"]
+    assert [e.format() for e in k.trace.filter("hat_ismod", nested=False) if e.line == 840] == [
+        "hat_ismod(f@0x1000) = P_MOD",
+        "hat_ismod(f@0x0) = P_MOD",
+        "hat_ismod(f@0x1000) = 0",
     ]
     check_kernel(k)
 
@@ -1844,14 +1859,14 @@ def test_s7_30_page_dirtied_during_a_vmodsort_walk_lies_behind_the_clean_head(
     hat_map(c1)
 
     def dirty_c1(v: Vnode, pp: Page) -> None:
-        if pp.name == "f@8192":
+        if pp.name == "f@0x2000":
             hat_setmod(c1)
-            assert vlist(v) == ["f@4096", "MARK(-1)", "f@8192", "MARK(-2)", "f@0"]
+            assert vlist(v) == ["f@0x1000", "MARK(-1)", "f@0x2000", "MARK(-2)", "f@0x0"]
 
     putapage, calls = writer(on_call=dirty_c1)
 
     assert pvn_vplist_dirty(vp, 0, putapage, 0, CRED) == 0
 
-    assert calls == ["f@8192", "f@4096"]
-    assert hat_ismod(c1) and vlist(vp)[-1] == "f@0"
+    assert calls == ["f@0x2000", "f@0x1000"]
+    assert hat_ismod(c1) and vlist(vp)[-1] == "f@0x0"
     check_kernel(k)

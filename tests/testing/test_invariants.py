@@ -16,10 +16,6 @@ from pvnsim import (
     Kluster,
     SegMap,
     make_page,
-    page_add,
-    page_io_trylock,
-    page_lookup,
-    page_trylock,
     pvn_getdirty,
     pvn_read_kluster,
     pvn_vplist_dirty,
@@ -41,6 +37,7 @@ from pvnsim.testing import (
     check_write_kluster,
     vnode_state,
 )
+from pvnsim.vm import page_add, page_io_trylock, page_lookup, page_trylock
 from pvnsim.vm.hat import HatMapping
 
 ROOMY = dict(
@@ -82,8 +79,8 @@ def test_corrupt_link_breaks_list_wellformedness() -> None:
     pages[1].p_vpprev = pages[1]  # v1@4096 no longer points back at v1@8192
     with pytest.raises(
         InvariantViolation,
-        match=r"^list well-formedness: vnode v1 v_pages: link broken after v1@8192 "
-        r"\(next's prev is v1@4096\)",
+        match=r"^list well-formedness: vnode v1 v_pages: link broken after v1@0x2000 "
+        r"\(next's prev is v1@0x1000\)",
     ):
         check_list_wellformedness(k)
 
@@ -94,7 +91,7 @@ def test_unhashed_page_breaks_list_wellformedness() -> None:
     del k.page_hash[k.vnodes[0]][4096]
     with pytest.raises(
         InvariantViolation,
-        match=r"^list well-formedness: page v1@4096 is on v_pages of v1 but not in the hash",
+        match=r"^list well-formedness: page v1@0x1000 is on v_pages of v1 but not in the hash",
     ):
         check_list_wellformedness(k)
 
@@ -144,8 +141,8 @@ def test_misordered_vmodsort_list_breaks_vmodsort_ordering() -> None:
     make_page(vp, 4096, nrm=P_REF, at="tail")
     with pytest.raises(
         InvariantViolation,
-        match=r"^VMODSORT ordering: VMODSORT vnode v1: clean page v1@4096 follows "
-        r"modified page v1@0",
+        match=r"^VMODSORT ordering: VMODSORT vnode v1: clean page v1@0x1000 follows "
+        r"modified page v1@0x0",
     ):
         check_vmodsort_ordering(k)
 
@@ -156,7 +153,7 @@ def test_io_lock_without_page_lock_breaks_lock_consistency() -> None:
     make_page(k.vnode("v1"), 0, io="other")
     with pytest.raises(
         InvariantViolation,
-        match=r"^lock/i-o-lock consistency: v1@0 holds its i/o lock without its page lock",
+        match=r"^lock/i-o-lock consistency: v1@0x0 holds its i/o lock without its page lock",
     ):
         check_lock_consistency(k)
 
@@ -167,7 +164,7 @@ def test_lost_reader_breaks_lock_consistency() -> None:
     pp = make_page(k.vnode("v1"), 0, lock="SS")
     pp.p_sowner.pop()
     with pytest.raises(
-        InvariantViolation, match=r"^lock/i-o-lock consistency: v1@0: 2 readers but 1 recorded"
+        InvariantViolation, match=r"^lock/i-o-lock consistency: v1@0x0: 2 readers but 1 recorded"
     ):
         check_lock_consistency(k)
 
@@ -177,7 +174,7 @@ def test_mapped_cached_page_breaks_no_free_page_held() -> None:
     k = Kernel(total_pages=64)
     pp = make_page(k.vnode("v1"), 12288, cached=True)
     pp.p_mapping = [HatMapping("as")]
-    with pytest.raises(InvariantViolation, match=r"^no free page held: free v1@12288 is mapped"):
+    with pytest.raises(InvariantViolation, match=r"^no free page held: free v1@0x3000 is mapped"):
         check_no_free_page_held(k)
 
 
@@ -193,7 +190,7 @@ def test_free_page_locked_outside_its_walk_breaks_no_free_page_held() -> None:
     assert page_trylock(pp, SE_SHARED) == 1
     with pytest.raises(
         InvariantViolation,
-        match=r"^no free page held: free v1@12288 is locked by 'main' "
+        match=r"^no free page held: free v1@0x3000 is locked by 'main' "
         r"but no pvn_vplist_dirty walks its vnode",
     ):
         check_no_free_page_held(k)
@@ -203,7 +200,7 @@ def test_lock_left_held_breaks_quiescence() -> None:
     """A page still locked by main between operations is reported."""
     k, _ = three_pages()
     assert page_lookup(k.vnodes[0], 0, SE_SHARED) is not None
-    with pytest.raises(InvariantViolation, match=r"^quiescence: v1@0 is still locked by main"):
+    with pytest.raises(InvariantViolation, match=r"^quiescence: v1@0x0 is still locked by main"):
         check_quiescent(k)
 
 
@@ -270,7 +267,7 @@ def test_gap_breaks_read_kluster_contiguity() -> None:
     with pytest.raises(
         InvariantViolation,
         match=r"^read-kluster contiguity and bounds: pvn_read_kluster\(v1, off=0, "
-        r"window \[0, 16384\)\): v1@8192 at position 1 breaks the ascending run from v1@0",
+        r"window \[0, 16384\)\): v1@0x2000 at position 1 breaks the ascending run from v1@0x0",
     ):
         check_read_kluster(Kluster(plist, 0, 8192), before, off=0, vp_off=0, vp_len=16384)
 
@@ -283,7 +280,7 @@ def test_page_outside_the_window_breaks_read_kluster_bounds() -> None:
     kl = pvn_read_kluster(vp, 8192, SegMap(k, "s"), 0x10000, 0, 16384, 0)
     assert kl is not None
     with pytest.raises(
-        InvariantViolation, match=r"window \[4096, 16384\)\): v1@0 lies outside the window"
+        InvariantViolation, match=r"window \[4096, 16384\)\): v1@0x0 lies outside the window"
     ):
         check_read_kluster(kl, before, off=8192, vp_off=4096, vp_len=12288)
 
@@ -295,7 +292,7 @@ def test_existing_page_breaks_read_kluster_newness() -> None:
     pp = exclusively_held(vp, 4096)
     before = vnode_state(vp)
     with pytest.raises(
-        InvariantViolation, match=r"v1@4096 was in use before the call, not created"
+        InvariantViolation, match=r"v1@0x1000 was in use before the call, not created"
     ):
         check_read_kluster(Kluster(pp, 4096, 4096), before, off=4096, vp_off=0, vp_len=8192)
 
@@ -316,7 +313,7 @@ def test_null_without_a_page_breaks_read_kluster() -> None:
     """A demand read returning NULL although the page did not exist is reported."""
     k = Kernel(total_pages=64)
     vp = k.vnode("v1")
-    with pytest.raises(InvariantViolation, match=r"returned NULL although v1@0 did not exist"):
+    with pytest.raises(InvariantViolation, match=r"returned NULL although v1@0x0 did not exist"):
         check_read_kluster(None, vnode_state(vp), off=0, vp_off=0, vp_len=4096)
 
 
@@ -354,8 +351,8 @@ def test_clean_page_breaks_write_kluster_dirtiness() -> None:
     plist = page_add(page_add(None, pp), clean)  # ring clean, pp with head clean
     with pytest.raises(
         InvariantViolation,
-        match=r"^write-kluster dirtiness: pvn_write_kluster\(v1, v1@4096, window \[0, 16384\)\): "
-        r"v1@0 was clean before the call",
+        match=r"^write-kluster dirtiness: pvn_write_kluster\(v1, v1@0x1000, window \[0, 16384\)\): "
+        r"v1@0x0 was clean before the call",
     ):
         check_write_kluster(Kluster(plist, 0, 8192), before, pp=pp, vp_off=0, vp_len=16384)
 
@@ -367,6 +364,6 @@ def test_unprepared_page_breaks_write_kluster_dirtiness() -> None:
     pp = make_page(vp, 4096, nrm=P_MOD | P_REF, lock="S", io="me")
     before = vnode_state(vp)
     with pytest.raises(
-        InvariantViolation, match=r"v1@4096 is still modified; its dirt was not handed over"
+        InvariantViolation, match=r"v1@0x1000 is still modified; its dirt was not handed over"
     ):
         check_write_kluster(Kluster(pp, 4096, 4096), before, pp=pp, vp_off=0, vp_len=8192)

@@ -7,17 +7,10 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import rule, run_state_machine_as_test
 
-from pvnsim import (
-    DeadlockError,
-    InvariantViolation,
-    Kernel,
-    SegMap,
-    make_page,
-    page_lookup,
-    pvn_vplist_dirty,
-)
+from pvnsim import DeadlockError, InvariantViolation, Kernel, SegMap, make_page, pvn_vplist_dirty
 from pvnsim.flags import EIO, P_MOD, P_REF, S_READ, SE_SHARED
 from pvnsim.testing import OtherThreads, PvnStateMachine, SimpleFs, is_dirty
+from pvnsim.vm import page_lookup
 
 ROOMY = dict(
     lotsfree=0, desfree=0, minfree=0, throttlefree=0, pageout_reserve=0, pages_before_pager=0
@@ -83,7 +76,7 @@ def test_waiting_for_main_itself_is_still_a_deadlock() -> None:
     vp = k.vnode("v1")
     make_page(vp, 0, lock="X")
     k.sched = OtherThreads(k)
-    with pytest.raises(DeadlockError, match=r"main waits for page lock of v1@0, held by main"):
+    with pytest.raises(DeadlockError, match=r"main waits for page lock of v1@0x0, held by main"):
         page_lookup(vp, 0, SE_SHARED)
 
 

@@ -24,9 +24,6 @@ from pvnsim import (
     VnodeOps,
     check_kernel,
     make_page,
-    page_add,
-    page_lookup,
-    page_trylock,
     pvn_getdirty,
     pvn_getpages,
     pvn_init,
@@ -52,6 +49,7 @@ from pvnsim.flags import (
     VCHR,
     SegRw,
 )
+from pvnsim.vm import page_add, page_lookup, page_trylock
 from pvnsim.vm.kmem import kmem_cache_alloc
 
 U64 = 1 << 64
@@ -641,7 +639,7 @@ def _plist_with_marker(e: Env, a: Args) -> None:
         case("page_not_locked", _ring_of(io="me"), consistent=False),
         case("page_of_other_kernel", _ring_of(vp=lambda e: e.w, lock="X", io="me")),
         case("marker_in_list", _plist_with_marker, consistent=False),
-        case("pp_not_a_page", S(pp="v1@4096")),
+        case("pp_not_a_page", S(pp="v1@0x1000")),
         case("empty_list_and_empty_pl", S(pp=None, pl=[])),
     ],
 )

@@ -14,7 +14,7 @@ def test_populate_head_order_reverses_like_hashin():
     k = Kernel(total_pages=16)
     vp = k.vnode("v1")
     populate(vp, [0, 4096, 8192])
-    assert [p.name for p in vnode_pages(vp)] == ["v1@8192", "v1@4096", "v1@0"]
+    assert [p.name for p in vnode_pages(vp)] == ["v1@0x2000", "v1@0x1000", "v1@0x0"]
     assert k.freemem == 13
     check_kernel(k)
 
@@ -24,7 +24,7 @@ def test_populate_tail_keeps_the_given_order():
     k = Kernel(total_pages=16)
     vp = k.vnode("v1")
     pages = populate(vp, [8192, 0, 4096], nrm=P_MOD | P_REF, at="tail")
-    assert [p.name for p in vnode_pages(vp)] == ["v1@8192", "v1@0", "v1@4096"]
+    assert [p.name for p in vnode_pages(vp)] == ["v1@0x2000", "v1@0x0", "v1@0x1000"]
     assert all(p.p_nrm == P_MOD | P_REF for p in pages)
     check_kernel(k)
 

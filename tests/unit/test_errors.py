@@ -73,9 +73,9 @@ def test_hierarchy():
 def test_deadlock_error_lists_waits():
     """A DeadlockError names each waiting thread, what it waits for and the holder."""
     err = DeadlockError(
-        [Wait("main", "i/o lock of v1@0", "other"), Wait("t2", "VVMLOCK of v1", None)]
+        [Wait("main", "i/o lock of v1@0x0", "other"), Wait("t2", "VVMLOCK of v1", None)]
     )
     assert str(err) == (
-        "deadlock: main waits for i/o lock of v1@0, held by other; t2 waits for VVMLOCK of v1"
+        "deadlock: main waits for i/o lock of v1@0x0, held by other; t2 waits for VVMLOCK of v1"
     )
     assert err.waits[0].holder == "other"

@@ -29,7 +29,7 @@ from pvnsim.flags import (
     VVMLOCK,
 )
 from pvnsim.vm.kmem import kmem_cache_alloc, kmem_cache_free
-from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, _page_vpadd, page_add
+from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, page_add, page_list_add, page_vpadd
 from pvnsim.vm.validate import (
     check_conservation,
     check_hash,
@@ -40,7 +40,7 @@ from pvnsim.vm.validate import (
     check_vmodsort,
     invariants_hold,
 )
-from pvnsim.vm.vm_page import _page_hashout
+from pvnsim.vm.vm_page import page_hashout
 
 ROOMY: dict[str, Any] = dict(
     lotsfree=0, desfree=0, minfree=0, throttlefree=0, pageout_reserve=0, pages_before_pager=0
@@ -111,9 +111,8 @@ def _build(rng: random.Random) -> Kernel:
         page_add(page_add(None, held[0]), held[1])  # an I/O list of two
     # Pages destroyed: no identity, on the free list.
     for pp in [make_page(vnodes[0], (64 + i) * 4096) for i in range(rng.choice([0, 1, 2, 3]))]:
-        _page_hashout(pp)
-        k.put_free_page(pp)
-        k.freemem += 1
+        page_hashout(pp)
+        page_list_add(pp, 0)
     for vp in vnodes:
         if rng.random() < 0.3:
             _walk(k, vp, rng.choice([0, 1, 2]), rng)
@@ -128,7 +127,7 @@ def _walk(k: Kernel, vp: Any, markers: int, rng: random.Random) -> None:
         mark = kmem_cache_alloc(k.marker_cache, 0)
         mark.p_vnode = vp
         if rng.random() < 0.8:  # else allocated but not yet inserted
-            _page_vpadd(vp, mark)
+            page_vpadd(vp, mark)
 
 
 PAGE_VALUES: dict[str, list[Any]] = {
@@ -202,7 +201,7 @@ def _corrupt(k: Kernel, rng: random.Random) -> None:
             kmem_cache_free(cache, marks[0])  # still on its list
     elif r < 0.88 and pages:
         with contextlib.suppress(Exception):  # the hash may be broken already
-            _page_hashout(rng.choice(pages))  # identity gone, page kept
+            page_hashout(rng.choice(pages))  # identity gone, page kept
     elif r < 0.91 and pages:
         rng.choice(pages).p_state ^= P_FREE
     elif r < 0.95 and pages:
@@ -261,9 +260,8 @@ def _rich() -> tuple[Kernel, dict[str, Any]]:
     make_page(v2, 8192, nrm=P_MOD, at="tail")
     dead = [make_page(v1, (64 + i) * 4096) for i in range(3)]
     for pp in dead:
-        _page_hashout(pp)
-        k.put_free_page(pp)
-        k.freemem += 1
+        page_hashout(pp)
+        page_list_add(pp, 0)
     p["dead"] = dead
     check_kernel(k)
     assert invariants_hold(k) and invariants_hold(k, True)
@@ -276,7 +274,7 @@ def _marks(k: Kernel, vp: Any, n: int) -> list[Any]:
     for _ in range(n):
         mark = kmem_cache_alloc(k.marker_cache, 0)
         mark.p_vnode = vp
-        _page_vpadd(vp, mark)
+        page_vpadd(vp, mark)
         out.append(mark)
     return out
 
@@ -304,16 +302,16 @@ def _b_free_splice(k: Kernel, p: dict[str, Any]) -> None:
 def _b_free_stray(k: Kernel, p: dict[str, Any]) -> None:
     # An identity-less page marked free but on no list (freemem unchanged).
     pp = make_page(p["v1"], 200 * 4096)
-    _page_hashout(pp)
+    page_hashout(pp)
     pp.p_state |= P_FREE
 
 
 def _b_lost_on_io_list(k: Kernel, p: dict[str, Any]) -> None:
-    _page_hashout(p["io3"])  # shared-locked, on an I/O list, no identity
+    page_hashout(p["io3"])  # shared-locked, on an I/O list, no identity
 
 
 def _b_cached_loses_identity(k: Kernel, p: dict[str, Any]) -> None:
-    _page_hashout(p["cached"])
+    page_hashout(p["cached"])
 
 
 def _b_dead_gains_identity(k: Kernel, p: dict[str, Any]) -> None:
@@ -321,7 +319,7 @@ def _b_dead_gains_identity(k: Kernel, p: dict[str, Any]) -> None:
 
 
 def _b_lost(k: Kernel, p: dict[str, Any]) -> None:
-    _page_hashout(p["idle"])
+    page_hashout(p["idle"])
 
 
 def _b_three_markers(k: Kernel, p: dict[str, Any]) -> None:
@@ -460,8 +458,9 @@ def test_a_free_page_waited_on_is_left_to_the_slow_path() -> None:
 def test_fast_pass_holds_at_every_switch_of_a_walk() -> None:
     """Along explored interleavings of a walk against a page destroyer, the
     fast pass answers yes at every switch point (validation stays cheap)."""
-    from pvnsim import page_destroy, page_lookup, pvn_write_done
+    from pvnsim import pvn_write_done
     from pvnsim.flags import B_WRITE, SE_EXCL
+    from pvnsim.vm import page_destroy, page_lookup
 
     answers: list[bool] = []
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from pvnsim import Kernel, SegMap, check_kernel, make_page, page_create_va
+from pvnsim import Kernel, SegMap, check_kernel, make_page
 from pvnsim.flags import PG_EXCL, PG_WAIT
+from pvnsim.vm import page_create_va
 
 
 def test_failed_excl_create_after_a_reclaim_returns_null():
@@ -22,11 +23,11 @@ def test_failed_excl_create_after_a_reclaim_returns_null():
     assert k.freemem == 3
 
     def reclaim(kernel: Kernel, shortfall: int) -> None:
-        from pvnsim.vm.vm_page import _page_destroy
+        from pvnsim.vm.vm_page import page_destroy
 
         for pp in hogs[:2]:
             pp.p_selock, pp.p_sowner = -1, "main"
-            _page_destroy(pp, 0)
+            page_destroy(pp, 0)
 
     k.memory_reclaim = reclaim
     assert page_create_va(vp, 0, 4096, PG_EXCL | PG_WAIT, SegMap(k, "s"), 0) is None

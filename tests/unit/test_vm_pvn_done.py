@@ -17,8 +17,6 @@ from pvnsim import (
     SegMap,
     UsageError,
     check_kernel,
-    hat_map,
-    hat_touch,
     make_page,
     pvn_getdirty,
     pvn_io_done,
@@ -26,7 +24,6 @@ from pvnsim import (
     pvn_read_kluster,
     pvn_write_done,
     pvn_write_kluster,
-    ring,
 )
 from pvnsim.flags import (
     B_ASYNC,
@@ -49,6 +46,7 @@ from pvnsim.flags import (
     VVMEXEC,
 )
 from pvnsim.kernel import VmStats
+from pvnsim.vm import hat_map, hat_touch, ring
 from pvnsim.vm.describe import vnode_pages
 
 ZERO_STATS = VmStats().as_dict()
@@ -56,7 +54,7 @@ ZERO_STATS = VmStats().as_dict()
 
 def prims(t) -> list[str]:
     """The primitive calls of a trace as text."""
-    return [e.format() for e in t.filter(kind="prim")]
+    return [e.format() for e in t.filter(kind="prim", nested=False)]
 
 
 def offsets(pages) -> list[int]:
@@ -135,15 +133,15 @@ def test_io_done_unlocks_every_page_in_list_order(roomy):
     t = k.trace_on()
     pvn_io_done(kl.plist)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = v1@4096",
-        "page_io_unlock(v1@0)",
-        "page_unlock(v1@0)",
-        "page_sub(v1@4096, v1@4096) = v1@8192",
-        "page_io_unlock(v1@4096)",
-        "page_unlock(v1@4096)",
-        "page_sub(v1@8192, v1@8192) = NULL",
-        "page_io_unlock(v1@8192)",
-        "page_unlock(v1@8192)",
+        "page_sub(v1@0x0, v1@0x0) = v1@0x1000",
+        "page_io_unlock(v1@0x0)",
+        "page_unlock(v1@0x0)",
+        "page_sub(v1@0x1000, v1@0x1000) = v1@0x2000",
+        "page_io_unlock(v1@0x1000)",
+        "page_unlock(v1@0x1000)",
+        "page_sub(v1@0x2000, v1@0x2000) = NULL",
+        "page_io_unlock(v1@0x2000)",
+        "page_unlock(v1@0x2000)",
     ]
     for p in pages:
         assert is_idle(p) and p.p_next is p, p.name
@@ -181,12 +179,12 @@ def test_read_done_error_destroys_every_page(roomy):
     t = k.trace_on()
     pvn_read_done(kl.plist, B_READ | B_ERROR)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = v1@4096",
-        "page_io_unlock(v1@0)",
-        "VN_DISPOSE(v1@0, B_INVAL, 0)",
-        "page_sub(v1@4096, v1@4096) = NULL",
-        "page_io_unlock(v1@4096)",
-        "VN_DISPOSE(v1@4096, B_INVAL, 0)",
+        "page_sub(v1@0x0, v1@0x0) = v1@0x1000",
+        "page_io_unlock(v1@0x0)",
+        "VN_DISPOSE(v1@0x0, B_INVAL, 0)",
+        "page_sub(v1@0x1000, v1@0x1000) = NULL",
+        "page_io_unlock(v1@0x1000)",
+        "VN_DISPOSE(v1@0x1000, B_INVAL, 0)",
     ]
     for p, off in zip(pages, (0, 4096), strict=True):
         assert is_destroyed(p, vp, off)
@@ -213,15 +211,15 @@ def test_read_done_releases_unmapped_pages_to_cache_and_unlocks_mapped_ones(room
     t = k.trace_on()
     pvn_read_done(kl.plist, B_READ | B_ASYNC)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = v1@4096",
-        "page_io_unlock(v1@0)",
-        "page_release(v1@0, 0) = PGREL_CLEAN",
-        "page_sub(v1@4096, v1@4096) = v1@8192",
-        "page_io_unlock(v1@4096)",
-        "page_release(v1@4096, 0) = PGREL_NOTREL",
-        "page_sub(v1@8192, v1@8192) = NULL",
-        "page_io_unlock(v1@8192)",
-        "page_release(v1@8192, 0) = PGREL_CLEAN",
+        "page_sub(v1@0x0, v1@0x0) = v1@0x1000",
+        "page_io_unlock(v1@0x0)",
+        "page_release(v1@0x0, 0) = PGREL_CLEAN",
+        "page_sub(v1@0x1000, v1@0x1000) = v1@0x2000",
+        "page_io_unlock(v1@0x1000)",
+        "page_release(v1@0x1000, 0) = PGREL_NOTREL",
+        "page_sub(v1@0x2000, v1@0x2000) = NULL",
+        "page_io_unlock(v1@0x2000)",
+        "page_release(v1@0x2000, 0) = PGREL_CLEAN",
     ]
     assert is_cached(p0, vp) and is_cached(p8, vp)
     assert ring(k.page_cachelist) == [p0, p8]
@@ -278,7 +276,7 @@ def test_getdirty_logically_locked_page_is_only_unlocked(roomy, lck, cow, flags)
     pp = make_page(vp, 0, nrm=P_MOD | P_REF, maps=("rm",), lckcnt=lck, cowcnt=cow, lock="X")
     t = k.trace_on()
     assert pvn_getdirty(pp, flags) == 0
-    assert prims(t) == ["page_unlock(v1@0)"]
+    assert prims(t) == ["page_unlock(v1@0x0)"]
     assert is_idle(pp)
     assert pp.p_nrm == P_MOD | P_REF
     assert [m.hw for m in pp.p_mapping] == [P_MOD | P_REF]
@@ -316,11 +314,11 @@ def test_getdirty_trunc_overrides_lckcnt_and_destroys(roomy):
     t = k.trace_on()
     assert pvn_getdirty(pp, B_INVAL | B_TRUNC) == 0
     assert prims(t) == [
-        "page_io_lock(v1@0)",
-        "hat_pageunload(v1@0, HAT_FORCE_PGUNLOAD) = 0",
-        "hat_ismod(v1@0) = P_MOD",
-        "page_io_unlock(v1@0)",
-        "VN_DISPOSE(v1@0, B_INVAL, 0)",
+        "page_io_lock(v1@0x0)",
+        "hat_pageunload(v1@0x0, HAT_FORCE_PGUNLOAD) = 0",
+        "hat_ismod(v1@0x0) = P_MOD",
+        "page_io_unlock(v1@0x0)",
+        "VN_DISPOSE(v1@0x0, B_INVAL, 0)",
     ]
     assert is_destroyed(pp, vp, 0)
     assert (pp.p_lckcnt, pp.p_cowcnt) == (0, 0)
@@ -381,7 +379,7 @@ def test_getdirty_trylock_failure_unlocks_and_returns_0(roomy, flags):
     pp = make_page(vp, 0, nrm=P_MOD, maps=("m",), lock=getdirty_lock(flags), io="other")
     t = k.trace_on()
     assert pvn_getdirty(pp, flags) == 0
-    assert prims(t) == ["page_io_trylock(v1@0) = 0", "page_unlock(v1@0)"]
+    assert prims(t) == ["page_io_trylock(v1@0x0) = 0", "page_unlock(v1@0x0)"]
     assert pp.p_selock == 0
     assert pp.p_iolock_state & PAGE_IO_INUSE and pp.p_ioowner == "other"
     assert pp.p_nrm == P_MOD and [m.hw for m in pp.p_mapping] == [P_MOD]
@@ -406,7 +404,7 @@ def test_getdirty_blocking_io_lock_waits_for_other_thread(roomy, flags):
     t = k.trace_on()
     with pytest.raises(DeadlockError):
         pvn_getdirty(pp, flags)
-    assert prims(t) == ["page_io_lock(v1@0) = WOULDBLOCK"]
+    assert prims(t) == ["page_io_lock(v1@0x0) = WOULDBLOCK"]
     assert pp.p_selock == (-1 if flags & (B_INVAL | B_FREE) else 1)
     assert pp.p_ioowner == "other"
     assert pp.p_nrm == P_MOD and [m.hw for m in pp.p_mapping] == [P_MOD]
@@ -455,11 +453,11 @@ def test_getdirty_clean_page_invalidated_is_destroyed(roomy):
     t = k.trace_on()
     assert pvn_getdirty(pp, B_INVAL) == 0
     assert prims(t) == [
-        "page_io_lock(v1@0)",
-        "hat_pageunload(v1@0, HAT_FORCE_PGUNLOAD) = 0",
-        "hat_ismod(v1@0) = 0",
-        "page_io_unlock(v1@0)",
-        "VN_DISPOSE(v1@0, B_INVAL, 0)",
+        "page_io_lock(v1@0x0)",
+        "hat_pageunload(v1@0x0, HAT_FORCE_PGUNLOAD) = 0",
+        "hat_ismod(v1@0x0) = 0",
+        "page_io_unlock(v1@0x0)",
+        "VN_DISPOSE(v1@0x0, B_INVAL, 0)",
     ]
     assert is_destroyed(pp, vp, 0)
     assert k.freemem == free0
@@ -481,7 +479,7 @@ def test_getdirty_clean_page_freed_to_cache(roomy, dontneed):
     t = k.trace_on()
     assert pvn_getdirty(pp, flags) == 0
     dn = 8192 if dontneed else 0
-    assert prims(t)[-1] == f"VN_DISPOSE(v1@0, B_FREE, {dn})"
+    assert prims(t)[-1] == f"VN_DISPOSE(v1@0x0, B_FREE, {dn})"
     assert is_cached(pp, vp) and pp.p_mapping is None
     assert ring(k.page_cachelist) == ([pp, old] if dontneed else [old, pp])
     check_kernel(k)
@@ -490,10 +488,10 @@ def test_getdirty_clean_page_freed_to_cache(roomy, dontneed):
 @pytest.mark.parametrize(
     ("flags", "lock", "maps", "result", "first"),
     [
-        (0, "S", (), "PGREL_CLEAN", "page_io_lock(v1@0)"),
-        (B_ASYNC, "S", (), "PGREL_CLEAN", "page_io_trylock(v1@0) = 1"),
-        (0, "S", ("r",), "PGREL_NOTREL", "page_io_lock(v1@0)"),
-        (0, "SS", (), "PGREL_NOTREL", "page_io_lock(v1@0)"),
+        (0, "S", (), "PGREL_CLEAN", "page_io_lock(v1@0x0)"),
+        (B_ASYNC, "S", (), "PGREL_CLEAN", "page_io_trylock(v1@0x0) = 1"),
+        (0, "S", ("r",), "PGREL_NOTREL", "page_io_lock(v1@0x0)"),
+        (0, "SS", (), "PGREL_NOTREL", "page_io_lock(v1@0x0)"),
     ],
     ids=["unmapped", "async-unmapped", "mapped", "second-reader"],
 )
@@ -513,10 +511,10 @@ def test_getdirty_clean_page_advisory_release(roomy, flags, lock, maps, result, 
     want_sync = "P_REF"
     assert prims(t) == [
         first,
-        f"hat_pagesync(v1@0, HAT_SYNC_ZERORM) = {want_sync}",
-        "hat_ismod(v1@0) = 0",
-        "page_io_unlock(v1@0)",
-        f"page_release(v1@0, 1) = {result}",
+        f"hat_pagesync(v1@0x0, HAT_SYNC_ZERORM) = {want_sync}",
+        "hat_ismod(v1@0x0) = 0",
+        "page_io_unlock(v1@0x0)",
+        f"page_release(v1@0x0, 1) = {result}",
     ]
     if result == "PGREL_CLEAN":
         assert is_cached(pp, vp)
@@ -531,9 +529,9 @@ def test_getdirty_clean_page_advisory_release(roomy, flags, lock, maps, result, 
 @pytest.mark.parametrize(
     ("flags", "outcome", "last"),
     [
-        (B_INVAL | B_TRUNC, "destroyed", "VN_DISPOSE(v1@0, B_INVAL, 0)"),
-        (B_FREE | B_TRUNC, "cached", "VN_DISPOSE(v1@0, B_FREE, 0)"),
-        (B_TRUNC, "kept-dirty", "page_release(v1@0, 1) = PGREL_MOD"),
+        (B_INVAL | B_TRUNC, "destroyed", "VN_DISPOSE(v1@0x0, B_INVAL, 0)"),
+        (B_FREE | B_TRUNC, "cached", "VN_DISPOSE(v1@0x0, B_FREE, 0)"),
+        (B_TRUNC, "kept-dirty", "page_release(v1@0x0, 1) = PGREL_MOD"),
     ],
     ids=["B_INVAL|B_TRUNC", "B_FREE|B_TRUNC", "B_TRUNC"],
 )
@@ -608,38 +606,38 @@ def test_getdirty_dirty_page_is_accepted(roomy, flags, want_selock):
         (
             B_ASYNC,
             [
-                "page_io_trylock(v1@0) = 1",
-                "hat_pagesync(v1@0, HAT_SYNC_ZERORM) = P_MOD|P_REF",
-                "hat_ismod(v1@0) = P_MOD",
-                "hat_clrrefmod(v1@0)",
+                "page_io_trylock(v1@0x0) = 1",
+                "hat_pagesync(v1@0x0, HAT_SYNC_ZERORM) = P_MOD|P_REF",
+                "hat_ismod(v1@0x0) = P_MOD",
+                "hat_clrrefmod(v1@0x0)",
             ],
         ),
         (
             0,
             [
-                "page_io_lock(v1@0)",
-                "hat_pagesync(v1@0, HAT_SYNC_ZERORM) = P_MOD|P_REF",
-                "hat_ismod(v1@0) = P_MOD",
-                "hat_clrrefmod(v1@0)",
+                "page_io_lock(v1@0x0)",
+                "hat_pagesync(v1@0x0, HAT_SYNC_ZERORM) = P_MOD|P_REF",
+                "hat_ismod(v1@0x0) = P_MOD",
+                "hat_clrrefmod(v1@0x0)",
             ],
         ),
         (
             B_FREE,
             [
-                "page_io_lock(v1@0)",
-                "hat_pageunload(v1@0, HAT_FORCE_PGUNLOAD) = 0",
-                "hat_ismod(v1@0) = P_MOD",
-                "hat_clrrefmod(v1@0)",
-                "page_downgrade(v1@0)",
+                "page_io_lock(v1@0x0)",
+                "hat_pageunload(v1@0x0, HAT_FORCE_PGUNLOAD) = 0",
+                "hat_ismod(v1@0x0) = P_MOD",
+                "hat_clrrefmod(v1@0x0)",
+                "page_downgrade(v1@0x0)",
             ],
         ),
         (
             B_INVAL,
             [
-                "page_io_lock(v1@0)",
-                "hat_pageunload(v1@0, HAT_FORCE_PGUNLOAD) = 0",
-                "hat_ismod(v1@0) = P_MOD",
-                "hat_clrrefmod(v1@0)",
+                "page_io_lock(v1@0x0)",
+                "hat_pageunload(v1@0x0, HAT_FORCE_PGUNLOAD) = 0",
+                "hat_ismod(v1@0x0) = P_MOD",
+                "hat_clrrefmod(v1@0x0)",
             ],
         ),
     ],
@@ -706,10 +704,10 @@ def test_write_done_error_suppresses_write_free():
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE | B_ERROR)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = NULL",
-        "hat_setmod_only(v1@0)",
-        "page_io_unlock(v1@0)",
-        "page_unlock(v1@0)",
+        "page_sub(v1@0x0, v1@0x0) = NULL",
+        "hat_setmod_only(v1@0x0)",
+        "page_io_unlock(v1@0x0)",
+        "page_unlock(v1@0x0)",
     ]
     assert is_idle(pp) and pp.p_nrm & P_MOD
     assert k.vm.as_dict() == ZERO_STATS
@@ -740,15 +738,15 @@ def test_write_done_vmodsort_moves_clean_page_to_head_trace(roomy):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE)
     assert prims(t) == [
-        "page_sub(v1@8192, v1@8192) = NULL",
+        "page_sub(v1@0x2000, v1@0x2000) = NULL",
         "mutex_enter(vphm(v1))",
-        "hat_ismod(v1@8192) = 0",
-        "page_vpsub(&v1.v_pages, v1@8192)",
-        "page_vpadd(&v1.v_pages, v1@8192)",
+        "hat_ismod(v1@0x2000) = 0",
+        "page_vpsub(&v1.v_pages, v1@0x2000)",
+        "page_vpadd(&v1.v_pages, v1@0x2000)",
         "mutex_exit(vphm(v1))",
-        "hat_page_is_mapped(v1@8192) = 1",
-        "page_io_unlock(v1@8192)",
-        "page_unlock(v1@8192)",
+        "hat_page_is_mapped(v1@0x2000) = 1",
+        "page_io_unlock(v1@0x2000)",
+        "page_unlock(v1@0x2000)",
     ]
     assert offsets(vnode_pages(vp)) == [8192, 4096, 0]
     assert is_idle(pp) and pp.p_mapping is not None
@@ -769,13 +767,13 @@ def test_write_done_vmodsort_redirtied_page_stays_at_tail(roomy):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE)
     assert prims(t) == [
-        "page_sub(v1@8192, v1@8192) = NULL",
+        "page_sub(v1@0x2000, v1@0x2000) = NULL",
         "mutex_enter(vphm(v1))",
-        "hat_ismod(v1@8192) = P_MOD",
+        "hat_ismod(v1@0x2000) = P_MOD",
         "mutex_exit(vphm(v1))",
-        "hat_page_is_mapped(v1@8192) = 1",
-        "page_io_unlock(v1@8192)",
-        "page_unlock(v1@8192)",
+        "hat_page_is_mapped(v1@0x2000) = 1",
+        "page_io_unlock(v1@0x2000)",
+        "page_unlock(v1@0x2000)",
     ]
     assert offsets(vnode_pages(vp)) == [4096, 0, 8192]
     assert pp.p_nrm & P_MOD
@@ -793,12 +791,12 @@ def test_write_done_vmodsort_lone_page_is_not_moved(roomy):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE)
     assert prims(t) == [
-        "page_sub(v1@8192, v1@8192) = NULL",
+        "page_sub(v1@0x2000, v1@0x2000) = NULL",
         "mutex_enter(vphm(v1))",
         "mutex_exit(vphm(v1))",
-        "hat_page_is_mapped(v1@8192) = 1",
-        "page_io_unlock(v1@8192)",
-        "page_unlock(v1@8192)",
+        "hat_page_is_mapped(v1@0x2000) = 1",
+        "page_io_unlock(v1@0x2000)",
+        "page_unlock(v1@0x2000)",
     ]
     assert vnode_pages(vp) == [pp]
     check_kernel(k)
@@ -815,10 +813,10 @@ def test_write_done_vmodsort_error_does_not_move(roomy):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE | B_ERROR)
     assert prims(t) == [
-        "page_sub(v1@8192, v1@8192) = NULL",
-        "hat_setmod_only(v1@8192)",
-        "page_io_unlock(v1@8192)",
-        "page_unlock(v1@8192)",
+        "page_sub(v1@0x2000, v1@0x2000) = NULL",
+        "hat_setmod_only(v1@0x2000)",
+        "page_io_unlock(v1@0x2000)",
+        "page_unlock(v1@0x2000)",
     ]
     assert offsets(vnode_pages(vp)) == [4096, 0, 8192]
     assert pp.p_nrm & P_MOD
@@ -844,7 +842,7 @@ def test_write_done_vmodsort_disabled_does_not_move():
     vp, pp = vmodsort_layout(k)
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE)
-    assert "mutex_enter" not in [e.name for e in t.filter(kind="prim")]
+    assert "mutex_enter" not in [e.name for e in t.filter(kind="prim", nested=False)]
     assert offsets(vnode_pages(vp)) == [4096, 0, 8192]
     check_kernel(k)
 
@@ -897,12 +895,12 @@ def test_write_done_inval_destroys_every_page(roomy):
     t = k.trace_on()
     pvn_write_done(kl.plist, B_WRITE | B_INVAL)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = v1@4096",
-        "page_io_unlock(v1@0)",
-        "VN_DISPOSE(v1@0, B_INVAL, 0)",
-        "page_sub(v1@4096, v1@4096) = NULL",
-        "page_io_unlock(v1@4096)",
-        "VN_DISPOSE(v1@4096, B_INVAL, 0)",
+        "page_sub(v1@0x0, v1@0x0) = v1@0x1000",
+        "page_io_unlock(v1@0x0)",
+        "VN_DISPOSE(v1@0x0, B_INVAL, 0)",
+        "page_sub(v1@0x1000, v1@0x1000) = NULL",
+        "page_io_unlock(v1@0x1000)",
+        "VN_DISPOSE(v1@0x1000, B_INVAL, 0)",
     ]
     for p, off in zip(pages, (0, 4096), strict=True):
         assert is_destroyed(p, vp, off)
@@ -952,7 +950,7 @@ def test_write_done_free_dontneed_goes_to_cache_head(roomy, dontneed):
     pp = dirty_page(vp, 0, flags)
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE | flags)
-    assert prims(t)[-1] == f"VN_DISPOSE(v1@0, B_FREE, {8192 if dontneed else 0})"
+    assert prims(t)[-1] == f"VN_DISPOSE(v1@0x0, B_FREE, {8192 if dontneed else 0})"
     assert ring(k.page_cachelist) == ([pp, old] if dontneed else [old, pp])
     check_kernel(k)
 
@@ -970,13 +968,13 @@ def test_write_done_unmapped_page_freed_without_b_free(roomy):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = NULL",
-        "hat_page_is_mapped(v1@0) = 0",
-        "page_io_unlock(v1@0)",
-        "page_tryupgrade(v1@0) = 1",
-        "hat_pagesync(v1@0, HAT_SYNC_STOPON_MOD) = 0",
-        "hat_page_is_mapped(v1@0) = 0",
-        "VN_DISPOSE(v1@0, B_FREE, 0)",
+        "page_sub(v1@0x0, v1@0x0) = NULL",
+        "hat_page_is_mapped(v1@0x0) = 0",
+        "page_io_unlock(v1@0x0)",
+        "page_tryupgrade(v1@0x0) = 1",
+        "hat_pagesync(v1@0x0, HAT_SYNC_STOPON_MOD) = 0",
+        "hat_page_is_mapped(v1@0x0) = 0",
+        "VN_DISPOSE(v1@0x0, B_FREE, 0)",
     ]
     assert is_cached(pp, vp)
     assert k.vm.as_dict() == stats(dfree=1, pgout=1, pgpgout=1, fspgout=1, fsfree=1)
@@ -997,11 +995,11 @@ def test_write_done_second_reader_blocks_upgrade(roomy):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = NULL",
-        "hat_page_is_mapped(v1@0) = 0",
-        "page_io_unlock(v1@0)",
-        "page_tryupgrade(v1@0) = 0",
-        "page_unlock(v1@0)",
+        "page_sub(v1@0x0, v1@0x0) = NULL",
+        "hat_page_is_mapped(v1@0x0) = 0",
+        "page_io_unlock(v1@0x0)",
+        "page_tryupgrade(v1@0x0) = 0",
+        "page_unlock(v1@0x0)",
     ]
     assert pp.p_selock == 1 and pp.p_sowner == "other"
     assert not pp.p_state & P_FREE and not pp.p_iolock_state & PAGE_IO_INUSE
@@ -1022,11 +1020,11 @@ def test_write_done_logically_locked_page_is_not_freed(roomy, lck, cow):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = NULL",
-        "hat_page_is_mapped(v1@0) = 0",
-        "page_io_unlock(v1@0)",
-        "page_tryupgrade(v1@0) = 1",
-        "page_unlock(v1@0)",
+        "page_sub(v1@0x0, v1@0x0) = NULL",
+        "hat_page_is_mapped(v1@0x0) = 0",
+        "page_io_unlock(v1@0x0)",
+        "page_tryupgrade(v1@0x0) = 1",
+        "page_unlock(v1@0x0)",
     ]
     assert is_idle(pp)
     assert k.vm.as_dict() == stats(pgout=1, pgpgout=1, fspgout=1)
@@ -1052,11 +1050,11 @@ def test_write_done_page_used_during_io_is_reclaimed(roomy, write, attrs):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE | B_FREE)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = NULL",
-        "page_io_unlock(v1@0)",
-        "page_tryupgrade(v1@0) = 1",
-        f"hat_pagesync(v1@0, HAT_SYNC_STOPON_MOD) = {attrs}",
-        "page_unlock(v1@0)",
+        "page_sub(v1@0x0, v1@0x0) = NULL",
+        "page_io_unlock(v1@0x0)",
+        "page_tryupgrade(v1@0x0) = 1",
+        f"hat_pagesync(v1@0x0, HAT_SYNC_STOPON_MOD) = {attrs}",
+        "page_unlock(v1@0x0)",
     ]
     assert is_idle(pp) and pp.p_mapping is not None
     assert k.vm.as_dict() == stats(pgrec=1, pgout=1, pgpgout=1, fspgout=1)
@@ -1077,15 +1075,15 @@ def test_write_done_mapped_unused_page_is_unloaded_then_freed_trace(roomy):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE | B_FREE)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = NULL",
-        "page_io_unlock(v1@0)",
-        "page_tryupgrade(v1@0) = 1",
-        "hat_pagesync(v1@0, HAT_SYNC_STOPON_MOD) = 0",
-        "hat_page_is_mapped(v1@0) = 1",
-        "hat_pageunload(v1@0, HAT_FORCE_PGUNLOAD) = 0",
-        "hat_page_getattr(v1@0, P_MOD|P_REF) = 0",
-        "hat_page_is_mapped(v1@0) = 0",
-        "VN_DISPOSE(v1@0, B_FREE, 0)",
+        "page_sub(v1@0x0, v1@0x0) = NULL",
+        "page_io_unlock(v1@0x0)",
+        "page_tryupgrade(v1@0x0) = 1",
+        "hat_pagesync(v1@0x0, HAT_SYNC_STOPON_MOD) = 0",
+        "hat_page_is_mapped(v1@0x0) = 1",
+        "hat_pageunload(v1@0x0, HAT_FORCE_PGUNLOAD) = 0",
+        "hat_page_getattr(v1@0x0, P_MOD|P_REF) = 0",
+        "hat_page_is_mapped(v1@0x0) = 0",
+        "VN_DISPOSE(v1@0x0, B_FREE, 0)",
     ]
     assert is_cached(pp, vp) and pp.p_mapping is None
     assert k.vm.as_dict() == stats(dfree=1, pgout=1, pgpgout=1, fspgout=1, fsfree=1)
@@ -1108,14 +1106,14 @@ def test_write_done_read_only_page_reference_found_by_unload(roomy):
     t = k.trace_on()
     pvn_write_done(pp, B_WRITE | B_FREE)
     assert prims(t) == [
-        "page_sub(v1@0, v1@0) = NULL",
-        "page_io_unlock(v1@0)",
-        "page_tryupgrade(v1@0) = 1",
-        "hat_pagesync(v1@0, HAT_SYNC_STOPON_MOD) = P_RO",
-        "hat_page_is_mapped(v1@0) = 1",
-        "hat_pageunload(v1@0, HAT_FORCE_PGUNLOAD) = 0",
-        "hat_page_getattr(v1@0, P_MOD|P_REF) = P_REF",
-        "page_unlock(v1@0)",
+        "page_sub(v1@0x0, v1@0x0) = NULL",
+        "page_io_unlock(v1@0x0)",
+        "page_tryupgrade(v1@0x0) = 1",
+        "hat_pagesync(v1@0x0, HAT_SYNC_STOPON_MOD) = P_RO",
+        "hat_page_is_mapped(v1@0x0) = 1",
+        "hat_pageunload(v1@0x0, HAT_FORCE_PGUNLOAD) = 0",
+        "hat_page_getattr(v1@0x0, P_MOD|P_REF) = P_REF",
+        "page_unlock(v1@0x0)",
     ]
     assert is_idle(pp) and pp.p_mapping is None
     assert k.vm.as_dict() == stats(pgrec=1, pgout=1, pgpgout=1, fspgout=1)

@@ -18,7 +18,6 @@ from pvnsim import (
     UsageError,
     check_kernel,
     make_page,
-    page_add,
     pvn_getdirty,
     pvn_read_kluster,
     pvn_write_kluster,
@@ -35,6 +34,7 @@ from pvnsim.flags import (
     VISSWAP,
     VSWAPLIKE,
 )
+from pvnsim.vm import page_add
 from pvnsim.vm.describe import vnode_pages
 
 PS = 4096
@@ -53,7 +53,7 @@ def offsets(pages) -> list[int]:
 
 def prims(t) -> list[str]:
     """The primitive calls of a trace as text."""
-    return [e.format() for e in t.filter(kind="prim")]
+    return [e.format() for e in t.filter(kind="prim", nested=False)]
 
 
 def small_kernel(
@@ -157,7 +157,9 @@ def test_read_kluster_demand_read_at_minfree_gets_one_page():
     assert kl is not None
     assert (kl.off, kl.len) == (12288, 4096)
     assert offsets(kl.pages) == [12288]
-    assert prims(t) == ["page_create_va(v1, 12288, 4096, PG_EXCL|PG_WAIT, s1, 0x13000) = v1@12288"]
+    assert prims(t) == [
+        "page_create_va(v1, 0x3000, 4096, PG_EXCL|PG_WAIT, s1, 0x13000) = v1@0x3000"
+    ]
     assert k.freemem == 7
     check_kernel(k)
 
@@ -238,7 +240,7 @@ def test_read_kluster_demand_read_skips_probe_and_segment_stops_both_scans(roomy
     assert kl is not None
     assert (kl.off, kl.len) == (12288, 4096)
     assert prims(t) == [
-        "page_create_va(v1, 12288, 4096, PG_EXCL|PG_WAIT, s1, 0x13000) = v1@12288",
+        "page_create_va(v1, 0x3000, 4096, PG_EXCL|PG_WAIT, s1, 0x13000) = v1@0x3000",
         "SEGOP_KLUSTER(s1, 0x13000, -4096) = -1",
         "SEGOP_KLUSTER(s1, 0x13000, 4096) = -1",
     ]
@@ -260,7 +262,7 @@ def test_read_kluster_first_page_exists_returns_null(roomy, cached):
     free0 = k.freemem
     t = k.trace_on()
     assert pvn_read_kluster(vp, 12288, seg, addr(12288), 0, 32768, 0) is None
-    assert prims(t) == ["page_create_va(v1, 12288, 4096, PG_EXCL|PG_WAIT, s1, 0x13000) = NULL"]
+    assert prims(t) == ["page_create_va(v1, 0x3000, 4096, PG_EXCL|PG_WAIT, s1, 0x13000) = NULL"]
     assert list(k.page_hash[vp]) == [12288]
     assert k.page_hash[vp][12288] is old
     assert bool(old.p_state & P_FREE) == cached
@@ -284,7 +286,7 @@ def test_read_kluster_window_of_one_page_or_less(roomy, vp_len, want_len):
     assert kl is not None
     assert (kl.off, kl.len) == (8192, want_len)
     assert offsets(kl.pages) == [8192]
-    assert [e.name for e in t.filter(kind="prim")] == ["page_create_va"]
+    assert [e.name for e in t.filter(kind="prim", nested=False)] == ["page_create_va"]
     assert list(k.page_hash[vp]) == [8192]
     check_kernel(k)
 
@@ -312,7 +314,7 @@ def test_read_kluster_nofodklust_gives_one_page():
     assert kl is not None
     assert (kl.off, kl.len) == (12288, 4096)
     assert offsets(kl.pages) == [12288]
-    assert [e.name for e in t.filter(kind="prim")] == ["page_create_va"]
+    assert [e.name for e in t.filter(kind="prim", nested=False)] == ["page_create_va"]
     check_kernel(k)
 
 
@@ -412,14 +414,14 @@ def test_read_kluster_scans_stop_when_memory_is_short_trace():
     assert (kl.off, kl.len) == (4096, 8192)
     assert offsets(kl.pages) == [4096, 8192]
     assert prims(t) == [
-        "page_create_va(v1, 8192, 4096, PG_EXCL|PG_WAIT, s1, 0x12000) = v1@8192",
+        "page_create_va(v1, 0x2000, 4096, PG_EXCL|PG_WAIT, s1, 0x12000) = v1@0x2000",
         "SEGOP_KLUSTER(s1, 0x12000, -4096) = 0",
-        "page_create_va(v1, 4096, 4096, PG_EXCL, s1, 0x11000) = v1@4096",
-        "page_add(v1@8192, v1@4096) = v1@4096",
+        "page_create_va(v1, 0x1000, 4096, PG_EXCL, s1, 0x11000) = v1@0x1000",
+        "page_add(v1@0x2000, v1@0x1000) = v1@0x1000",
         "SEGOP_KLUSTER(s1, 0x12000, -8192) = 0",
-        "page_create_va(v1, 0, 4096, PG_EXCL, s1, 0x10000) = NULL",
+        "page_create_va(v1, 0x0, 4096, PG_EXCL, s1, 0x10000) = NULL",
         "SEGOP_KLUSTER(s1, 0x12000, 4096) = 0",
-        "page_create_va(v1, 12288, 4096, PG_EXCL, s1, 0x13000) = NULL",
+        "page_create_va(v1, 0x3000, 4096, PG_EXCL, s1, 0x13000) = NULL",
     ]
     assert sorted(k.page_hash[vp]) == [4096, 8192]
     assert k.freemem == 4
@@ -488,13 +490,13 @@ def test_read_kluster_trace_readahead_small_window(roomy):
     assert kl is not None
     assert prims(t) == [
         "SEGOP_KLUSTER(s1, 0x11000, 0) = 0",
-        "page_create_va(v1, 4096, 4096, PG_EXCL|PG_WAIT, s1, 0x11000) = v1@4096",
+        "page_create_va(v1, 0x1000, 4096, PG_EXCL|PG_WAIT, s1, 0x11000) = v1@0x1000",
         "SEGOP_KLUSTER(s1, 0x11000, -4096) = 0",
-        "page_create_va(v1, 0, 4096, PG_EXCL, s1, 0x10000) = v1@0",
-        "page_add(v1@4096, v1@0) = v1@0",
+        "page_create_va(v1, 0x0, 4096, PG_EXCL, s1, 0x10000) = v1@0x0",
+        "page_add(v1@0x1000, v1@0x0) = v1@0x0",
         "SEGOP_KLUSTER(s1, 0x11000, 4096) = 0",
-        "page_create_va(v1, 8192, 4096, PG_EXCL, s1, 0x12000) = v1@8192",
-        "page_add(v1@0, v1@8192) = v1@8192",
+        "page_create_va(v1, 0x2000, 4096, PG_EXCL, s1, 0x12000) = v1@0x2000",
+        "page_add(v1@0x0, v1@0x2000) = v1@0x2000",
     ]
     assert (kl.off, kl.len) == (0, 12288)
     assert offsets(kl.pages) == [0, 4096, 8192]
@@ -622,9 +624,9 @@ def test_write_kluster_lookup_mode_follows_flags(roomy, flags, se):
     pp = dirty_page(vp, 4096, flags)
     t = k.trace_on()
     kl = pvn_write_kluster(vp, pp, 0, 12288, flags)
-    assert [e.format() for e in t.filter(name="page_lookup_nowait")] == [
-        f"page_lookup_nowait(v1, 0, {se}) = v1@0",
-        f"page_lookup_nowait(v1, 8192, {se}) = v1@8192",
+    assert [e.format() for e in t.filter(name="page_lookup_nowait", nested=False)] == [
+        f"page_lookup_nowait(v1, 0x0, {se}) = v1@0x0",
+        f"page_lookup_nowait(v1, 0x2000, {se}) = v1@0x2000",
     ]
     assert offsets(kl.pages) == [0, 4096, 8192]
     assert (kl.off, kl.len) == (0, 12288)
@@ -890,7 +892,7 @@ def test_write_kluster_window_edges_bound_the_lookups(roomy):
     pp = dirty_page(vp, 4096, 0)
     t = k.trace_on()
     kl = pvn_write_kluster(vp, pp, 4096, 8192, 0)
-    assert [e.args[1] for e in t.filter(name="page_lookup_nowait")] == ["8192"]
+    assert [e.args[1] for e in t.filter(name="page_lookup_nowait", nested=False)] == ["0x2000"]
     assert offsets(kl.pages) == [4096, 8192]
     assert (kl.off, kl.len) == (4096, 8192)
     assert untouched_dirty(p0) and untouched_dirty(p12)
@@ -935,23 +937,23 @@ def test_write_kluster_trace_plain_write_back(roomy):
     t = k.trace_on()
     kl = pvn_write_kluster(vp, pp, 0, 12288, 0)
     assert prims(t) == [
-        "page_lookup_nowait(v1, 0, SE_SHARED) = v1@0",
-        "page_io_trylock(v1@0) = 1",
-        "hat_pagesync(v1@0, HAT_SYNC_ZERORM) = P_MOD|P_REF",
-        "hat_ismod(v1@0) = P_MOD",
-        "hat_clrrefmod(v1@0)",
-        "page_add(v1@4096, v1@0) = v1@0",
-        "page_lookup_nowait(v1, 8192, SE_SHARED) = v1@8192",
-        "page_io_trylock(v1@8192) = 1",
-        "hat_pagesync(v1@8192, HAT_SYNC_ZERORM) = P_MOD",
-        "hat_ismod(v1@8192) = P_MOD",
-        "hat_clrrefmod(v1@8192)",
-        "page_add(v1@0, v1@8192) = v1@8192",
+        "page_lookup_nowait(v1, 0x0, SE_SHARED) = v1@0x0",
+        "page_io_trylock(v1@0x0) = 1",
+        "hat_pagesync(v1@0x0, HAT_SYNC_ZERORM) = P_MOD|P_REF",
+        "hat_ismod(v1@0x0) = P_MOD",
+        "hat_clrrefmod(v1@0x0)",
+        "page_add(v1@0x1000, v1@0x0) = v1@0x0",
+        "page_lookup_nowait(v1, 0x2000, SE_SHARED) = v1@0x2000",
+        "page_io_trylock(v1@0x2000) = 1",
+        "hat_pagesync(v1@0x2000, HAT_SYNC_ZERORM) = P_MOD",
+        "hat_ismod(v1@0x2000) = P_MOD",
+        "hat_clrrefmod(v1@0x2000)",
+        "page_add(v1@0x0, v1@0x2000) = v1@0x2000",
     ]
-    assert [e.format() for e in t.filter(kind="port")] == [
-        "pvn_write_kluster(v1, v1@4096, 0, 12288, 0) = plist=[v1@0 v1@4096 v1@8192] off=0 len=12288",
-        "pvn_getdirty(v1@0, B_DELWRI) = 1",
-        "pvn_getdirty(v1@8192, B_DELWRI) = 1",
+    assert [e.format() for e in t.filter(kind="port", nested=False)] == [
+        "pvn_write_kluster(v1, v1@0x1000, 0x0, 12288, 0) = plist=[v1@0x0 v1@0x1000 v1@0x2000] off=0x0 len=12288",
+        "pvn_getdirty(v1@0x0, B_DELWRI) = 1",
+        "pvn_getdirty(v1@0x2000, B_DELWRI) = 1",
     ]
     assert offsets(kl.pages) == [0, 4096, 8192]
     check_kernel(k)

@@ -27,13 +27,6 @@ from pvnsim import (
     VnodeOps,
     check_kernel,
     make_page,
-    page_add,
-    page_destroy,
-    page_lookup,
-    page_lookup_nowait,
-    page_unlock,
-    page_vpadd,
-    page_vpsub,
     populate,
     pvn_getpages,
     pvn_init,
@@ -42,7 +35,6 @@ from pvnsim import (
     pvn_vplist_setdirty,
     pvn_vpzero,
     pvn_write_done,
-    ring,
 )
 from pvnsim.flags import (
     B_ASYNC,
@@ -65,6 +57,16 @@ from pvnsim.flags import (
     SegRw,
 )
 from pvnsim.kernel import Scheduler
+from pvnsim.vm import (
+    page_add,
+    page_destroy,
+    page_lookup,
+    page_lookup_nowait,
+    page_unlock,
+    page_vpadd,
+    page_vpsub,
+    ring,
+)
 from pvnsim.vm.describe import vnode_pages
 from pvnsim.vm.kmem import kmem_cache_alloc, kmem_cache_free
 from pvnsim.vm.mutex import cv_broadcast
@@ -103,7 +105,7 @@ def vlist(vp: Any) -> list[str]:
 
 
 def prims(t: Any, thread: str | None = None) -> list[str]:
-    return [e.format() for e in t.filter(kind="prim", thread=thread)]
+    return [e.format() for e in t.filter(kind="prim", thread=thread, nested=False)]
 
 
 class Putapage:
@@ -161,10 +163,12 @@ class OtherThread(Scheduler):
 
     def _run(self, step: Callable[[], None]) -> None:
         prev, self.thread = self.thread, "other"
+        self.set_current("other")
         try:
             step()
         finally:
             self.thread = prev
+            self.set_current(prev)
 
 
 def destroy_all(vp: Any) -> None:
@@ -264,7 +268,7 @@ def test_vplist_dirty_waits_for_vvmlock_then_walks() -> None:
         "cv_wait(v_cv(v1), v_lock(v1))",
         "mutex_exit(v_lock(v1))",
     ]
-    assert put.pages == ["v1@0"]
+    assert put.pages == ["v1@0x0"]
     assert seen_vvmlock == [True]
     assert not vp.v_flag & VVMLOCK
     check_kernel(k)
@@ -317,7 +321,7 @@ def test_vplist_dirty_pages_gone_before_vphm_goes_to_leave() -> None:
     t = k.trace_on()
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == 0
     k.sched = None
-    assert [e.name for e in t.filter(kind="prim", thread="main")] == [
+    assert [e.name for e in t.filter(kind="prim", thread="main", nested=False)] == [
         "mutex_enter",
         "mutex_exit",
         "kmem_cache_alloc",
@@ -362,14 +366,14 @@ def test_vplist_dirty_markers_walk_from_tail_to_head_and_are_returned() -> None:
     put = Putapage(on_call=look)
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == 0
     assert seen == [
-        ("v1@8192", ["v1@0", "v1@4096", "MARK(-1)", "v1@8192", "MARK(-2)"], True),
-        ("v1@4096", ["v1@0", "MARK(-1)", "v1@4096", "v1@8192", "MARK(-2)"], True),
-        ("v1@0", ["MARK(-1)", "v1@0", "v1@4096", "v1@8192", "MARK(-2)"], True),
+        ("v1@0x2000", ["v1@0x0", "v1@0x1000", "MARK(-1)", "v1@0x2000", "MARK(-2)"], True),
+        ("v1@0x1000", ["v1@0x0", "MARK(-1)", "v1@0x1000", "v1@0x2000", "MARK(-2)"], True),
+        ("v1@0x0", ["MARK(-1)", "v1@0x0", "v1@0x1000", "v1@0x2000", "MARK(-2)"], True),
     ]
     mark, end = markers
     assert mark.p_vnode is vp and mark.p_offset == U64 - 1
     assert end.p_vnode is vp and end.p_offset == U64 - 2
-    assert vlist(vp) == ["v1@0", "v1@4096", "v1@8192"]
+    assert vlist(vp) == ["v1@0x0", "v1@0x1000", "v1@0x2000"]
     assert len(k.marker_cache.outstanding) == 0
     assert len(k.marker_cache.free) == 2
     assert not vp.v_flag & VVMLOCK
@@ -400,7 +404,7 @@ def test_vplist_dirty_exact_b_async_stops_when_mark_reaches_head(
 
     put = Putapage(on_call=add_at_tail)
     assert pvn_vplist_dirty(vp, 0, put, flags, None) == 0
-    expected = ["v1@8192", "v1@4096", "v1@0"] + (["v1@65536"] if new_page_visited else [])
+    expected = ["v1@0x2000", "v1@0x1000", "v1@0x0"] + (["v1@0x10000"] if new_page_visited else [])
     assert put.pages == expected
     assert bool(added[0].p_nrm & P_MOD) is not new_page_visited
     assert len(k.marker_cache.outstanding) == 0
@@ -428,23 +432,26 @@ def test_vplist_dirty_vmodsort_stops_at_first_clean_idle_page(flags: int) -> Non
     t = k.trace_on()
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, flags, None) == 0
-    assert put.pages == ["v1@12288", "v1@8192"]
-    assert [e.args[0] for e in t.filter(name="pvn_getdirty")] == ["v1@12288", "v1@8192"]
-    # c2 was only tested (hat_ismod, page_io_locked); c1 never appears at all.
-    assert [e.format() for e in t if e.args and e.args[0] == "v1@4096"] == [
-        "hat_ismod(v1@4096) = 0",
-        "page_io_locked(v1@4096) = 0",
+    assert put.pages == ["v1@0x3000", "v1@0x2000"]
+    assert [e.args[0] for e in t.filter(name="pvn_getdirty", nested=False)] == [
+        "v1@0x3000",
+        "v1@0x2000",
     ]
-    assert not [e for e in t if "v1@0" in e.args]
+    # c2 was only tested (hat_ismod, page_io_locked); c1 never appears at all.
+    assert [e.format() for e in t if e.args and e.args[0] == "v1@0x1000"] == [
+        "hat_ismod(v1@0x1000) = 0",
+        "page_io_locked(v1@0x1000) = 0",
+    ]
+    assert not [e for e in t if "v1@0x0" in e.args]
     for pp in (c1, c2):
         assert (pp.p_selock, pp.p_iolock_state, pp.p_nrm) == (0, 0, P_REF)
-    assert vlist(vp) == ["v1@8192", "v1@12288", "v1@0", "v1@4096"]
+    assert vlist(vp) == ["v1@0x2000", "v1@0x3000", "v1@0x0", "v1@0x1000"]
     check_kernel(k)
 
 
 @pytest.mark.parametrize(
     ("flags", "written"),
-    [(B_FREE, ["v1@4096"]), (B_INVAL, ["v1@4096"]), (B_INVAL | B_TRUNC, [])],
+    [(B_FREE, ["v1@0x1000"]), (B_INVAL, ["v1@0x1000"]), (B_INVAL | B_TRUNC, [])],
 )
 def test_vplist_dirty_vmodsort_fast_path_off_for_free_inval_trunc(
     flags: int, written: list[str]
@@ -462,8 +469,11 @@ def test_vplist_dirty_vmodsort_fast_path_off_for_free_inval_trunc(
     t = k.trace_on()
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, flags, None) == 0
-    assert [e.args[0] for e in t.filter(name="pvn_getdirty")] == ["v1@4096", "v1@0"]
-    assert not t.filter(name="page_io_locked")
+    assert [e.args[0] for e in t.filter(name="pvn_getdirty", nested=False)] == [
+        "v1@0x1000",
+        "v1@0x0",
+    ]
+    assert not t.filter(name="page_io_locked", nested=False)
     assert put.pages == written
     check_kernel(k)
 
@@ -484,13 +494,13 @@ def test_vplist_dirty_vmodsort_clean_io_locked_page_sync_waits() -> None:
     put = Putapage()
     with pytest.raises(DeadlockError) as exc:
         pvn_vplist_dirty(vp, 0, put, 0, None)
-    assert put.pages == ["v1@8192"]
+    assert put.pages == ["v1@0x2000"]
     assert prims(t)[-5:] == [
-        "hat_ismod(v1@4096) = 0",
-        "page_io_locked(v1@4096) = 1",
-        "hat_ismod(v1@4096) = 0",
+        "hat_ismod(v1@0x1000) = 0",
+        "page_io_locked(v1@0x1000) = 1",
+        "hat_ismod(v1@0x1000) = 0",
         "mutex_exit(vphm(v1))",
-        "page_io_wait(v1@4096) = WOULDBLOCK",
+        "page_io_wait(v1@0x1000) = WOULDBLOCK",
     ]
     assert exc.value.waits[0].holder == "other"
 
@@ -512,15 +522,15 @@ def test_vplist_dirty_vmodsort_io_wait_then_rechecks_same_page() -> None:
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == 0
     k.sched = None
-    assert put.pages == ["v1@8192"]
+    assert put.pages == ["v1@0x2000"]
     main = prims(t, "main")
-    i = main.index("page_io_wait(v1@4096)")
+    i = main.index("page_io_wait(v1@0x1000)")
     assert main[i + 1 : i + 4] == [
         "mutex_enter(vphm(v1))",
-        "hat_ismod(v1@4096) = 0",
-        "page_io_locked(v1@4096) = 0",
+        "hat_ismod(v1@0x1000) = 0",
+        "page_io_locked(v1@0x1000) = 0",
     ]
-    assert not [e for e in t if "v1@0" in e.args]
+    assert not [e for e in t if "v1@0x0" in e.args]
     check_kernel(k)
 
 
@@ -540,20 +550,20 @@ def test_vplist_dirty_vmodsort_clean_io_locked_page_async_falls_through() -> Non
     t = k.trace_on()
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, B_ASYNC, None) == 0
-    assert put.pages == ["v1@8192"]
+    assert put.pages == ["v1@0x2000"]
     lines = prims(t)
-    assert "page_trylock(v1@4096, SE_SHARED) = 1" in lines
-    assert "page_io_trylock(v1@4096) = 0" in lines
-    assert not t.filter(name="page_io_wait")
-    assert [e.format() for e in t.filter(name="pvn_getdirty")] == [
-        "pvn_getdirty(v1@8192, B_ASYNC) = 1",
-        "pvn_getdirty(v1@4096, B_ASYNC) = 0",
+    assert "page_trylock(v1@0x1000, SE_SHARED) = 1" in lines
+    assert "page_io_trylock(v1@0x1000) = 0" in lines
+    assert not t.filter(name="page_io_wait", nested=False)
+    assert [e.format() for e in t.filter(name="pvn_getdirty", nested=False)] == [
+        "pvn_getdirty(v1@0x2000, B_ASYNC) = 1",
+        "pvn_getdirty(v1@0x1000, B_ASYNC) = 0",
     ]
     assert busy.p_selock == 0 and busy.p_ioowner == "other"
     # c1 is the stop page: only tested, never locked nor passed to pvn_getdirty.
-    assert [e.format() for e in t if "v1@0" in e.args] == [
-        "hat_ismod(v1@0) = 0",
-        "page_io_locked(v1@0) = 0",
+    assert [e.format() for e in t if "v1@0x0" in e.args] == [
+        "hat_ismod(v1@0x0) = 0",
+        "page_io_locked(v1@0x0) = 0",
     ]
     check_kernel(k)
 
@@ -575,11 +585,14 @@ def test_vplist_dirty_skips_pages_below_off_without_locking_them() -> None:
     t = k.trace_on()
     put = Putapage()
     assert pvn_vplist_dirty(vp, 8192, put, 0, None) == 0
-    assert put.pages == ["v1@12288", "v1@8192"]
-    assert [e.args[0] for e in t.filter(name="page_lock")] == ["v1@12288", "v1@8192"]
+    assert put.pages == ["v1@0x3000", "v1@0x2000"]
+    assert [e.args[0] for e in t.filter(name="page_lock", nested=False)] == [
+        "v1@0x3000",
+        "v1@0x2000",
+    ]
     # The marker still passed the low pages: it was put in front of each.
-    vpadds = [e.args[0] for e in t.filter(name="page_vpadd")]
-    assert vpadds[-2:] == ["&v1@0.p_vpnext", "&v1.v_pages"]
+    vpadds = [e.args[0] for e in t.filter(name="page_vpadd", nested=False)]
+    assert vpadds[-2:] == ["&v1@0x0.p_vpnext", "&v1.v_pages"]
     for pp in low:
         assert pp.p_selock == 0 and pp.p_nrm & P_MOD
     check_kernel(k)
@@ -588,12 +601,12 @@ def test_vplist_dirty_skips_pages_below_off_without_locking_them() -> None:
 @pytest.mark.parametrize(
     ("flags", "lock_line"),
     [
-        (0, "page_lock(v1@0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = 1"),
-        (B_INVAL, "page_lock(v1@0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1"),
-        (B_FREE, "page_lock(v1@0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1"),
-        (B_ASYNC | B_INVAL, "page_lock(v1@0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1"),
-        (B_ASYNC, "page_trylock(v1@0, SE_SHARED) = 1"),
-        (B_ASYNC | B_FREE, "page_trylock(v1@0, SE_EXCL) = 1"),
+        (0, "page_lock(v1@0x0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = 1"),
+        (B_INVAL, "page_lock(v1@0x0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1"),
+        (B_FREE, "page_lock(v1@0x0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1"),
+        (B_ASYNC | B_INVAL, "page_lock(v1@0x0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1"),
+        (B_ASYNC, "page_trylock(v1@0x0, SE_SHARED) = 1"),
+        (B_ASYNC | B_FREE, "page_trylock(v1@0x0, SE_EXCL) = 1"),
     ],
 )
 def test_vplist_dirty_lock_mode_and_primitive(flags: int, lock_line: str) -> None:
@@ -617,16 +630,18 @@ def test_vplist_dirty_lock_mode_and_primitive(flags: int, lock_line: str) -> Non
         assert lines[i + 1 : i + 3] == moves
     else:
         assert lines[i - 2 : i] == moves
-    assert not t.filter(name="page_trylock" if lock_line.startswith("page_lock") else "page_lock")
-    assert put.pages == ["v1@0"]
+    assert not t.filter(
+        nested=False, name="page_trylock" if lock_line.startswith("page_lock") else "page_lock"
+    )
+    assert put.pages == ["v1@0x0"]
     check_kernel(k)
 
 
 @pytest.mark.parametrize(
     ("flags", "lock", "try_line"),
     [
-        (B_ASYNC, "X@other", "page_trylock(v1@4096, SE_SHARED) = 0"),
-        (B_ASYNC | B_FREE, "S@other", "page_trylock(v1@4096, SE_EXCL) = 0"),
+        (B_ASYNC, "X@other", "page_trylock(v1@0x1000, SE_SHARED) = 0"),
+        (B_ASYNC | B_FREE, "S@other", "page_trylock(v1@0x1000, SE_EXCL) = 0"),
     ],
 )
 def test_vplist_dirty_async_skips_page_it_cannot_trylock(
@@ -647,9 +662,9 @@ def test_vplist_dirty_async_skips_page_it_cannot_trylock(
     t = k.trace_on()
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, flags, None) == 0
-    assert put.pages == ["v1@8192", "v1@0"]
+    assert put.pages == ["v1@0x2000", "v1@0x0"]
     assert try_line in prims(t)
-    assert len(t.filter(name="page_trylock")) == 3
+    assert len(t.filter(name="page_trylock", nested=False)) == 3
     assert repr(busy) == before
     check_kernel(k)
 
@@ -657,12 +672,12 @@ def test_vplist_dirty_async_skips_page_it_cannot_trylock(
 @pytest.mark.parametrize(
     ("flags", "lock", "line"),
     [
-        (0, "X@other", "page_lock(v1@0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = WOULDBLOCK"),
-        (B_INVAL, "S@other", "page_lock(v1@0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = WOULDBLOCK"),
+        (0, "X@other", "page_lock(v1@0x0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = WOULDBLOCK"),
+        (B_INVAL, "S@other", "page_lock(v1@0x0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = WOULDBLOCK"),
         (
             B_INVAL | B_ASYNC,
             "X@other",
-            "page_lock(v1@0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = WOULDBLOCK",
+            "page_lock(v1@0x0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = WOULDBLOCK",
         ),
     ],
 )
@@ -699,11 +714,11 @@ def test_vplist_dirty_page_lock_that_slept_retries_same_page() -> None:
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == 0
     k.sched = None
-    assert [e.format() for e in t.filter(name="page_lock", thread="main")] == [
-        "page_lock(v1@0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = 0",
-        "page_lock(v1@0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = 1",
+    assert [e.format() for e in t.filter(name="page_lock", thread="main", nested=False)] == [
+        "page_lock(v1@0x0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = 0",
+        "page_lock(v1@0x0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = 1",
     ]
-    assert put.pages == ["v1@0"]
+    assert put.pages == ["v1@0x0"]
     check_kernel(k)
 
 
@@ -721,9 +736,9 @@ def test_vplist_dirty_page_destroyed_while_sleeping_is_not_visited() -> None:
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == 0
     k.sched = None
-    assert put.pages == ["v1@0"]
+    assert put.pages == ["v1@0x0"]
     assert 4096 not in k.page_hash[vp]
-    assert vlist(vp) == ["v1@0"]
+    assert vlist(vp) == ["v1@0x0"]
     check_kernel(k)
 
 
@@ -734,11 +749,11 @@ def test_vplist_dirty_page_destroyed_while_sleeping_is_not_visited() -> None:
 @pytest.mark.parametrize(
     ("flags", "lock_line", "destroyed"),
     [
-        (0, "page_lock(v1@0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = 1", False),
-        (B_FREE, "page_lock(v1@0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1", False),
-        (B_ASYNC, "page_trylock(v1@0, SE_SHARED) = 1", False),
-        (B_INVAL, "page_lock(v1@0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1", True),
-        (B_INVAL | B_ASYNC, "page_lock(v1@0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1", True),
+        (0, "page_lock(v1@0x0, SE_SHARED, vphm(v1), P_NO_RECLAIM) = 1", False),
+        (B_FREE, "page_lock(v1@0x0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1", False),
+        (B_ASYNC, "page_trylock(v1@0x0, SE_SHARED) = 1", False),
+        (B_INVAL, "page_lock(v1@0x0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1", True),
+        (B_INVAL | B_ASYNC, "page_lock(v1@0x0, SE_EXCL, vphm(v1), P_NO_RECLAIM) = 1", True),
     ],
 )
 def test_vplist_dirty_cached_page(flags: int, lock_line: str, destroyed: bool) -> None:
@@ -759,17 +774,17 @@ def test_vplist_dirty_cached_page(flags: int, lock_line: str, destroyed: bool) -
     assert pvn_vplist_dirty(vp, 0, put, flags, None) == 0
     lines = prims(t)
     assert lock_line in lines
-    assert not t.filter(name="pvn_getdirty")
+    assert not t.filter(name="pvn_getdirty", nested=False)
     assert put.calls == []
     assert k.freemem == freemem
     if destroyed:
-        assert "page_destroy_free(v1@0)" in lines
-        assert "page_unlock(v1@0)" not in lines
+        assert "page_destroy_free(v1@0x0)" in lines
+        assert "page_unlock(v1@0x0)" not in lines
         assert pp.p_vnode is None and vp.v_pages is None
         assert (k.cachelist_count, k.freelist_count) == (cached - 1, free + 1)
     else:
-        assert "page_unlock(v1@0)" in lines
-        assert not t.filter(name="page_destroy_free")
+        assert "page_unlock(v1@0x0)" in lines
+        assert not t.filter(name="page_destroy_free", nested=False)
         assert pp.p_vnode is vp and pp.p_state & P_FREE and pp.p_selock == 0
         assert (k.cachelist_count, k.freelist_count) == (cached, free)
     check_kernel(k)
@@ -790,12 +805,12 @@ def test_vplist_dirty_putapage_only_for_pages_getdirty_accepts() -> None:
     t = k.trace_on()
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == 0
-    assert [e.format() for e in t.filter(name="pvn_getdirty")] == [
-        "pvn_getdirty(v1@8192, 0) = 1",
-        "pvn_getdirty(v1@4096, 0) = 1",
-        "pvn_getdirty(v1@0, 0) = 0",
+    assert [e.format() for e in t.filter(name="pvn_getdirty", nested=False)] == [
+        "pvn_getdirty(v1@0x2000, 0) = 1",
+        "pvn_getdirty(v1@0x1000, 0) = 1",
+        "pvn_getdirty(v1@0x0, 0) = 0",
     ]
-    assert put.pages == ["v1@8192", "v1@4096"]
+    assert put.pages == ["v1@0x2000", "v1@0x1000"]
     check_kernel(k)
 
 
@@ -838,7 +853,7 @@ def test_vplist_dirty_first_error_wins(errors: tuple[int, ...], expected: int) -
     populate(vp, [0, 4096, 8192], nrm=P_MOD | P_REF, maps=("-",), at="tail")
     put = Putapage(errors=errors)
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == expected
-    assert put.pages == ["v1@8192", "v1@4096", "v1@0"]
+    assert put.pages == ["v1@0x2000", "v1@0x1000", "v1@0x0"]
     check_kernel(k)
 
 
@@ -864,18 +879,18 @@ def test_vplist_dirty_debug_check_of_clean_remainder(debug: bool) -> None:
     t = k.trace_on()
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == 0
-    assert put.pages == ["v1@8192"]
-    getattrs = [e.format() for e in t.filter(name="hat_page_getattr")]
+    assert put.pages == ["v1@0x2000"]
+    getattrs = [e.format() for e in t.filter(name="hat_page_getattr", nested=False)]
     if debug:
         assert getattrs == [
-            "hat_page_getattr(v1@0, P_MOD|P_REF) = P_REF",
-            "hat_page_getattr(v1@8192, P_MOD|P_REF) = 0",
+            "hat_page_getattr(v1@0x0, P_MOD|P_REF) = P_REF",
+            "hat_page_getattr(v1@0x2000, P_MOD|P_REF) = 0",
         ]
         lines = prims(t)
-        i = lines.index("page_io_locked(v1@4096) = 0")
+        i = lines.index("page_io_locked(v1@0x1000) = 0")
         assert lines[i + 1 : i + 3] == [
             "page_vpsub(&v1.v_pages, MARK(-1))",
-            "page_vpadd(&v1@0.p_vpnext, MARK(-1))",
+            "page_vpadd(&v1@0x0.p_vpnext, MARK(-1))",
         ]
     else:
         assert getattrs == []
@@ -894,14 +909,14 @@ def test_vplist_dirty_debug_check_panics_on_modified_page_before_stop() -> None:
     vp = k.vnode("v1", v_flag=VMODSORT)
     make_page(vp, 4096, nrm=P_REF)
     make_page(vp, 0, nrm=P_MOD | P_REF)
-    assert vlist(vp) == ["v1@0", "v1@4096"]
+    assert vlist(vp) == ["v1@0x0", "v1@0x1000"]
     t = k.trace_on()
     put = Putapage()
-    with pytest.raises(KernelPanic, match=r"^v_pages list not all clean: page_t\*=v1@0 ") as exc:
+    with pytest.raises(KernelPanic, match=r"^v_pages list not all clean: page_t\*=v1@0x0 ") as exc:
         pvn_vplist_dirty(vp, 0, put, 0, None)
-    assert "last clean page_t*=v1@4096" in str(exc.value)
-    assert [e.format() for e in t.filter(name="hat_page_getattr")] == [
-        "hat_page_getattr(v1@0, P_MOD|P_REF) = P_MOD|P_REF"
+    assert "last clean page_t*=v1@0x1000" in str(exc.value)
+    assert [e.format() for e in t.filter(name="hat_page_getattr", nested=False)] == [
+        "hat_page_getattr(v1@0x0, P_MOD|P_REF) = P_MOD|P_REF"
     ]
     assert put.calls == []
 
@@ -972,7 +987,7 @@ def test_vplist_setdirty_skips_marker_pages(where: str, v_flag: int) -> None:
     page_vpadd(link, m)
     check = PageCheck()
     pvn_vplist_setdirty(vp, check)
-    assert check.seen == ["v1@0", "v1@4096", "v1@8192"]
+    assert check.seen == ["v1@0x0", "v1@0x1000", "v1@0x2000"]
     assert m.p_nrm == 0
     assert all(pp.p_nrm & P_MOD for pp in (a, b, c))
     assert "MARK(-1)" in vlist(vp)
@@ -994,20 +1009,20 @@ def test_vplist_setdirty_vmodsort_moves_checked_pages_to_tail() -> None:
     t = k.trace_on()
     check = PageCheck({0, 8192})
     pvn_vplist_setdirty(vp, check)
-    assert check.seen == ["v1@0", "v1@4096", "v1@8192", "v1@12288"]
-    assert vlist(vp) == ["v1@4096", "v1@12288", "v1@0", "v1@8192"]
+    assert check.seen == ["v1@0x0", "v1@0x1000", "v1@0x2000", "v1@0x3000"]
+    assert vlist(vp) == ["v1@0x1000", "v1@0x3000", "v1@0x0", "v1@0x2000"]
     assert [bool(p.p_nrm & P_MOD) for p in pages] == [True, False, True, False]
     assert prims(t) == [
         "mutex_enter(vphm(v1))",
-        "hat_setmod_only(v1@0)",
-        "page_vpsub(&v1.v_pages, v1@0)",
-        "page_vpadd(&v1@12288.p_vpnext, v1@0)",
-        "hat_setmod_only(v1@8192)",
-        "page_vpsub(&v1.v_pages, v1@8192)",
-        "page_vpadd(&v1@0.p_vpnext, v1@8192)",
+        "hat_setmod_only(v1@0x0)",
+        "page_vpsub(&v1.v_pages, v1@0x0)",
+        "page_vpadd(&v1@0x3000.p_vpnext, v1@0x0)",
+        "hat_setmod_only(v1@0x2000)",
+        "page_vpsub(&v1.v_pages, v1@0x2000)",
+        "page_vpadd(&v1@0x0.p_vpnext, v1@0x2000)",
         "mutex_exit(vphm(v1))",
     ]
-    assert not t.filter(name="hat_setmod")
+    assert not t.filter(name="hat_setmod", nested=False)
     check_kernel(k)
 
 
@@ -1025,9 +1040,9 @@ def test_vplist_setdirty_moved_pages_are_not_revisited() -> None:
     t = k.trace_on()
     check = PageCheck()
     pvn_vplist_setdirty(vp, check)
-    assert check.seen == ["v1@0", "v1@4096", "v1@8192"]
-    assert len(t.filter(name="page_vpsub")) == 3
-    assert vlist(vp) == ["v1@0", "v1@4096", "v1@8192"]
+    assert check.seen == ["v1@0x0", "v1@0x1000", "v1@0x2000"]
+    assert len(t.filter(name="page_vpsub", nested=False)) == 3
+    assert vlist(vp) == ["v1@0x0", "v1@0x1000", "v1@0x2000"]
     check_kernel(k)
 
 
@@ -1045,9 +1060,11 @@ def test_vplist_setdirty_no_shuffle(v_flag: int, offsets: list[int]) -> None:
     t = k.trace_on()
     pvn_vplist_setdirty(vp, PageCheck({0, 8192}))
     assert vlist(vp) == order
-    assert not t.filter(name=["page_vpsub", "page_vpadd"])
+    assert not t.filter(name=["page_vpsub", "page_vpadd"], nested=False)
     assert [bool(p.p_nrm & P_MOD) for p in pages] == [p.p_offset in (0, 8192) for p in pages]
-    assert len(t.filter(name="hat_setmod_only")) == sum(p.p_offset in (0, 8192) for p in pages)
+    assert len(t.filter(name="hat_setmod_only", nested=False)) == sum(
+        p.p_offset in (0, 8192) for p in pages
+    )
     check_kernel(k)
 
 
@@ -1133,7 +1150,7 @@ def test_vpzero_zeroes_through_segmap(
     pvn_vpzero(vp, vplen, zbytes)
     base = 0x100000000 + window
     assert prims(t) == [
-        f"segmap_getmapflt(segkmap, v1, {vplen}, {count}, 1, S_WRITE) = {hex(base)}",
+        f"segmap_getmapflt(segkmap, v1, {hex(vplen)}, {count}, 1, S_WRITE) = {hex(base)}",
         f"kzero({hex(base + (vplen & 8191))}, {count})",
         f"segmap_release(segkmap, {hex(base)}, SM_WRITE|SM_ASYNC) = 0",
     ]
@@ -1285,7 +1302,7 @@ def test_getpages_error_on_first_call_releases_nothing() -> None:
     gp = GetPage(fail=4096)
     assert pvn_getpages(gp, vp, 4096, 8192, None, pl, 8192, None, 0, SegRw.S_READ, None) == EIO
     assert len(gp.calls) == 1
-    assert not t.filter(name="page_release")
+    assert not t.filter(name="page_release", nested=False)
     assert pl[0] is held and held.p_selock == 1
     check_kernel(k)
 
@@ -1304,17 +1321,17 @@ def test_getpages_error_after_some_pages_releases_them() -> None:
     t = k.trace_on()
     gp = GetPage(fail=12288)
     assert pvn_getpages(gp, vp, 4096, 12288, None, pl, 16384, None, 0, SegRw.S_READ, None) == EIO
-    assert [e.format() for e in t.filter(kind="callback")] == [
-        "getpage(v1, 4096, 12288, 4096) = 0",
-        "getpage(v1, 8192, 8192, 4096) = 0",
-        "getpage(v1, 12288, 4096, 8192) = 5",
+    assert [e.format() for e in t.filter(kind="callback", nested=False)] == [
+        "getpage(v1, 0x1000, 12288, 4096) = 0",
+        "getpage(v1, 0x2000, 8192, 4096) = 0",
+        "getpage(v1, 0x3000, 4096, 8192) = 5",
     ]
-    assert [e.format() for e in t.filter(name="page_release")] == [
-        "page_release(v1@4096, 1) = PGREL_CLEAN",
-        "page_release(v1@8192, 1) = PGREL_CLEAN",
+    assert [e.format() for e in t.filter(name="page_release", nested=False)] == [
+        "page_release(v1@0x1000, 1) = PGREL_CLEAN",
+        "page_release(v1@0x2000, 1) = PGREL_CLEAN",
     ]
     assert pl == [None] * 6
-    assert names(ring(k.page_cachelist)) == ["v1@4096", "v1@8192"]
+    assert names(ring(k.page_cachelist)) == ["v1@0x1000", "v1@0x2000"]
     check_kernel(k)
 
 
@@ -1329,7 +1346,7 @@ def test_getpages_error_without_pl_releases_nothing() -> None:
     gp = GetPage(fail=8192)
     assert pvn_getpages(gp, vp, 0, 12288, None, None, 0, None, 0, SegRw.S_READ, None) == EIO
     assert len(gp.calls) == 3
-    assert not t.filter(name="page_release")
+    assert not t.filter(name="page_release", nested=False)
     check_kernel(k)
 
 
@@ -1359,7 +1376,7 @@ def test_getpages_and_plist_init_accept_plain_int_rw_while_tracing() -> None:
     plist = kluster(vp, [4096, 8192])
     pl2: list[Any] = [None] * 3
     pvn_plist_init(plist, pl2, 8192, 4096, 8192, S_CREATE)
-    assert names(pl2[:2]) == ["v1@4096", "v1@8192"] and pl2[2] is None
+    assert names(pl2[:2]) == ["v1@0x1000", "v1@0x2000"] and pl2[2] is None
     assert [p.p_selock for p in pl2[:2]] == [-1, -1]
     check_kernel(k)
 
@@ -1388,25 +1405,27 @@ def test_plist_init_semantics_7_25() -> None:
     pl: list[Any] = [UNSET] * 4
     t = k.trace_on()
     pvn_plist_init(plist, pl, 8192, 12288, 32768, SegRw.S_READ)
-    assert names(pl[:2]) == ["v1@12288", "v1@16384"]
+    assert names(pl[:2]) == ["v1@0x3000", "v1@0x4000"]
     assert pl[2:] == [None, UNSET]
-    assert [e.format() for e in t.filter(name=["page_release", "page_downgrade"])] == [
-        "page_release(v1@0, 1) = PGREL_CLEAN",
-        "page_release(v1@4096, 1) = PGREL_CLEAN",
-        "page_release(v1@8192, 1) = PGREL_CLEAN",
-        "page_downgrade(v1@12288)",
-        "page_downgrade(v1@16384)",
-        "page_release(v1@20480, 1) = PGREL_CLEAN",
-        "page_release(v1@24576, 1) = PGREL_CLEAN",
-        "page_release(v1@28672, 1) = PGREL_CLEAN",
+    assert [
+        e.format() for e in t.filter(name=["page_release", "page_downgrade"], nested=False)
+    ] == [
+        "page_release(v1@0x0, 1) = PGREL_CLEAN",
+        "page_release(v1@0x1000, 1) = PGREL_CLEAN",
+        "page_release(v1@0x2000, 1) = PGREL_CLEAN",
+        "page_downgrade(v1@0x3000)",
+        "page_downgrade(v1@0x4000)",
+        "page_release(v1@0x5000, 1) = PGREL_CLEAN",
+        "page_release(v1@0x6000, 1) = PGREL_CLEAN",
+        "page_release(v1@0x7000, 1) = PGREL_CLEAN",
     ]
     assert names(ring(k.page_cachelist)) == [
-        "v1@0",
-        "v1@4096",
-        "v1@8192",
-        "v1@20480",
-        "v1@24576",
-        "v1@28672",
+        "v1@0x0",
+        "v1@0x1000",
+        "v1@0x2000",
+        "v1@0x5000",
+        "v1@0x6000",
+        "v1@0x7000",
     ]
     assert k.freemem == freemem + 6
     for pp in pl[:2]:
@@ -1427,8 +1446,8 @@ def test_plist_init_off_not_in_list_releases_all() -> None:
     t = k.trace_on()
     pvn_plist_init(plist, pl, 8192, 20480, 16384, SegRw.S_READ)
     assert pl == [None, UNSET, UNSET]
-    assert len(t.filter(name="page_release")) == 4
-    assert not t.filter(name="page_downgrade")
+    assert len(t.filter(name="page_release", nested=False)) == 4
+    assert not t.filter(name="page_downgrade", nested=False)
     assert k.cachelist_count == 4
     check_kernel(k)
 
@@ -1456,11 +1475,11 @@ def test_plist_init_s_create_keeps_pages_exclusive() -> None:
     pl: list[Any] = [UNSET] * 4
     t = k.trace_on()
     pvn_plist_init(plist, pl, 8192, 0, 12288, SegRw.S_CREATE)
-    assert names(pl[:2]) == ["v1@0", "v1@4096"] and pl[2] is None
+    assert names(pl[:2]) == ["v1@0x0", "v1@0x1000"] and pl[2] is None
     assert [p.p_selock for p in pl[:2]] == [-1, -1]
-    assert not t.filter(name="page_downgrade")
-    assert [e.format() for e in t.filter(name="page_release")] == [
-        "page_release(v1@8192, 1) = PGREL_CLEAN"
+    assert not t.filter(name="page_downgrade", nested=False)
+    assert [e.format() for e in t.filter(name="page_release", nested=False)] == [
+        "page_release(v1@0x2000, 1) = PGREL_CLEAN"
     ]
     check_kernel(k)
 
@@ -1483,11 +1502,11 @@ def test_plist_init_plsz_rounding(plsz: int, kept: int) -> None:
     pl: list[Any] = [UNSET] * (plsz // 4096 + 3)
     t = k.trace_on()
     pvn_plist_init(plist, pl, plsz, 0, 16384, SegRw.S_READ)
-    assert names(pl[:kept]) == [f"v1@{4096 * i}" for i in range(kept)]
+    assert names(pl[:kept]) == [f"v1@{4096 * i:#x}" for i in range(kept)]
     assert pl[kept] is None
     assert all(x == UNSET for x in pl[kept + 1 :])
-    assert [e.args[0] for e in t.filter(name="page_release")] == [
-        f"v1@{4096 * i}" for i in range(kept, 4)
+    assert [e.args[0] for e in t.filter(name="page_release", nested=False)] == [
+        f"v1@{4096 * i:#x}" for i in range(kept, 4)
     ]
     check_kernel(k)
 
@@ -1521,14 +1540,14 @@ def test_pvn_init_disable_leaves_supported_unassigned() -> None:
     t = k.trace_on()
     pvn_init(k)
     assert k.pvn_vmodsort_supported == 1
-    assert not t.filter(name="hat_supported")
+    assert not t.filter(name="hat_supported", nested=False)
 
     k2 = Kernel(hat_vmodsort=0)
     k2.pvn_vmodsort_supported = 1
     t2 = k2.trace_on()
     pvn_init(k2)
     assert k2.pvn_vmodsort_supported == 0
-    assert [e.format() for e in t2.filter(name="hat_supported")] == [
+    assert [e.format() for e in t2.filter(name="hat_supported", nested=False)] == [
         "hat_supported(HAT_VMODSORT) = 0"
     ]
 
@@ -1572,8 +1591,11 @@ def test_vmodsort_flag_ignored_when_hat_lacks_vmodsort() -> None:
     t = k.trace_on()
     put = Putapage()
     assert pvn_vplist_dirty(vp, 0, put, 0, None) == 0
-    assert [e.args[0] for e in t.filter(name="pvn_getdirty")] == ["v1@4096", "v1@0"]
-    assert put.pages == ["v1@4096"]
+    assert [e.args[0] for e in t.filter(name="pvn_getdirty", nested=False)] == [
+        "v1@0x1000",
+        "v1@0x0",
+    ]
+    assert put.pages == ["v1@0x1000"]
     order = vlist(vp)
     pvn_vplist_setdirty(vp, PageCheck())
     assert vlist(vp) == order
@@ -1584,14 +1606,14 @@ def test_vplist_dirty_asserts_each_listed_page_belongs_to_the_vnode() -> None:
     """A page of another vnode spliced into v_pages trips the walk's
     ASSERT(pp->p_vnode == vp) (vm_pvn.c line 830) as a KernelAssertionError."""
     from pvnsim.errors import KernelAssertionError
-    from pvnsim.vm.page import _page_vpadd, _page_vpsub
+    from pvnsim.vm.page import page_vpadd, page_vpsub
 
     k = Kernel(total_pages=16)
     a = k.vnode("a")
     b = k.vnode("b")
     make_page(a, 0, nrm=P_MOD)
     stray = make_page(b, 0, nrm=P_MOD)
-    _page_vpsub(b, stray)
-    _page_vpadd(a, stray)  # stray now heads a's list, still naming b
+    page_vpsub(b, stray)
+    page_vpadd(a, stray)  # stray now heads a's list, still naming b
     with pytest.raises(KernelAssertionError, match=r"pp->p_vnode == vp"):
         pvn_vplist_dirty(a, 0, lambda *args: 0, 0, None)

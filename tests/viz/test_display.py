@@ -9,6 +9,7 @@ import types
 import pytest
 from IPython.core.formatters import DisplayFormatter
 
+import pvnsim
 import pvnsim.viz
 from pvnsim import SegMap, make_page, pvn_read_kluster
 from pvnsim.errors import UsageError
@@ -21,16 +22,21 @@ def _shell():
     return types.SimpleNamespace(display_formatter=DisplayFormatter())
 
 
-def test_model_objects_display_as_html_in_ipython(roomy):
-    """IPython's formatter gives a Kernel, a Vnode and a Page their pvnsim HTML views."""
+def test_model_objects_display_as_html_in_ipython(roomy, monkeypatch):
+    """Imported inside IPython, pvnsim gives a Kernel, a Vnode and a Page their
+    HTML views (the model itself does not import the views)."""
     vp = roomy.vnode("f")
     pp = make_page(vp, 0x2000, nrm=P_MOD)
-    fmt = DisplayFormatter()
+    ip = _shell()
+    fake = types.SimpleNamespace(get_ipython=lambda: ip)
+    monkeypatch.setitem(sys.modules, "IPython", fake)
+    assert "text/html" not in ip.display_formatter.format(pp)[0]
+    pvnsim._register_notebook_display()
     for obj in (roomy, vp, pp):
-        data, _meta = fmt.format(obj)
+        data, _meta = ip.display_formatter.format(obj)
         root = parse(data["text/html"])
         assert root.get("class") == "pvnsim"
-        assert cards(root)["f@8192"]["data-state"] == "dirty"
+        assert cards(root)["f@0x2000"]["data-state"] == "dirty"
 
 
 def test_klusters_and_traces_display_as_html_after_enable_notebook(roomy):
@@ -74,7 +80,7 @@ def test_a_view_keeps_the_moment_it_was_made(roomy):
     view = show(vp)
     make_page(vp, 0)
     assert cards(parse(view.html())) == {}
-    assert list(cards(parse(show(vp).html()))) == ["f@0"]
+    assert list(cards(parse(show(vp).html()))) == ["f@0x0"]
 
 
 def test_importing_the_views_inside_ipython_registers_the_formatters(roomy, monkeypatch):

@@ -31,7 +31,7 @@ def test_frame_html_shows_the_events_that_led_to_it_and_the_state():
     root = parse(st.frame_html(k))
     text = all_text(root)
     assert f"step {k} of {len(r) - 1}" in text
-    assert "page_vpadd(&f@4096.p_vpnext, MARK(-1))" in text and "807" in text
+    assert "page_vpadd(&f@0x1000.p_vpnext, MARK(-1))" in text and "807" in text
     assert markers(root) == ["MARK(-1)"]
     assert markers(parse(st.frame_html(0))) == []
     assert "the state when recording started" in all_text(parse(st.frame_html(0)))

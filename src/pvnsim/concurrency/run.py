@@ -108,7 +108,7 @@ class Run:
             raise UsageError("attach: this kernel already has a scheduler")
         k.sched = self.sim
         self.kernels.append(k)
-        self.sim.add_listener(_TraceDepth(k))
+
         if self.trace:
             k.trace_on()
         if self.validate is True:
@@ -165,28 +165,6 @@ def _validate_at_switch(k: Kernel, kind: str, what: object) -> None:
     # fused fast pass called directly (this runs at every switch point).
     if not invariants_hold(k, True):
         check_in_flight(k)
-
-
-class _TraceDepth:
-    """Keeps the trace's nesting depth per simulated thread.
-
-    The trace records only top-level calls by counting how deep the current
-    call is, in one counter per kernel; a thread that sleeps inside a traced
-    primitive would leave it raised for every other thread.  Saved at each
-    context switch and restored for the thread that runs next.
-    """
-
-    __slots__ = ("depths", "kernel")
-
-    def __init__(self, kernel: Kernel) -> None:
-        self.kernel = kernel
-        self.depths: dict[int, int] = {}
-
-    def __call__(self, old: SimThread | None, new: SimThread | None) -> None:
-        trace = self.kernel.trace
-        if old is not None:
-            self.depths[old.tid] = trace.depth
-        trace.depth = self.depths.get(new.tid, 0) if new is not None else 0
 
 
 def _scenario(

@@ -26,7 +26,8 @@ from collections import deque
 from collections.abc import Callable
 
 from pvnsim.errors import DeadlockError, InternalError, UsageError, Wait
-from pvnsim.kernel import Kernel, Scheduler
+from pvnsim.kernel import Kernel
+from pvnsim.sched.interface import Scheduler
 
 __all__ = ["Clock", "IoScheduler"]
 
@@ -177,9 +178,9 @@ class IoScheduler(Scheduler):
     Install it as ``kernel.sched`` (the kit's
     :class:`~pvnsim.fs.sim.Simulation` does).  ``switch_point`` does nothing:
     with one thread there is nobody to switch to.  So it says it never
-    switches (``switches = False``) and the kernel calls neither
-    ``switch_point`` nor ``current`` (its one thread is ``"main"``); it still
-    calls :meth:`block`, where the thread sleeps on the disk.
+    switches (``switches = False``) and the kernel does not hook its calls
+    for switch points; it still calls :meth:`block`, where the thread sleeps
+    on the disk.
     """
 
     switches = False
@@ -190,7 +191,7 @@ class IoScheduler(Scheduler):
         self.sleeps = 0
 
     def current(self) -> str:
-        return "main"
+        return self.kernel.curthread
 
     def switch_point(self, kind: str, what: object) -> None:
         return None
@@ -203,4 +204,4 @@ class IoScheduler(Scheduler):
             raise InternalError(f"an i/o completion routine would sleep on {what}")
         self.sleeps += 1
         if not self.clock.run_until(ready):
-            raise DeadlockError([Wait("main", what, holder)])
+            raise DeadlockError([Wait(self.kernel.curthread, what, holder)])

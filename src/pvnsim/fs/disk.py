@@ -97,7 +97,7 @@ class DiskRequest:
         if isinstance(tag, str):
             return tag
         name, off, npages = tag
-        text = self._tag = f"{name}@{off}+{npages}p"
+        text = self._tag = f"{name}@{off:#x}+{npages}p"
         return text
 
     def __repr__(self) -> str:

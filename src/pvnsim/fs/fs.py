@@ -54,13 +54,11 @@ from pvnsim.fs.inode import (
     check_fs,
 )
 from pvnsim.kernel import Kernel
-from pvnsim.vm import vnode as _vnode
 from pvnsim.vm.page import Page
 from pvnsim.vm.page_lock import page_downgrade, page_io_unlock, page_unlock
 from pvnsim.vm.seg import Seg, SegVn
 from pvnsim.vm.vm_page import (
-    _page_lookup,
-    _page_lookup_nowait,
+    fs_dispose,
     page_create_va,
     page_lookup,
     page_lookup_nowait,
@@ -75,7 +73,7 @@ from pvnsim.vm.vm_pvn import (
     pvn_write_done,
     pvn_write_kluster,
 )
-from pvnsim.vm.vnode import Vnode, VnodeOps, fs_dispose
+from pvnsim.vm.vnode import Vnode, VnodeOps
 
 __all__ = ["DEV_BSIZE", "FsStats", "Inode", "RefFs"]
 
@@ -278,19 +276,12 @@ class RefFs:
         return int(self.putapage(vp, pp, offp, lenp, flags, cr))
 
     def _dispose(self, vp: Vnode, pp: Page, fl: int, dn: int, cr: Any) -> None:
-        # fs_dispose's work done here rather than by calling it: this runs
-        # about three times per page a workload moves, and the extra call
-        # was a measurable share of it.  The bodies are looked up on the
-        # module each time, as fs_dispose does (vm_page fills them in).
+        # Count, then let the default dispose free or destroy the page.
         if fl == B_FREE:
             self.stats.pages_freed += 1
-            _vnode._page_free(pp, dn)
-            return
-        self.stats.pages_destroyed += 1
-        if fl == B_INVAL:
-            _vnode._page_destroy(pp, dn)
-            return
-        fs_dispose(vp, pp, fl, dn, cr)  # raises the KernelAssertionError for a bad flag
+        else:
+            self.stats.pages_destroyed += 1
+        fs_dispose(vp, pp, fl, dn, cr)
 
     # -- getpage -------------------------------------------------------------------
 
@@ -338,9 +329,7 @@ class RefFs:
         se = SE_EXCL if rw in (S_CREATE, S_OTHER) else SE_SHARED
         sequential = off == ino.nextr
         stats = self.stats
-        # page_lookup's body when the kernel is unhooked: the public function
-        # would only call it (one call fewer per page).
-        lookup = page_lookup if k.hooked else _page_lookup
+        lookup = page_lookup
         i = 0
         o = off
         while o < eoff:
@@ -573,13 +562,11 @@ class RefFs:
             eoff = size_end
         err = 0
         io_off = off
-        # On an unhooked kernel, the lookups' bodies (see ufs_getpage).
-        hooked = k.hooked
         if flags & B_INVAL or not flags & B_ASYNC:
-            lookup = page_lookup if hooked else _page_lookup
+            lookup = page_lookup
             se = SE_EXCL if flags & (B_INVAL | B_FREE) else SE_SHARED
         else:
-            lookup = page_lookup_nowait if hooked else _page_lookup_nowait
+            lookup = page_lookup_nowait
             se = SE_EXCL if flags & B_FREE else SE_SHARED
         while io_off < eoff:
             pp = lookup(vp, io_off, se)

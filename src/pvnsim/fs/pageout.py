@@ -49,8 +49,8 @@ from pvnsim.fs.clock import Clock
 from pvnsim.kernel import Kernel
 from pvnsim.vm.hat import hat_page_clrattr, hat_pagesync, hat_pageunload
 from pvnsim.vm.page_lock import page_trylock, page_unlock
+from pvnsim.vm.vm_page import VN_DISPOSE
 from pvnsim.vm.vm_pvn import KCRED
-from pvnsim.vm.vnode import VN_DISPOSE
 
 if TYPE_CHECKING:
     from pvnsim.fs.fs import RefFs

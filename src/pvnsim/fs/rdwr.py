@@ -41,11 +41,11 @@ from pvnsim.flags import (
 )
 from pvnsim.fs.fs import RefFs
 from pvnsim.fs.inode import Inode, _roundup
-from pvnsim.vm.hat import _hat_page_setattr, hat_map, hat_page_setattr, hat_touch, hat_unmap
+from pvnsim.vm.hat import hat_map, hat_page_setattr, hat_touch, hat_unmap
 from pvnsim.vm.page import Page
-from pvnsim.vm.page_lock import _page_io_unlock, _page_unlock, page_io_unlock, page_unlock
+from pvnsim.vm.page_lock import page_io_unlock, page_unlock
 from pvnsim.vm.seg_map import SEGKMAP_BASE
-from pvnsim.vm.vm_page import _page_create_va, page_create_va
+from pvnsim.vm.vm_page import page_create_va
 from pvnsim.vm.vm_pvn import pvn_vpzero
 
 __all__ = [
@@ -104,23 +104,12 @@ def fs_write(
     write_behind = fs.write_behind
     # A block, or with maxcontig above 1 a cluster (ufs's delayed cluster).
     clustsz = fs.clustsz
-    if k.hooked:
-        create, io_unlock, setattr_, unlock = (
-            page_create_va,
-            page_io_unlock,
-            hat_page_setattr,
-            page_unlock,
-        )
-    else:
-        # On an unhooked kernel (no tracing, no switching scheduler) these
-        # public functions only call their bodies: call the bodies, four
-        # calls fewer per page written.
-        create, io_unlock, setattr_, unlock = (
-            _page_create_va,
-            _page_io_unlock,
-            _hat_page_setattr,
-            _page_unlock,
-        )
+    create, io_unlock, setattr_, unlock = (
+        page_create_va,
+        page_io_unlock,
+        hat_page_setattr,
+        page_unlock,
+    )
     while pos < end:
         pgoff = pos & mask
         lo = pos - pgoff
@@ -226,8 +215,7 @@ def _read_pages(fs: RefFs, ino: Inode, off: int, end: int, out: bytearray) -> in
     pos = off
     # Bytes of out below cur (as a file offset) have been written in this call.
     cur = off
-    # page_unlock's body when the kernel is unhooked (see fs_write).
-    unlock = page_unlock if k.hooked else _page_unlock
+    unlock = page_unlock
     while pos < end:
         blkoff = pos - pos % bsize
         wend = blkoff + bsize

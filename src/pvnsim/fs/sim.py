@@ -386,7 +386,7 @@ class Simulation:
         bsize = self.fs.bsize
         daddr = ino.bmap.get(off // bsize)
         if daddr is None:
-            raise UsageError(f"fail: {name}@{off} is in a hole (no disk block)")
+            raise UsageError(f"fail: {name}@{off:#x} is in a hole (no disk block)")
         fault = self.disk.fail(kind, daddr=daddr, nbytes=bsize, times=times)
         self.ops += 1
         return fault

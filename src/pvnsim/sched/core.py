@@ -286,6 +286,7 @@ class Simulation(Scheduler):
         self.listeners.append(listener)
 
     def _notify(self, old: SimThread | None, new: SimThread | None) -> None:
+        self.set_current("main" if new is None else new.name)
         for listener in self.listeners:
             listener(old, new)
 
@@ -514,3 +515,4 @@ class Simulation(Scheduler):
                 t.state = DONE
                 self._live.remove(t)
         self._current = None
+        self.set_current("main")

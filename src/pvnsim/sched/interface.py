@@ -1,16 +1,20 @@
 """What the model needs from a simulated-thread scheduler.
 
-The model (``pvnsim.kernel`` and ``pvnsim.vm``) calls three methods and
-nothing else: :meth:`Scheduler.current` names the running thread,
-:meth:`Scheduler.switch_point` marks a place where the C could give up the
-CPU (before a lock is taken, after one is released, a failing trylock),
-and :meth:`Scheduler.block` is where the C would sleep.  This module has no
+The model (``pvnsim.kernel``, ``pvnsim.hooks`` and ``pvnsim.vm``) calls two
+methods and nothing else: :meth:`Scheduler.switch_point` marks a place where
+the C could give up the CPU (before a lock is taken, after one is released,
+a failing trylock), and :meth:`Scheduler.block` is where the C would sleep.
+The scheduler tells the model which thread runs with
+:meth:`Scheduler.set_current`, which writes ``curthread`` of every kernel
+attached to it (a kernel attaches itself when its ``sched`` is set);
+:meth:`Scheduler.current` answers the same question for other users.  This module has no
 dependencies, so the model can import it without pulling in greenlet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 __all__ = ["Scheduler"]
 
@@ -25,9 +29,33 @@ class Scheduler:
     """
 
     #: False for a scheduler whose ``switch_point`` never switches (one
-    #: thread, which must be named ``"main"``): the model then skips calling
-    #: ``switch_point`` and ``current``.
+    #: thread): the model then does not hook every call to report switch
+    #: points (see :mod:`pvnsim.hooks`); it still calls ``block``.
     switches: bool = True
+
+    def attached(self, kernel: Any) -> None:
+        """``kernel`` now uses this scheduler (its ``sched`` was set to it)."""
+        kernels: list[Any] | None = self.__dict__.get("_kernels")
+        if kernels is None:
+            kernels = self.__dict__["_kernels"] = []
+        if kernel not in kernels:
+            kernels.append(kernel)
+
+    def detached(self, kernel: Any) -> None:
+        """``kernel`` no longer uses this scheduler; its thread is ``main`` again."""
+        kernels: list[Any] = self.__dict__.get("_kernels", [])
+        if kernel in kernels:
+            kernels.remove(kernel)
+        kernel.curthread = "main"
+
+    def set_current(self, name: str) -> None:
+        """Tell every kernel using this scheduler that thread ``name`` runs now.
+
+        A scheduler calls this at each switch; the model reads the running
+        thread from its kernel's ``curthread``.
+        """
+        for kernel in self.__dict__.get("_kernels", ()):
+            kernel.curthread = name
 
     def current(self) -> str:  # pragma: no cover - interface
         """The name of the running simulated thread."""

@@ -25,7 +25,7 @@ import attrs
 
 from pvnsim.errors import InvariantViolation
 from pvnsim.flags import P_FREE, P_MOD, PAGE_IO_INUSE, VVMLOCK
-from pvnsim.vm._trace import page_name
+from pvnsim.vm.page import page_name
 from pvnsim.vm.validate import (
     check_conservation,
     check_free_pages,
@@ -343,9 +343,9 @@ def check_read_kluster(
     if kl is None:
         for o in bucket:
             if o not in before.pages:
-                _fail(name, f"{where} returned NULL but created {vp.v_name}@{o}")
+                _fail(name, f"{where} returned NULL but created {vp.v_name}@{o:#x}")
         if not isra and off not in before.pages:
-            _fail(name, f"{where} returned NULL although {vp.v_name}@{off} did not exist")
+            _fail(name, f"{where} returned NULL although {vp.v_name}@{off:#x} did not exist")
         return
     pages = _run(name, where, kl, vp)
     n = len(pages)

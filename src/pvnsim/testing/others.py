@@ -38,13 +38,20 @@ class OtherThreads(Scheduler):
         finished: how many times ``other`` was made to finish.
     """
 
+    #: ``main`` is never preempted: nothing to hook per call.
+    switches = False
+
     def __init__(self, k: Kernel) -> None:
         self.k = k
-        self.thread = "main"
         self.finished = 0
 
+    @property
+    def thread(self) -> str:
+        """The running thread's name."""
+        return self.k.curthread
+
     def current(self) -> str:
-        return self.thread
+        return self.k.curthread
 
     def switch_point(self, kind: str, what: object) -> None:
         return
@@ -57,11 +64,12 @@ class OtherThreads(Scheduler):
 
     def as_other(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run ``fn`` as thread ``other``."""
-        prev, self.thread = self.thread, OTHER
+        prev = self.k.curthread
+        self.set_current(OTHER)
         try:
             return fn(*args, **kw)
         finally:
-            self.thread = prev
+            self.set_current(prev)
 
     def finish(self) -> None:
         """``other`` drops every i/o lock and page lock it holds."""

@@ -42,7 +42,16 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pvnsim.errors import InternalError, UsageError
-from pvnsim.vm.vm_page import _page_destroy_free, _page_free
+from pvnsim.flags import SE_EXCL
+from pvnsim.hooks import quiet
+from pvnsim.vm.page import (
+    page_create_reserve,
+    page_get_free,
+    page_kernel_give,
+    page_kernel_take,
+)
+from pvnsim.vm.page_lock import take
+from pvnsim.vm.vm_page import page_destroy_free, page_free
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -109,25 +118,20 @@ def take_memory(k: Kernel, n: int, *, recycle: bool = True) -> int:
         raise UsageError(f"take_memory: n must be >= 0, not {n}")
     h = _held(k)
     taken = 0
-    while taken < n:
-        if k.unused_pages:
-            m = min(n - taken, k.unused_pages)
-            k.unused_pages -= m
-            k.kernel_pages += m
-            k.freemem -= m
-            h.borrowed += m
-            taken += m
-            continue
-        if k.page_freelist is None and not (recycle and _recycle_cached(k)):
-            break
-        pp = k.take_free_page()
-        if pp is None:  # pragma: no cover - the free list was just refilled
-            break
-        k.freemem -= 1
-        pp.p_selock = -1
-        pp.p_sowner = CONSUMER
-        h.pages.append(pp)
-        taken += 1
+    with quiet(k):
+        while taken < n:
+            if k.unused_pages:
+                m = page_kernel_take(k, n - taken)
+                h.borrowed += m
+                taken += m
+                continue
+            if k.page_freelist is None and not (recycle and _recycle_cached(k)):
+                break
+            page_create_reserve(k, 1)
+            pp: Page = page_get_free(k)  # type: ignore[assignment]  # the list is not empty
+            take(pp, SE_EXCL, CONSUMER)
+            h.pages.append(pp)
+            taken += 1
     return taken
 
 
@@ -140,9 +144,8 @@ def _recycle_cached(k: Kernel) -> bool:
         pp = pp.p_next
         if pp is head:
             return False
-    pp.p_selock = -1
-    pp.p_sowner = CONSUMER
-    _page_destroy_free(pp)  # cache list -> free list, identity gone, unlocked
+    take(pp, SE_EXCL, CONSUMER)
+    page_destroy_free(pp)  # cache list -> free list, identity gone, unlocked
     return True
 
 
@@ -165,15 +168,14 @@ def release_memory(k: Kernel, n: int) -> int:
     if h is None:
         return 0
     given = 0
-    while given < n and h.pages:
-        pp = h.pages.pop()
-        _page_free(pp, 0)  # free list, freemem + 1, unlocked
-        given += 1
+    with quiet(k):
+        while given < n and h.pages:
+            pp = h.pages.pop()
+            page_free(pp, 0)  # free list, freemem + 1, unlocked
+            given += 1
     m = min(n - given, h.borrowed)
     h.borrowed -= m
-    k.kernel_pages -= m
-    k.unused_pages += m
-    k.freemem += m
+    page_kernel_give(k, m)
     return given + m
 
 

@@ -2,11 +2,11 @@
 
 ``show(obj)`` captures a kernel, vnode, page, kluster or trace and returns a
 :class:`View` that IPython displays as HTML (``_repr_html_``) and a terminal
-prints as text (``str``).  The model's own ``_repr_html_`` methods delegate
-here, so a Kernel, a Vnode or a Page displays richly by itself; a
-:class:`~pvnsim.vm.vm_pvn.Kluster` or a :class:`~pvnsim.trace.Trace` does so
-after :func:`enable_notebook` (or ``%load_ext pvnsim.viz``) registers
-formatters for them, and through ``show`` anyway.
+prints as text (``str``).  The model does not know the views: importing
+:mod:`pvnsim` inside IPython calls :func:`enable_notebook`, which registers
+HTML formatters for the model's objects (a Kernel, a Vnode, a Page, a
+:class:`~pvnsim.vm.vm_pvn.Kluster`, a :class:`~pvnsim.trace.Trace`), so they
+display richly by themselves; ``show`` works anywhere.
 """
 
 from __future__ import annotations
@@ -188,7 +188,9 @@ def show(obj: Any, **options: Any) -> View | Stepper:
 
 
 def enable_notebook(ip: Any = None) -> None:
-    """Have IPython display Klusters, Traces and Events as HTML.
+    """Have IPython display Kernels, Vnodes, Pages, Klusters and Traces as HTML.
+
+    Importing :mod:`pvnsim` inside IPython does this by itself.
 
     Args:
         ip: the IPython shell; ``None`` means the running one.
@@ -205,5 +207,5 @@ def enable_notebook(ip: Any = None) -> None:
         if ip is None:
             raise UsageError("enable_notebook: not running under IPython")
     formatter = ip.display_formatter.formatters["text/html"]
-    for cls in (Kluster, Trace):
+    for cls in (Kernel, Vnode, Page, Kluster, Trace):
         formatter.for_type(cls, lambda obj: View(obj).html())

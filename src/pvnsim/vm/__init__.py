@@ -1,6 +1,161 @@
-"""The model of the illumos VM primitives and the ports of vm_pvn.c.
+"""The model of the illumos VM primitives: pvnsim's low-level API.
 
-One module per illumos file it stands in for: page.py (page.h and the list
-operations of vm_page.c), page_lock.py, vm_page.py, hat.py, vnode.py, seg.py,
-seg_map.py, kmem.py, and vm_pvn.py (the ports).
+One module per illumos file it stands in for, so that a reader can open the C
+and the Python side by side: page.py (page.h, the page lists of vm_page.c and
+vm_pagelist.c), page_lock.py, vm_page.py (with VN_DISPOSE and fs_dispose),
+hat.py, vnode.py, seg.py, seg_map.py, kmem.py, mutex.py, and vm_pvn.py (the
+ports; their checked public versions are in ports.py and exported by
+:mod:`pvnsim`).
+
+This package exports the primitives the ports call (page_create_va,
+page_lookup, page_lock, hat_pagesync, VN_DISPOSE, ...), for file systems and
+tests written against the model, the way ``trio.lowlevel`` exports trio's
+machinery.  The user's vocabulary (Kernel, Vnode, Page, the twelve ports,
+...) is exported by :mod:`pvnsim` itself.
 """
+
+from pvnsim.vm.hat import (
+    HatMapping,
+    hat_clrrefmod,
+    hat_ismod,
+    hat_map,
+    hat_page_clrattr,
+    hat_page_getattr,
+    hat_page_is_mapped,
+    hat_page_setattr,
+    hat_pagesync,
+    hat_pageunload,
+    hat_setmod,
+    hat_setmod_only,
+    hat_supported,
+    hat_touch,
+    hat_unmap,
+)
+from pvnsim.vm.kmem import KM_NOSLEEP, KM_SLEEP, KmemCache, kmem_cache_alloc, kmem_cache_free
+from pvnsim.vm.mutex import KCondvar, KMutex, cv_broadcast, cv_wait, mutex_enter, mutex_exit
+from pvnsim.vm.page import (
+    NOOFFSET,
+    PAGE_EXCL,
+    PAGE_LOCKED,
+    PAGE_SHARED,
+    PP_ISFREE,
+    PVN_VPLIST_HASH_TAG,
+    page_add,
+    page_iolock_assert,
+    page_list_add,
+    page_list_sub,
+    page_name,
+    page_sub,
+    page_vpadd,
+    page_vpsub,
+    ring,
+)
+from pvnsim.vm.page_lock import (
+    page_downgrade,
+    page_io_lock,
+    page_io_locked,
+    page_io_trylock,
+    page_io_unlock,
+    page_io_wait,
+    page_lock,
+    page_trylock,
+    page_tryupgrade,
+    page_unlock,
+)
+from pvnsim.vm.seg import SEGOP_KLUSTER
+from pvnsim.vm.seg_map import SEGKMAP_BASE, kzero, segmap_getmapflt, segmap_release
+from pvnsim.vm.vm_page import (
+    VN_DISPOSE,
+    fs_dispose,
+    page_create_va,
+    page_destroy,
+    page_destroy_free,
+    page_exists,
+    page_free,
+    page_hashin,
+    page_hashout,
+    page_lookup,
+    page_lookup_nowait,
+    page_reclaim,
+    page_release,
+)
+from pvnsim.vm.vm_pvn import PVN_FLAGS, marker_constructor
+from pvnsim.vm.vnode import IS_SWAPFSVP, IS_SWAPVP, IS_VMODSORT, page_vnode_mutex
+
+__all__ = [
+    "IS_SWAPFSVP",
+    "IS_SWAPVP",
+    "IS_VMODSORT",
+    "KM_NOSLEEP",
+    "KM_SLEEP",
+    "NOOFFSET",
+    "PAGE_EXCL",
+    "PAGE_LOCKED",
+    "PAGE_SHARED",
+    "PP_ISFREE",
+    "PVN_FLAGS",
+    "PVN_VPLIST_HASH_TAG",
+    "SEGKMAP_BASE",
+    "SEGOP_KLUSTER",
+    "VN_DISPOSE",
+    "HatMapping",
+    "KCondvar",
+    "KMutex",
+    "KmemCache",
+    "cv_broadcast",
+    "cv_wait",
+    "fs_dispose",
+    "hat_clrrefmod",
+    "hat_ismod",
+    "hat_map",
+    "hat_page_clrattr",
+    "hat_page_getattr",
+    "hat_page_is_mapped",
+    "hat_page_setattr",
+    "hat_pagesync",
+    "hat_pageunload",
+    "hat_setmod",
+    "hat_setmod_only",
+    "hat_supported",
+    "hat_touch",
+    "hat_unmap",
+    "kmem_cache_alloc",
+    "kmem_cache_free",
+    "kzero",
+    "marker_constructor",
+    "mutex_enter",
+    "mutex_exit",
+    "page_add",
+    "page_create_va",
+    "page_destroy",
+    "page_destroy_free",
+    "page_downgrade",
+    "page_exists",
+    "page_free",
+    "page_hashin",
+    "page_hashout",
+    "page_io_lock",
+    "page_io_locked",
+    "page_io_trylock",
+    "page_io_unlock",
+    "page_io_wait",
+    "page_iolock_assert",
+    "page_list_add",
+    "page_list_sub",
+    "page_lock",
+    "page_lookup",
+    "page_lookup_nowait",
+    "page_name",
+    "page_reclaim",
+    "page_release",
+    "page_sub",
+    "page_trylock",
+    "page_tryupgrade",
+    "page_unlock",
+    "page_vnode_mutex",
+    "page_vpadd",
+    "page_vpsub",
+    "ring",
+    "segmap_getmapflt",
+    "segmap_release",
+]

@@ -2,21 +2,33 @@
 
 Tests, scenarios and notebooks need a vnode with pages in a given state and
 order (dirty here, cached there, locked by another thread...).  Building that
-through the real allocation paths would take many calls and leave traces;
-:func:`make_page` builds one page in one step, consistent with every
-invariant, and records nothing in the trace.
+through page_create_va and a simulated file system would take many calls and
+leave traces; :func:`make_page` builds one page in one step, through the
+model's own list, hash and lock operations (run quietly: nothing is traced
+and no thread switches), so the result satisfies every invariant.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from pvnsim.errors import UsageError
-from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, P_SWAP, PAGE_IO_INUSE, VISSWAP
+from pvnsim.flags import P_MOD, P_REF, P_RO, SE_EXCL, SE_SHARED
+from pvnsim.hooks import quiet
 from pvnsim.vm.hat import HatMapping
-from pvnsim.vm.page import Page, _page_vpadd
+from pvnsim.vm.page import (
+    Page,
+    page_create_putback,
+    page_create_reserve,
+    page_get_free,
+    page_list_add,
+    page_vpadd,
+    page_vpsub,
+)
+from pvnsim.vm.page_lock import io_take, take
+from pvnsim.vm.vm_page import page_hashin
 
 if TYPE_CHECKING:
     from pvnsim.vm.vnode import Vnode
@@ -68,7 +80,7 @@ def make_page(
     if isinstance(off, bool) or not isinstance(off, int) or off < 0 or off & k.pageoffset:
         raise UsageError(f"make_page: offset {off!r} is not a page-aligned non-negative int")
     if off in k.page_hash[vp]:
-        raise UsageError(f"make_page: {vp.v_name}@{off} already exists")
+        raise UsageError(f"make_page: {vp.v_name}@{off:#x} already exists")
     if lock not in LOCK_STATES:
         raise UsageError(f"make_page: lock must be one of {LOCK_STATES}, not {lock!r}")
     if io not in (None, "me", "other"):
@@ -84,44 +96,47 @@ def make_page(
         raise UsageError("make_page: a cached page must be clean, unmapped, unlocked and idle")
     if data is not None and len(data) > k.pagesize:
         raise UsageError("make_page: data is longer than a page")
-    pp = k.take_free_page()
-    if pp is None:
-        raise UsageError("make_page: no free memory left in this kernel")
-    k.freemem -= 1
-    pp.p_vnode = vp
-    pp.p_offset = off
-    if vp.v_flag & VISSWAP:
-        pp.p_state |= P_SWAP
-    k.page_hash[vp][off] = pp
-    if at == "tail" and vp.v_pages is not None:
-        _page_vpadd(vp.v_pages.p_vpprev, pp)
-    else:
-        _page_vpadd(vp, pp)
-    pp.p_nrm = nrm
-    pp.p_lckcnt = lckcnt
-    pp.p_cowcnt = cowcnt
-    if maps:
-        pp.p_mapping = [HatMapping("as", True, _HW[m]) for m in maps]
-    if data is not None:
-        pp.p_data = bytearray(data.ljust(k.pagesize, b"\0"))
-    if lock == "S":
-        pp.p_selock, pp.p_sowner = 1, "main"
-    elif lock == "SS":
-        pp.p_selock, pp.p_sowner = 2, ["main", "other"]
-    elif lock == "X":
-        pp.p_selock, pp.p_sowner = -1, "main"
-    elif lock == "S@other":
-        pp.p_selock, pp.p_sowner = 1, "other"
-    elif lock == "X@other":
-        pp.p_selock, pp.p_sowner = -1, "other"
-    if io is not None:
-        pp.p_iolock_state |= PAGE_IO_INUSE
-        pp.p_ioowner = "main" if io == "me" else "other"
-    if cached:
-        pp.p_state |= P_FREE
-        k.cachelist_add(pp, False)
-        k.freemem += 1
+    with quiet(k):
+        page_create_reserve(k, 1)
+        pp = page_get_free(k)
+        if pp is None:
+            page_create_putback(k, 1)
+            raise UsageError("make_page: no free memory left in this kernel")
+        _place(vp, pp, off, nrm, at)
+        pp.p_lckcnt = lckcnt
+        pp.p_cowcnt = cowcnt
+        if maps:
+            pp.p_mapping = [HatMapping("as", True, _HW[m]) for m in maps]
+        if data is not None:
+            pp.p_data = bytearray(data.ljust(k.pagesize, b"\0"))
+        me = k.curthread
+        if lock == "S":
+            take(pp, SE_SHARED, me)
+        elif lock == "SS":
+            take(pp, SE_SHARED, me)
+            take(pp, SE_SHARED, "other")
+        elif lock == "X":
+            take(pp, SE_EXCL, me)
+        elif lock == "S@other":
+            take(pp, SE_SHARED, "other")
+        elif lock == "X@other":
+            take(pp, SE_EXCL, "other")
+        if io is not None:
+            io_take(pp, me if io == "me" else "other")
+        if cached:
+            page_list_add(pp, 0)
     return pp
+
+
+def _place(vp: Vnode, pp: Page, off: int, nrm: int, at: str) -> None:
+    # Give pp its identity at the head of v_pages (page_hashin puts a clean
+    # page there), then its attribute bits, then move it to the tail if asked.
+    pp.p_nrm = 0
+    page_hashin(pp, vp, off)
+    pp.p_nrm = nrm
+    if at == "tail" and pp.p_vpnext is not pp:
+        page_vpsub(vp, pp)
+        page_vpadd(vp.v_pages.p_vpprev, pp)  # type: ignore[union-attr]
 
 
 def populate(vp: Vnode, offsets: Iterable[int], **state: object) -> list[Page]:
@@ -149,15 +164,13 @@ def populate(vp: Vnode, offsets: Iterable[int], **state: object) -> list[Page]:
         if type(off) is not int or off < 0 or off & mask:
             raise UsageError(f"populate: offset {off!r} is not a page-aligned non-negative int")
         if off in bucket or off in seen:
-            raise UsageError(f"populate: {vp.v_name}@{off} already exists")
+            raise UsageError(f"populate: {vp.v_name}@{off:#x} already exists")
         seen.add(off)
     if len(offs) > k.unused_pages + k.freelist_count:
         raise UsageError(
             f"populate: {len(offs)} pages wanted but only "
             f"{k.unused_pages + k.freelist_count} are free"
         )
-    swap = P_SWAP if vp.v_flag & VISSWAP else 0
-    take = k.take_free_page
     out: list[Page] = []
     # Pages form reference cycles (the rings), so each allocation counts
     # towards the cyclic collector's thresholds; over a million pages its
@@ -166,53 +179,13 @@ def populate(vp: Vnode, offsets: Iterable[int], **state: object) -> list[Page]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _populate_loop(vp, offs, nrm, at, swap, take, bucket, out)
+        with quiet(k):
+            page_create_reserve(k, len(offs))
+            for off in offs:
+                pp: Page = page_get_free(k)  # type: ignore[assignment]  # counted above
+                _place(vp, pp, off, nrm, at)
+                out.append(pp)
     finally:
         if collecting:
             gc.enable()
-    k.freemem -= len(offs)
     return out
-
-
-def _populate_loop(
-    vp: Vnode,
-    offs: list[int],
-    nrm: int,
-    at: str,
-    swap: int,
-    take: Callable[[], Page | None],
-    bucket: dict[int, Page],
-    out: list[Page],
-) -> None:
-    k = vp.kernel
-    # While the free list is empty every page is a never-used one: build them
-    # here (what take() would do, without its two calls per page).
-    fresh = k.page_freelist is None and k.unused_pages >= len(offs)
-    pages = k.pages
-    for off in offs:
-        if fresh:
-            pp = Page(k, len(pages))
-            pages.append(pp)
-        else:
-            pp = take()  # type: ignore[assignment]
-            assert pp is not None
-        pp.p_vnode = vp
-        pp.p_offset = off
-        pp.p_state |= swap
-        pp.p_nrm = nrm
-        bucket[off] = pp
-        head = vp.v_pages
-        if head is None:
-            pp.p_vpnext = pp.p_vpprev = pp
-            vp.v_pages = pp
-        else:
-            tail = head.p_vpprev
-            pp.p_vpnext = head
-            pp.p_vpprev = tail
-            tail.p_vpnext = pp
-            head.p_vpprev = pp
-            if at == "head":
-                vp.v_pages = pp
-        out.append(pp)
-    if fresh:
-        k.unused_pages -= len(offs)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, PAGE_IO_INUSE, HatAttr, VFlag, flag_names
-from pvnsim.vm._trace import page_name
+from pvnsim.vm.page import page_name
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel

@@ -49,8 +49,9 @@ from pvnsim.flags import (
     HatSync,
     HatUnload,
 )
-from pvnsim.vm import _trace
-from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
+from pvnsim.hooks import implements
+from pvnsim.vm.mutex import mutex_enter, mutex_exit
+from pvnsim.vm.page import page_name, page_vpadd, page_vpsub
 from pvnsim.vm.vnode import IS_VMODSORT
 
 if TYPE_CHECKING:
@@ -100,51 +101,48 @@ class HatMapping:
 # -- software attributes --------------------------------------------------
 
 
-def _hat_page_setattr(pp: Page, flag: int) -> None:
+@implements
+def hat_page_setattr(pp: Page, flag: int) -> None:
+    """Set software attribute bits; a newly modified VMODSORT page moves to the tail.
+
+    With P_NSH the page stays where it is (hat_setmod_only).
+    """
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "hat_page_setattr":
+        return k.hooks.around("hat_page_setattr", pp, flag)  # type: ignore[no-any-return]
     nosh = flag & P_NSH
     if nosh:
         flag &= _NOT_NSH
     if pp.p_nrm & flag == flag:
-        return
+        return None
     vp = pp.p_vnode
     if (
         flag & P_MOD
         and not nosh
         and vp is not None
         and vp.v_flag & VMODSORT
-        and vp.kernel.pvn_vmodsort_supported
+        and k.pvn_vmodsort_supported
     ):
+        # A page that becomes modified moves to the tail of its vnode's list,
+        # under the list mutex, so dirty pages gather at the tail.
         vphm = vp.v_vphm
-        # The move to the tail (page_vpsub, then page_vpadd after the last
-        # page) is spelled out: every write of a clean page comes here.
-        # Uncontended and unhooked, nothing runs while the list mutex would
-        # be held, so taking and dropping it is left out (it would change
-        # nothing anyone sees).
-        fast = not vp.kernel.hooked and vphm.owner is None
-        if not fast:
-            _mutex_enter(vphm)
+        mutex_enter(vphm)
         pp.p_nrm |= flag
-        nxt = pp.p_vpnext
-        if nxt is not pp:
-            prv = pp.p_vpprev
-            if vp.v_pages is pp:
-                vp.v_pages = nxt
-            prv.p_vpnext = nxt
-            nxt.p_vpprev = prv
-            # pp had a neighbour, so the list is not empty.
-            head: Page = vp.v_pages  # type: ignore[assignment]
-            tail = head.p_vpprev
-            pp.p_vpnext = head
-            pp.p_vpprev = tail
-            tail.p_vpnext = pp
-            head.p_vpprev = pp
-        if not fast:
-            _mutex_exit(vphm)
-        return
+        if pp.p_vpnext is not pp:
+            page_vpsub(vp, pp)
+            page_vpadd(vp.v_pages.p_vpprev, pp)  # type: ignore[union-attr]
+        mutex_exit(vphm)
+        return None
     pp.p_nrm |= flag
+    return None
 
 
-def _hat_page_clrattr(pp: Page, flag: int) -> None:
+@implements
+def hat_page_clrattr(pp: Page, flag: int) -> None:
+    """Clear software attribute bits (write-protecting a VMODSORT page on P_MOD)."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "hat_page_clrattr":
+        return k.hooks.around("hat_page_clrattr", pp, flag)  # type: ignore[no-any-return]
     pp.p_nrm &= ~flag
     vp = pp.p_vnode
     if (
@@ -152,7 +150,7 @@ def _hat_page_clrattr(pp: Page, flag: int) -> None:
         and vp is not None
         and pp.p_mapping
         and vp.v_flag & VMODSORT
-        and vp.kernel.pvn_vmodsort_supported
+        and k.pvn_vmodsort_supported
     ):
         for m in pp.p_mapping:
             if m.writable:
@@ -160,94 +158,67 @@ def _hat_page_clrattr(pp: Page, flag: int) -> None:
                 m.hw = 0
                 m.writable = False
                 if bits:
-                    _hat_page_setattr(pp, bits)
+                    hat_page_setattr(pp, bits)
+    return None
 
 
-def _hat_page_getattr(pp: Page, flag: int) -> int:
-    return pp.p_nrm & flag
-
-
-def hat_page_setattr(pp: Page, flag: int) -> None:
-    """Set software attribute bits; a newly modified VMODSORT page moves to the tail."""
-    k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "hat_page_setattr", "pA", _hat_page_setattr, pp, flag)
-        return
-    _hat_page_setattr(pp, flag)
-
-
-def hat_page_clrattr(pp: Page, flag: int) -> None:
-    """Clear software attribute bits (write-protecting a VMODSORT page on P_MOD)."""
-    k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "hat_page_clrattr", "pA", _hat_page_clrattr, pp, flag)
-        return
-    _hat_page_clrattr(pp, flag)
-
-
+@implements
 def hat_page_getattr(pp: Page, flag: int) -> int:
     """The software attribute bits of ``pp`` among ``flag``."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "hat_page_getattr", "pA>A", _hat_page_getattr, pp, flag)
+    if k.hooks is not None and k.hooks.entering != "hat_page_getattr":
+        return k.hooks.around("hat_page_getattr", pp, flag)  # type: ignore[no-any-return]
     return pp.p_nrm & flag
 
 
+@implements
 def hat_ismod(pp: Page) -> int:
-    """hat.h hat_ismod: ``hat_page_getattr(pp, P_MOD)``."""
+    """hat.h hat_ismod: the page's P_MOD bit."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "hat_ismod", "p>A", _hat_page_getattr, pp, P_MOD)
+    if k.hooks is not None and k.hooks.entering != "hat_ismod":
+        return k.hooks.around("hat_ismod", pp)  # type: ignore[no-any-return]
     return pp.p_nrm & P_MOD
 
 
+@implements
 def hat_setmod(pp: Page) -> None:
     """hat.h hat_setmod: set P_MOD (moving a VMODSORT page to the tail)."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "hat_setmod", "pA", _hat_page_setattr, pp, P_MOD)
-        return
-    _hat_page_setattr(pp, P_MOD)
+    if k.hooks is not None and k.hooks.entering != "hat_setmod":
+        return k.hooks.around("hat_setmod", pp)  # type: ignore[no-any-return]
+    hat_page_setattr(pp, P_MOD)
+    return None
 
 
+@implements
 def hat_setmod_only(pp: Page) -> None:
     """hat.h hat_setmod_only: set P_MOD without moving the page."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "hat_setmod_only", "p", _hat_setmod_only, pp)
-        return
-    _hat_page_setattr(pp, P_MOD | P_NSH)
+    if k.hooks is not None and k.hooks.entering != "hat_setmod_only":
+        return k.hooks.around("hat_setmod_only", pp)  # type: ignore[no-any-return]
+    hat_page_setattr(pp, P_MOD | P_NSH)
+    return None
 
 
-def _hat_setmod_only(pp: Page) -> None:
-    _hat_page_setattr(pp, P_MOD | P_NSH)
-
-
-def _hat_clrrefmod(pp: Page) -> None:
-    # Only a mapped page needs _hat_page_clrattr's VMODSORT handling.
-    if pp.p_mapping:
-        _hat_page_clrattr(pp, _RM)
-    else:
-        pp.p_nrm &= _NOT_RM
-
-
-def _hat_ismod(pp: Page) -> int:
-    return pp.p_nrm & P_MOD
-
-
+@implements
 def hat_clrrefmod(pp: Page) -> None:
     """hat.h hat_clrrefmod: clear P_REF and P_MOD."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "hat_clrrefmod", "p", _hat_clrrefmod, pp)
-        return
-    _hat_page_clrattr(pp, _RM)
+    if k.hooks is not None and k.hooks.entering != "hat_clrrefmod":
+        return k.hooks.around("hat_clrrefmod", pp)  # type: ignore[no-any-return]
+    hat_page_clrattr(pp, _RM)
+    return None
 
 
 # -- translations ---------------------------------------------------------
 
 
-def _hat_pagesync(pp: Page, flags: int) -> int:
+@implements
+def hat_pagesync(pp: Page, flags: HatSync | int) -> int:
+    """Fold hardware ref/mod bits into ``p_nrm`` (clearing them with ZERORM)."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "hat_pagesync":
+        return k.hooks.around("hat_pagesync", pp, flags)  # type: ignore[no-any-return]
     mappings = pp.p_mapping
     if not mappings:
         # No translation holds hardware bits: every path below returns this.
@@ -258,7 +229,7 @@ def _hat_pagesync(pp: Page, flags: int) -> int:
         if (
             (flags & HAT_SYNC_STOPON_REF and pp.p_nrm & P_REF)
             or (flags & HAT_SYNC_STOPON_MOD and pp.p_nrm & P_MOD)
-            or (flags & HAT_SYNC_STOPON_SHARED and len(mappings) > pp.kernel.po_share)
+            or (flags & HAT_SYNC_STOPON_SHARED and len(mappings) > k.po_share)
         ):
             return pp.p_nrm & _RM_RO
     for m in mappings:
@@ -266,7 +237,7 @@ def _hat_pagesync(pp: Page, flags: int) -> int:
         if bits:
             if flags & HAT_SYNC_ZERORM:
                 m.hw = 0
-            _hat_page_setattr(pp, bits)
+            hat_page_setattr(pp, bits)
             if (flags & HAT_SYNC_STOPON_MOD and pp.p_nrm & P_MOD) or (
                 flags & HAT_SYNC_STOPON_REF and pp.p_nrm & P_REF
             ):
@@ -274,86 +245,70 @@ def _hat_pagesync(pp: Page, flags: int) -> int:
     return pp.p_nrm & _RM_RO
 
 
-def hat_pagesync(pp: Page, flags: HatSync | int) -> int:
-    """Fold hardware ref/mod bits into ``p_nrm`` (clearing them with ZERORM)."""
+@implements
+def hat_pageunload(pp: Page, forceflag: HatUnload | int) -> int:
+    """Remove every translation of ``pp``, folding their bits into ``p_nrm``."""
     k = pp.kernel
-    if k.hooked and k.sched is not None:
-        k.sched.switch_point("hat_pagesync", pp)
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "hat_pagesync", "pH>A", _hat_pagesync, pp, flags)
-    return _hat_pagesync(pp, flags)
-
-
-def _hat_pageunload(pp: Page, forceflag: int) -> int:
+    if k.hooks is not None and k.hooks.entering != "hat_pageunload":
+        return k.hooks.around("hat_pageunload", pp, forceflag)  # type: ignore[no-any-return]
     if pp.p_selock >= 0:
-        raise KernelAssertionError(f"hat_pageunload: page {pp.name} is not held exclusively")
+        raise KernelAssertionError(f"hat_pageunload: page {page_name(pp)} is not held exclusively")
     mappings = pp.p_mapping
     if mappings:
         pp.p_mapping = None
         for m in mappings:
             if m.hw:
-                _hat_page_setattr(pp, m.hw)
+                hat_page_setattr(pp, m.hw)
     return 0
 
 
-def hat_pageunload(pp: Page, forceflag: HatUnload | int) -> int:
-    """Remove every translation of ``pp``, folding their bits into ``p_nrm``."""
-    k = pp.kernel
-    if k.hooked and k.sched is not None:
-        k.sched.switch_point("hat_pageunload", pp)
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "hat_pageunload", "pe>i", _hat_pageunload, pp, HatUnload(forceflag))
-    return _hat_pageunload(pp, forceflag)
-
-
-def _hat_page_is_mapped(pp: Page) -> int:
-    m = pp.p_mapping
-    return len(m) if m else 0
-
-
+@implements
 def hat_page_is_mapped(pp: Page) -> int:
     """The number of translations of ``pp`` (0: unmapped)."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "hat_page_is_mapped", "p>i", _hat_page_is_mapped, pp)
+    if k.hooks is not None and k.hooks.entering != "hat_page_is_mapped":
+        return k.hooks.around("hat_page_is_mapped", pp)  # type: ignore[no-any-return]
     m = pp.p_mapping
     return len(m) if m else 0
 
 
-def _hat_supported(k: Kernel, feature: int) -> int:
-    if feature == HAT_VMODSORT:
-        return 1 if k.hat_vmodsort else 0
-    return 0
-
-
+@implements
 def hat_supported(k: Kernel, feature: HatFeature | int, arg: object = None) -> int:
     """Whether the HAT has ``feature``.
 
     DEVIATION: takes the kernel as first argument (the C HAT is global).
     """
-    if k.hooked and k.tracing:
-        return _trace.traced(
-            k, "hat_supported", "e>i", lambda f: _hat_supported(k, f), HatFeature(feature)
-        )
-    return _hat_supported(k, feature)
+    if k.hooks is not None and k.hooks.entering != "hat_supported":
+        return k.hooks.around("hat_supported", k, feature, arg)  # type: ignore[no-any-return]
+    if feature == HAT_VMODSORT:
+        return 1 if k.hat_vmodsort else 0
+    return 0
 
 
 # -- our own: faults, accesses, unloads -------------------------------------
 
 
-def hat_map(pp: Page, *, owner: str = "as", writable: bool = True) -> HatMapping:
+@implements
+def hat_map(pp: Page, owner: str = "as", writable: bool = True) -> HatMapping:
     """Load a translation of ``pp`` (what a fault handler does).
 
     A translation of a clean page of a VMODSORT vnode is loaded read-only,
-    as segvn does, so the first write takes a protection fault.  The page must have an identity, must not be free (a fault reclaims it
-    first), and must not be exclusively locked by another thread (a fault
-    would wait for that lock).
+    as segvn does, so the first write takes a protection fault.  The page
+    must have an identity, must not be free (a fault reclaims it first), and
+    must not be exclusively locked by another thread (a fault would wait for
+    that lock).
+
+    Raises:
+        UsageError: the page cannot be mapped (see above).
     """
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "hat_map":
+        return k.hooks.around("hat_map", pp, owner, writable)  # type: ignore[no-any-return]
     if pp.p_vnode is None:
         raise UsageError(f"cannot map {pp.name}: the page has no identity")
     if pp.p_state & P_FREE:
         raise UsageError(f"cannot map {pp.name}: it is free (reclaim it with page_lookup first)")
-    if pp.p_selock < 0 and pp.p_sowner != pp.kernel.curthread:
+    if pp.p_selock < 0 and pp.p_sowner != k.curthread:
         raise UsageError(
             f"cannot map {pp.name}: it is exclusively locked by {pp.p_sowner}; a fault would wait"
         )
@@ -370,14 +325,21 @@ def hat_map(pp: Page, *, owner: str = "as", writable: bool = True) -> HatMapping
     return m
 
 
-def hat_touch(pp: Page, *, write: bool = False, mapping: HatMapping | None = None) -> None:
+@implements
+def hat_touch(pp: Page, write: bool = False, mapping: HatMapping | None = None) -> None:
     """A CPU accesses ``pp`` through a translation: a read sets the hardware
     ref bit, a write sets ref and mod.
 
     A write through a write-protected translation takes a protection fault:
     the translation becomes writable and ``hat_setmod`` runs (moving a
     VMODSORT page to the tail of its vnode's list).
+
+    Raises:
+        UsageError: the page has no such translation.
     """
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "hat_touch":
+        return k.hooks.around("hat_touch", pp, write, mapping)  # type: ignore[no-any-return]
     mappings = pp.p_mapping
     if not mappings:
         raise UsageError(f"cannot touch {pp.name}: it has no translation")
@@ -387,14 +349,23 @@ def hat_touch(pp: Page, *, write: bool = False, mapping: HatMapping | None = Non
     if write:
         if not m.writable:
             m.writable = True
-            _hat_page_setattr(pp, P_MOD)
+            hat_setmod(pp)
         m.hw |= _RM
     else:
         m.hw |= P_REF
+    return None
 
 
+@implements
 def hat_unmap(pp: Page, mapping: HatMapping | None = None) -> None:
-    """Unload one translation (the first when none is named), keeping its bits."""
+    """Unload one translation (the first when none is named), keeping its bits.
+
+    Raises:
+        UsageError: the page has no such translation.
+    """
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "hat_unmap":
+        return k.hooks.around("hat_unmap", pp, mapping)  # type: ignore[no-any-return]
     mappings = pp.p_mapping
     if not mappings:
         raise UsageError(f"cannot unmap {pp.name}: it has no translation")
@@ -405,4 +376,5 @@ def hat_unmap(pp: Page, mapping: HatMapping | None = None) -> None:
     if not mappings:
         pp.p_mapping = None
     if m.hw:
-        _hat_page_setattr(pp, m.hw)
+        hat_page_setattr(pp, m.hw)
+    return None

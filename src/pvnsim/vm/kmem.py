@@ -12,11 +12,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import KernelPanic
-from pvnsim.vm import _trace
+from pvnsim.hooks import implements
+from pvnsim.vm.page import Page, page_name
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
-    from pvnsim.vm.page import Page
 
 __all__ = ["KM_NOSLEEP", "KM_SLEEP", "KmemCache", "kmem_cache_alloc", "kmem_cache_free"]
 
@@ -44,12 +44,15 @@ class KmemCache:
         return f"<KmemCache {self.name} built={self.built} out={len(self.outstanding)}>"
 
 
-def _kmem_cache_alloc(cp: KmemCache, kmflags: int) -> Page:
+@implements
+def kmem_cache_alloc(cp: KmemCache, kmflags: int) -> Page:
+    """An object of ``cp`` (never fails with KM_SLEEP)."""
+    k = cp.kernel
+    if k.hooks is not None and k.hooks.entering != "kmem_cache_alloc":
+        return k.hooks.around("kmem_cache_alloc", cp, kmflags)  # type: ignore[no-any-return]
     if cp.free:
         obj = cp.free.pop()
     else:
-        from pvnsim.vm.page import Page
-
         obj = Page(cp.kernel, -1 - cp.built)
         cp.built += 1
         if cp.constructor is not None:
@@ -58,27 +61,14 @@ def _kmem_cache_alloc(cp: KmemCache, kmflags: int) -> Page:
     return obj
 
 
-def _kmem_cache_free(cp: KmemCache, obj: Page) -> None:
-    if id(obj) not in cp.outstanding:
-        raise KernelPanic(f"kmem_cache_free: {obj.name} was not allocated from {cp.name}")
-    cp.outstanding.discard(id(obj))
-    cp.free.append(obj)
-
-
-def kmem_cache_alloc(cp: KmemCache, kmflags: int) -> Page:
-    """An object of ``cp`` (never fails with KM_SLEEP)."""
-    k = cp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(
-            k, "kmem_cache_alloc", "k>p", lambda c: _kmem_cache_alloc(c, kmflags), cp
-        )
-    return _kmem_cache_alloc(cp, kmflags)
-
-
+@implements
 def kmem_cache_free(cp: KmemCache, obj: Page) -> None:
     """Give ``obj`` back to ``cp``."""
     k = cp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "kmem_cache_free", "kp", _kmem_cache_free, cp, obj)
-        return
-    _kmem_cache_free(cp, obj)
+    if k.hooks is not None and k.hooks.entering != "kmem_cache_free":
+        return k.hooks.around("kmem_cache_free", cp, obj)  # type: ignore[no-any-return]
+    if id(obj) not in cp.outstanding:
+        raise KernelPanic(f"kmem_cache_free: {page_name(obj)} was not allocated from {cp.name}")
+    cp.outstanding.discard(id(obj))
+    cp.free.append(obj)
+    return None

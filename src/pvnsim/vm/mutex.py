@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pvnsim.errors import KernelPanic
-from pvnsim.vm import _trace
+from pvnsim.hooks import implements, sleep
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -66,86 +66,59 @@ class KCondvar:
         return f"<KCondvar {self.name}>"
 
 
-def _mutex_enter(m: KMutex) -> None:
+@implements
+def mutex_enter(m: KMutex) -> None:
+    """Acquire ``m``; waits while another thread holds it."""
     k = m.kernel
-    if m.owner is None and not k.hooked:
-        # The uncontended enter on an unhooked kernel (the thread is "main"),
-        # tested first: the walks take the page-list mutex once per page.
-        m.owner = "main"
-        return
-    me = k.curthread if k.hooked else "main"
-    if m.owner == me:
+    if k.hooks is not None and k.hooks.entering != "mutex_enter":
+        return k.hooks.around("mutex_enter", m)  # type: ignore[no-any-return]
+    me = k.curthread
+    owner = m.owner
+    if owner is None:
+        m.owner = me
+        return None
+    if owner == me:
         raise KernelPanic(f"recursive mutex_enter: {m.name} is already held by {me}")
-    if m.owner is not None:
-        k.block(f"mutex {m.name}", m.owner, lambda: m.owner is None)
+    sleep(k, f"mutex {m.name}", owner, lambda: m.owner is None)
     m.owner = me
+    return None
 
 
-def _mutex_exit(m: KMutex) -> None:
+@implements
+def mutex_exit(m: KMutex) -> None:
+    """Release ``m``; the caller must own it."""
     k = m.kernel
-    if m.owner == "main" and not k.hooked:
-        # The exit by the owner on an unhooked kernel, tested first (as above).
-        m.owner = None
-        return
-    if m.owner != (k.curthread if k.hooked else "main"):
+    if k.hooks is not None and k.hooks.entering != "mutex_exit":
+        return k.hooks.around("mutex_exit", m)  # type: ignore[no-any-return]
+    if m.owner != k.curthread:
         raise KernelPanic(
             f"mutex_exit: {m.name} is held by {m.owner or 'nobody'}, not by {k.curthread}"
         )
     m.owner = None
+    return None
 
 
-def mutex_enter(m: KMutex) -> None:
-    """Acquire ``m``; waits while another thread holds it."""
-    k = m.kernel
-    if k.hooked and k.sched is not None:
-        k.sched.switch_point("mutex_enter", m.name)
-    if k.hooked and k.tracing:
-        _trace.traced(k, "mutex_enter", "m", _mutex_enter, m)
-        return
-    _mutex_enter(m)
-
-
-def mutex_exit(m: KMutex) -> None:
-    """Release ``m``; the caller must own it."""
-    k = m.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "mutex_exit", "m", _mutex_exit, m)
-    else:
-        _mutex_exit(m)
-    if k.hooked and k.sched is not None:
-        k.sched.switch_point("mutex_exit", m.name)
-
-
-def _cv_wait(cv: KCondvar, m: KMutex) -> None:
-    k = cv.kernel
-    what, holder = cv.describe() if cv.describe else (f"cv {cv.name}", None)
-    if k.sched is None:
-        k.block(what, holder, lambda: False)
-    generation = cv.waiters
-    _mutex_exit(m)
-    k.block(what, holder, lambda: cv.waiters != generation)
-    _mutex_enter(m)
-
-
-def _cv_broadcast(cv: KCondvar) -> None:
-    cv.waiters += 1
-
-
+@implements
 def cv_wait(cv: KCondvar, m: KMutex) -> None:
     """Release ``m``, sleep until ``cv`` is signalled, re-acquire ``m``."""
     k = cv.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "cv_wait", "mm", _cv_wait, cv, m)
-        return
-    _cv_wait(cv, m)
+    if k.hooks is not None and k.hooks.entering != "cv_wait":
+        return k.hooks.around("cv_wait", cv, m)  # type: ignore[no-any-return]
+    what, holder = cv.describe() if cv.describe else (f"cv {cv.name}", None)
+    if k.sched is None:
+        sleep(k, what, holder, lambda: False)
+    generation = cv.waiters
+    mutex_exit(m)
+    sleep(k, what, holder, lambda: cv.waiters != generation)
+    mutex_enter(m)
+    return None
 
 
+@implements
 def cv_broadcast(cv: KCondvar) -> None:
     """Wake every waiter of ``cv`` (a switch point: a woken thread may run)."""
     k = cv.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "cv_broadcast", "m", _cv_broadcast, cv)
-    else:
-        _cv_broadcast(cv)
-    if k.hooked and k.sched is not None:
-        k.sched.switch_point("cv_broadcast", cv.name)
+    if k.hooks is not None and k.hooks.entering != "cv_broadcast":
+        return k.hooks.around("cv_broadcast", cv)  # type: ignore[no-any-return]
+    cv.waiters += 1
+    return None

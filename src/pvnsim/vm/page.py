@@ -1,13 +1,17 @@
-"""page_t and the intrusive list operations of vm_page.c.
+"""page_t and every list a page is linked on.
 
-Derived from illumos usr/src/uts/common/vm/page.h and vm_page.c (CDDL-1.0):
-the page structure, ``page_add``/``page_sub`` (the p_next/p_prev family) and
-``page_vpadd``/``page_vpsub`` (the p_vpnext/p_vpprev family), and the page
-hash.
+Derived from illumos usr/src/uts/common/vm/page.h, vm_page.c and
+vm_pagelist.c (CDDL-1.0): the page structure and its predicate macros, the
+two intrusive ring families (``page_add``/``page_sub`` on p_next/p_prev and
+``page_vpadd``/``page_vpsub`` on p_vpnext/p_vpprev), and the free and cache
+lists (``page_list_add``/``page_list_sub``).
 
-Both list families are circular and doubly linked.  C passes the address of
-the list head (``&plist``, ``&vp->v_pages``, or ``&x->p_vpnext``); Python has
-no addresses, so:
+Theory of operation
+-------------------
+This module is the only place that writes a page's list links or the
+kernel's list heads and counters.  Both ring families are circular and
+doubly linked.  C passes the address of the list head (``&plist``,
+``&vp->v_pages``, or ``&x->p_vpnext``); Python has no addresses, so:
 
 * ``page_add(head, pp)`` / ``page_sub(head, pp)`` take the current head and
   **return the new head** (the C's ``page_t **`` is always a local variable
@@ -15,6 +19,18 @@ no addresses, so:
 * ``page_vpadd(link, pp)`` / ``page_vpsub(link, pp)`` take ``link`` = a
   :class:`~pvnsim.vm.vnode.Vnode` (meaning ``&vp->v_pages``) or a
   :class:`Page` ``x`` (meaning ``&x->p_vpnext``) and update it in place.
+
+Free memory.  A kernel's physical pages are never-used (not yet built), on
+the free list (no identity) or on the cache list (with identity), or in use.
+``freemem`` counts the pages free for a new user.  It moves with the lists:
+:func:`page_list_add` adds one, :func:`page_list_sub` takes one away.
+``page_create_va`` reserves pages before it takes them
+(:func:`page_create_reserve`), takes its reserved pages off the lists
+without counting them again (:func:`page_get_free`,
+:func:`page_get_cached`, :func:`page_take`), returns an unused one the same
+way (:func:`page_give_back`), and puts back a reservation it did not use
+(:func:`page_create_putback`).  So at rest
+``freemem == never-used + free list + cache list``.
 """
 
 from __future__ import annotations
@@ -23,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import KernelPanic
 from pvnsim.flags import P_FREE, PAGE_IO_INUSE
-from pvnsim.vm import _trace
+from pvnsim.hooks import implements
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -39,18 +55,43 @@ __all__ = [
     "PVN_VPLIST_HASH_TAG",
     "Page",
     "page_add",
+    "page_create_putback",
+    "page_create_reserve",
+    "page_get_cached",
+    "page_get_free",
+    "page_give_back",
+    "page_iolock_assert",
+    "page_kernel_give",
+    "page_kernel_take",
+    "page_list_add",
+    "page_list_sub",
+    "page_name",
     "page_sub",
+    "page_take",
     "page_vpadd",
     "page_vpsub",
+    "ring",
 ]
 
+_U64 = 1 << 64
+
 # u_offset_t -1: the offset of a page without identity (and of the walk marker).
-NOOFFSET = (1 << 64) - 1
+NOOFFSET = _U64 - 1
+
+_NOT_P_FREE = ~P_FREE
 
 
-# The value vm/pvn.h stores in p_hash of marker pages (defined beside
-# page_name, which must recognise markers without importing this module).
-PVN_VPLIST_HASH_TAG: Any = _trace.PVN_VPLIST_HASH_TAG
+class _HashTag:
+    """The value vm/pvn.h stores in p_hash of marker pages."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "PVN_VPLIST_HASH_TAG"
+
+
+#: What a marker page holds in p_hash (vm/pvn.h's PVN_VPLIST_HASH_TAG).
+PVN_VPLIST_HASH_TAG: Any = _HashTag()
 
 
 class Page:
@@ -113,8 +154,8 @@ class Page:
 
     @property
     def name(self) -> str:
-        """The page as the trace writes it: ``v1@4096``, ``MARK(-1)``, ..."""
-        return _trace.page_name(self)
+        """The page as the trace writes it: ``v1@0x1000``, ``MARK(-1)``, ``NOIDENT``."""
+        return page_name(self)
 
     def __repr__(self) -> str:
         from pvnsim.vm.describe import page_summary
@@ -122,13 +163,29 @@ class Page:
         return f"<Page {page_summary(self)}>"
 
     def __str__(self) -> str:
-        return self.name
+        return page_name(self)
 
-    def _repr_html_(self) -> str:
-        # The notebook view lives above the model (pvnsim.viz); import it lazily.
-        from pvnsim.viz.display import View
 
-        return View(self).html()
+def page_name(pp: Page | None) -> str:
+    """A page as the trace and the dumps write it.
+
+    >>> from pvnsim import Kernel
+    >>> k = Kernel(total_pages=64)
+    >>> pp = Page(k, 0)
+    >>> page_name(pp), page_name(None)
+    ('NOIDENT', 'NULL')
+    """
+    if pp is None:
+        return "NULL"
+    if pp.p_hash is PVN_VPLIST_HASH_TAG:
+        off = pp.p_offset
+        if off >= _U64 // 2:
+            off -= _U64
+        return f"MARK({off})"
+    vp = pp.p_vnode
+    if vp is None:
+        return "NOIDENT"
+    return f"{vp.v_name}@{pp.p_offset:#x}"
 
 
 # ---------------------------------------------------------------------------
@@ -161,10 +218,18 @@ def page_iolock_assert(pp: Page) -> bool:
 
 
 # ---------------------------------------------------------------------------
-# p_next/p_prev family.
+# The p_next/p_prev family.
 
 
-def _page_add(head: Page | None, pp: Page) -> Page:
+@implements
+def page_add(head: Page | None, pp: Page) -> Page:
+    """Insert ``pp`` before ``head`` on a p_next ring; return the new head (``pp``).
+
+    ``page_add(&l, pp)`` prepends; followed by ``l = l->p_next`` it appends.
+    """
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_add":
+        return k.hooks.around("page_add", head, pp)  # type: ignore[no-any-return]
     if head is None:
         pp.p_next = pp
         pp.p_prev = pp
@@ -177,9 +242,14 @@ def _page_add(head: Page | None, pp: Page) -> Page:
     return pp
 
 
-def _page_sub(head: Page | None, pp: Page | None) -> Page | None:
-    if head is None or pp is None:
-        raise KernelPanic(f"page_sub: bad arg(s): pp {pp!r}, *ppp {head!r}")
+@implements
+def page_sub(head: Page | None, pp: Page) -> Page | None:
+    """Unlink ``pp`` from the p_next ring headed by ``head``; return the new head."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_sub":
+        return k.hooks.around("page_sub", head, pp)  # type: ignore[no-any-return]
+    if head is None:
+        raise KernelPanic(f"page_sub: bad arg(s): pp {page_name(pp)}, *ppp NULL")
     nxt = pp.p_next
     if head is pp:
         head = None if nxt is pp else nxt
@@ -191,31 +261,22 @@ def _page_sub(head: Page | None, pp: Page | None) -> Page | None:
     return head
 
 
-def page_add(head: Page | None, pp: Page) -> Page:
-    """Insert ``pp`` before ``head`` on a p_next ring; return the new head (``pp``).
-
-    ``page_add(&l, pp)`` prepends; followed by ``l = l->p_next`` it appends.
-    """
-    k = pp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "page_add", "pp>p", _page_add, head, pp)
-    return _page_add(head, pp)
-
-
-def page_sub(head: Page | None, pp: Page) -> Page | None:
-    """Unlink ``pp`` from the p_next ring headed by ``head``; return the new head."""
-    k = pp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "page_sub", "pp>p", _page_sub, head, pp)
-    return _page_sub(head, pp)
-
-
 # ---------------------------------------------------------------------------
-# p_vpnext/p_vpprev family.  ``link`` is a Vnode (its v_pages) or a Page
+# The p_vpnext/p_vpprev family.  ``link`` is a Vnode (its v_pages) or a Page
 # (its p_vpnext field).
 
 
-def _page_vpadd(link: Vnode | Page, pp: Page) -> None:
+@implements
+def page_vpadd(link: Vnode | Page, pp: Page) -> None:
+    """Insert ``pp`` into a vnode page list.
+
+    ``link`` a Vnode: ``pp`` becomes the new head of ``v_pages``.  ``link`` a
+    Page ``x``: ``pp`` is inserted right after ``x``
+    (``page_vpadd(&x->p_vpnext, pp)``).
+    """
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_vpadd":
+        return k.hooks.around("page_vpadd", link, pp)  # type: ignore[no-any-return]
     if type(link) is Page:
         old = link.p_vpnext
         # Insert pp before old, then store pp into link's next field.
@@ -225,7 +286,7 @@ def _page_vpadd(link: Vnode | Page, pp: Page) -> None:
         prv.p_vpnext = pp
         old.p_vpprev = pp
         link.p_vpnext = pp
-        return
+        return None
     vp: Vnode = link  # type: ignore[assignment]
     head = vp.v_pages
     if head is None:
@@ -238,16 +299,22 @@ def _page_vpadd(link: Vnode | Page, pp: Page) -> None:
         tail.p_vpnext = pp
         head.p_vpprev = pp
     vp.v_pages = pp
+    return None
 
 
-def _page_vpsub(link: Vnode | Page, pp: Page | None) -> None:
+@implements
+def page_vpsub(link: Vnode | Page, pp: Page) -> None:
+    """Remove ``pp`` from a vnode page list (see :func:`page_vpadd` for ``link``)."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_vpsub":
+        return k.hooks.around("page_vpsub", link, pp)  # type: ignore[no-any-return]
     is_page = type(link) is Page
     if is_page:
         head: Page | None = link.p_vpnext  # type: ignore[union-attr]
     else:
         head = link.v_pages  # type: ignore[union-attr]
-    if head is None or pp is None:
-        raise KernelPanic(f"page_vpsub: bad arg(s): pp {pp!r}, *ppp {head!r}")
+    if head is None:
+        raise KernelPanic(f"page_vpsub: bad arg(s): pp {page_name(pp)}, *ppp NULL")
     nxt = pp.p_vpnext
     if head is pp:
         head = None if nxt is pp else nxt
@@ -260,29 +327,7 @@ def _page_vpsub(link: Vnode | Page, pp: Page | None) -> None:
     nxt.p_vpprev = prv
     pp.p_vpnext = pp
     pp.p_vpprev = pp
-
-
-def page_vpadd(link: Vnode | Page, pp: Page) -> None:
-    """Insert ``pp`` into a vnode page list.
-
-    ``link`` a Vnode: ``pp`` becomes the new head of ``v_pages``.  ``link`` a
-    Page ``x``: ``pp`` is inserted right after ``x``
-    (``page_vpadd(&x->p_vpnext, pp)``).
-    """
-    k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "page_vpadd", "lp", _page_vpadd, link, pp)
-        return
-    _page_vpadd(link, pp)
-
-
-def page_vpsub(link: Vnode | Page, pp: Page) -> None:
-    """Remove ``pp`` from a vnode page list (see :func:`page_vpadd` for ``link``)."""
-    k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "page_vpsub", "lp", _page_vpsub, link, pp)
-        return
-    _page_vpsub(link, pp)
+    return None
 
 
 def ring(head: Page | None, *, vp_list: bool = False) -> list[Page]:
@@ -296,3 +341,160 @@ def ring(head: Page | None, *, vp_list: bool = False) -> list[Page]:
         pp = pp.p_vpnext if vp_list else pp.p_next
         if pp is head:
             return out
+
+
+# ---------------------------------------------------------------------------
+# The free list and the cache list (p_next rings headed in the kernel).
+
+
+def _link_free(k: Kernel, pp: Page, at_head: int) -> None:
+    # Put pp on the cache list (with identity) or the free list and set
+    # P_FREE; freemem is the caller's business.
+    pp.p_state |= P_FREE
+    cached = pp.p_vnode is not None
+    head = k.page_cachelist if cached else k.page_freelist
+    # page_add(head, pp), written out: every page freed comes here.
+    if head is None:
+        pp.p_next = pp
+        pp.p_prev = pp
+        head = pp
+    else:
+        tail = head.p_prev
+        pp.p_next = head
+        pp.p_prev = tail
+        tail.p_next = pp
+        head.p_prev = pp
+        if at_head:
+            head = pp
+    if cached:
+        k.page_cachelist = head
+        k.cachelist_count += 1
+    else:
+        k.page_freelist = head
+        k.freelist_count += 1
+
+
+@implements
+def page_list_add(pp: Page, at_head: int) -> None:
+    """Free ``pp``: onto the cache list if it has an identity, else the free list.
+
+    The page goes to the tail (the head with ``at_head``, for pages nobody
+    is expected to want back), is marked P_FREE, and counts in freemem.
+    """
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_list_add":
+        return k.hooks.around("page_list_add", pp, at_head)  # type: ignore[no-any-return]
+    _link_free(k, pp, at_head)
+    k.freemem += 1
+    return None
+
+
+def _unlink_free(k: Kernel, pp: Page) -> None:
+    # Take pp off the free list or the cache list (whichever holds it) and
+    # clear P_FREE; freemem is the caller's business.
+    nxt = pp.p_next
+    if pp.p_vnode is not None:
+        if k.page_cachelist is pp:
+            k.page_cachelist = None if nxt is pp else nxt
+        k.cachelist_count -= 1
+    else:
+        if k.page_freelist is pp:
+            k.page_freelist = None if nxt is pp else nxt
+        k.freelist_count -= 1
+    prv = pp.p_prev
+    prv.p_next = nxt
+    nxt.p_prev = prv
+    pp.p_next = pp
+    pp.p_prev = pp
+    pp.p_state &= _NOT_P_FREE
+
+
+@implements
+def page_list_sub(pp: Page) -> None:
+    """Take a free page off its list for a new user (freemem goes down by one)."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_list_sub":
+        return k.hooks.around("page_list_sub", pp)  # type: ignore[no-any-return]
+    if not pp.p_state & P_FREE:
+        raise KernelPanic(f"page_list_sub: page {page_name(pp)} is not free")
+    _unlink_free(k, pp)
+    k.freemem -= 1
+    return None
+
+
+# -- pages taken for a reservation -----------------------------------------
+
+
+def page_create_reserve(k: Kernel, npages: int) -> None:
+    """Set aside ``npages`` of freemem for pages the caller will take."""
+    k.freemem -= npages
+
+
+def page_create_putback(k: Kernel, npages: int) -> None:
+    """Give back ``npages`` of a reservation that will not be taken."""
+    k.freemem += npages
+
+
+def page_take(pp: Page) -> None:
+    """Take free page ``pp`` off its list for a reservation (freemem does
+    not change: the reservation paid for it)."""
+    if not pp.p_state & P_FREE:
+        raise KernelPanic(f"page_take: page {page_name(pp)} is not free")
+    _unlink_free(pp.kernel, pp)
+
+
+def page_give_back(pp: Page) -> None:
+    """Return an unused page taken for a reservation to the free list (the
+    reservation still holds its share of freemem, so freemem does not change).
+
+    The page must be unlocked and without identity.
+    """
+    if pp.p_vnode is not None or pp.p_selock != 0 or pp.p_state & P_FREE:
+        raise KernelPanic(f"page_give_back: page {page_name(pp)} is not an unused spare")
+    _link_free(pp.kernel, pp, 0)
+
+
+def page_kernel_take(k: Kernel, n: int) -> int:
+    """Move up to ``n`` never-used pages into the rest of the kernel's memory
+    (``kernel_pages``), as a kernel allocation would; returns how many."""
+    m = min(n, k.unused_pages)
+    k.unused_pages -= m
+    k.kernel_pages += m
+    k.freemem -= m
+    return m
+
+
+def page_kernel_give(k: Kernel, n: int) -> None:
+    """Give ``n`` pages of the rest of the kernel's memory back as never-used."""
+    k.kernel_pages -= n
+    k.unused_pages += n
+    k.freemem += n
+
+
+def page_get_free(k: Kernel) -> Page | None:
+    """A page off the free list (or a never-used one) for a reservation, or None."""
+    pp = k.page_freelist
+    if pp is not None:
+        _unlink_free(k, pp)
+        return pp
+    if k.unused_pages > 0:
+        k.unused_pages -= 1
+        pp = Page(k, len(k.pages))
+        k.pages.append(pp)
+        return pp
+    return None
+
+
+def page_get_cached(k: Kernel) -> Page | None:
+    """A page off the cache list for a reservation, or None: the first one
+    nobody has locked (a walk may hold one), still carrying its old identity."""
+    head = k.page_cachelist
+    if head is None:
+        return None
+    pp = head
+    while pp.p_selock != 0:
+        pp = pp.p_next
+        if pp is head:
+            return None
+    _unlink_free(k, pp)
+    return pp

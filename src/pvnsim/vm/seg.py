@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pvnsim.errors import UsageError
-from pvnsim.vm import _trace
+from pvnsim.hooks import implements
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -89,18 +89,12 @@ class SegCallable(Seg):
         return int(self.fn(addr, delta))
 
 
+@implements
 def SEGOP_KLUSTER(seg: Seg, addr: int, delta: int) -> int:
     """Ask ``seg`` whether ``addr + delta`` may join a kluster with ``addr``."""
     k = seg.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "SEGOP_KLUSTER", "sai>i", _segop_kluster, seg, addr, delta)
-    return seg.kluster(addr, delta)
-
-
-def _segop_kluster(seg: Seg, addr: int, delta: int) -> int:
-    # A SegMap (the kernel's segkmap, which the fs kit reads through)
-    # always answers 0: said here without the method call, as
-    # pvn_read_kluster asks once per page.  A subclass keeps its own answer.
+    if k.hooks is not None and k.hooks.entering != "SEGOP_KLUSTER":
+        return k.hooks.around("SEGOP_KLUSTER", seg, addr, delta)  # type: ignore[no-any-return]
     if type(seg) is SegMap:
-        return 0
+        return 0  # SegMap.kluster, inlined: read klusters through segkmap ask once per page
     return seg.kluster(addr, delta)

@@ -18,7 +18,7 @@ reach ``p_nrm`` either way), so released pages are not left mapped.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pvnsim.errors import KernelPanic
 from pvnsim.flags import (
@@ -38,9 +38,9 @@ from pvnsim.flags import (
     SM_INVAL,
     SegRw,
 )
-from pvnsim.vm import _trace
+from pvnsim.hooks import implements
 from pvnsim.vm.hat import HatMapping, hat_map, hat_touch, hat_unmap
-from pvnsim.vm.page_lock import _page_unlock
+from pvnsim.vm.page_lock import page_unlock
 
 if TYPE_CHECKING:
     from pvnsim.vm.page import Page
@@ -71,10 +71,16 @@ def _windows(seg: Seg) -> dict[int, list[_Window]]:
     return table
 
 
-def _segmap_getmapflt(
-    seg: Seg, vp: Vnode, off: int, length: int, forcefault: int, rw: SegRw
+@implements
+def segmap_getmapflt(
+    seg: Seg, vp: Vnode, off: int, length: int, forcefault: int, rw: SegRw | int
 ) -> int:
+    """Map the window of ``vp`` holding ``off``; returns the window's address."""
     k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "segmap_getmapflt":
+        return k.hooks.around(  # type: ignore[no-any-return]
+            "segmap_getmapflt", seg, vp, off, length, forcefault, rw
+        )
     baseoff = off & MAXBMASK
     if (off & MAXBOFFSET) + length > MAXBSIZE:
         raise KernelPanic("segmap_getmapflt: bad len")
@@ -90,31 +96,10 @@ def _segmap_getmapflt(
             )
             pp = pl[0]
             if not err and pp is not None:
-                win.maps.append((pp, hat_map(pp, owner="segkmap")))
-                _page_unlock(pp)
+                win.maps.append((pp, hat_map(pp, "segkmap", True)))
+                page_unlock(pp)
             o += k.pagesize
     return addr
-
-
-def segmap_getmapflt(
-    seg: Seg, vp: Vnode, off: int, length: int, forcefault: int, rw: SegRw | int
-) -> int:
-    """Map the window of ``vp`` holding ``off``; returns the window's address."""
-    k = vp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(
-            k,
-            "segmap_getmapflt",
-            "sviiie>a",
-            _segmap_getmapflt,
-            seg,
-            vp,
-            off,
-            length,
-            forcefault,
-            SegRw(rw),
-        )
-    return _segmap_getmapflt(seg, vp, off, length, forcefault, SegRw(rw))
 
 
 def _find(seg: Seg, addr: int) -> _Window | None:
@@ -123,11 +108,20 @@ def _find(seg: Seg, addr: int) -> _Window | None:
     return wins[-1] if wins else None
 
 
-def _kzero(seg: Seg, addr: int, count: int) -> int:
+@implements
+def kzero(addr: int, count: int, seg: Seg) -> int:
+    """Zero ``count`` bytes at kernel address ``addr`` (a segkmap window).
+
+    Returns 0, or EFAULT when a byte is not backed by a mapped page.
+    DEVIATION: takes the segment (a kernel's segkmap) because pvnsim has no
+    global kernel address space.
+    """
+    k = seg.kernel
+    if k.hooks is not None and k.hooks.entering != "kzero":
+        return k.hooks.around("kzero", addr, count, seg)  # type: ignore[no-any-return]
     win = _find(seg, addr)
     if win is None:
         return EFAULT
-    k = win.vp.kernel
     start = win.off + (addr - SEGKMAP_BASE - win.off)
     end = start + count
     by_off = {pp.p_offset: (pp, m) for pp, m in win.maps if pp.p_vnode is win.vp}
@@ -142,29 +136,17 @@ def _kzero(seg: Seg, addr: int, count: int) -> int:
         if pp.p_data is not None:
             pp.p_data[o - pgoff : stop - pgoff] = bytes(stop - o)
         if m in (pp.p_mapping or ()):
-            hat_touch(pp, write=True, mapping=m)
+            hat_touch(pp, True, m)
         o = stop
     return 0
 
 
-def kzero(addr: int, count: int, *, seg: Seg | None = None, kernel: Any = None) -> int:
-    """Zero ``count`` bytes at kernel address ``addr`` (a segkmap window).
-
-    Returns 0, or EFAULT when a byte is not backed by a mapped page.
-    DEVIATION: takes the segment (default: the kernel's segkmap) because
-    pvnsim has no global kernel address space.
-    """
-    if seg is None:
-        if kernel is None:
-            raise KernelPanic("kzero: no segment or kernel given")
-        seg = kernel.segkmap
+@implements
+def segmap_release(seg: Seg, addr: int, flags: int) -> int:
+    """Release a window; write it back with VOP_PUTPAGE unless only SM_DONTNEED."""
     k = seg.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "kzero", "ai", lambda a, c: _kzero(seg, a, c), addr, count)
-    return _kzero(seg, addr, count)
-
-
-def _segmap_release(seg: Seg, addr: int, flags: int) -> int:
+    if k.hooks is not None and k.hooks.entering != "segmap_release":
+        return k.hooks.around("segmap_release", seg, addr, flags)  # type: ignore[no-any-return]
     win = _find(seg, addr)
     if win is None:
         raise KernelPanic(f"segmap_release: no window at {addr:#x}")
@@ -189,11 +171,3 @@ def _segmap_release(seg: Seg, addr: int, flags: int) -> int:
     if putpage is None:
         return 0
     return int(putpage(win.vp, win.off, MAXBSIZE, bflags, None))
-
-
-def segmap_release(seg: Seg, addr: int, flags: int) -> int:
-    """Release a window; write it back with VOP_PUTPAGE unless only SM_DONTNEED."""
-    k = seg.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "segmap_release", "saM>i", _segmap_release, seg, addr, flags)
-    return _segmap_release(seg, addr, flags)

@@ -42,8 +42,7 @@ from typing import TYPE_CHECKING
 
 from pvnsim.errors import InvariantViolation
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, PAGE_IO_INUSE, VMODSORT, VVMLOCK
-from pvnsim.vm._trace import page_name
-from pvnsim.vm.page import PVN_VPLIST_HASH_TAG
+from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, page_name
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel

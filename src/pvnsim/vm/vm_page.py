@@ -1,13 +1,16 @@
-"""Page creation, lookup, freeing and destruction of vm_page.c.
+"""Page identity, creation, lookup, freeing and destruction (vm_page.c).
 
-Derived from illumos usr/src/uts/common/vm/vm_page.c (CDDL-1.0), following the
-contracts in semantics.md 4.4-4.5 and the simplifications listed in
-docs/oracle.md ("Model assumptions"):
+Derived from illumos usr/src/uts/common/vm/vm_page.c, with VN_DISPOSE
+(sys/vnode.h) and the default dispose operation fs_dispose
+(usr/src/uts/common/fs/fs_subr.c), all CDDL-1.0.  The contracts are the
+ones docs/primitives.md describes; the model's simplifications are listed in
+docs/model.md:
 
-* freemem is exact: never-used + free-list + cache-list pages.
+* freemem is exact (see :mod:`pvnsim.vm.page`).
 * page_create_va reserves memory first (throttling as illumos does), then per
-  page takes a physical page from the free list or else the head of the cache
-  list (which loses its old identity at once), then looks up the identity.
+  page takes a physical page from the free list or else the first unlocked
+  page of the cache list (which loses its old identity at once), then looks
+  up the identity.
 * Waiting for memory without a scheduler first calls the kernel's
   ``memory_reclaim`` hook (a pageout stand-in); if memory is still short it is
   a deadlock.
@@ -15,7 +18,7 @@ docs/oracle.md ("Model assumptions"):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import KernelAssertionError, KernelPanic
 from pvnsim.flags import (
@@ -42,22 +45,36 @@ from pvnsim.flags import (
     VSWAPLIKE,
     Se,
 )
-from pvnsim.vm import _trace
-from pvnsim.vm import vnode as _vnode
-from pvnsim.vm.hat import _hat_pageunload
-from pvnsim.vm.mutex import _mutex_enter, _mutex_exit
-from pvnsim.vm.page import NOOFFSET, _page_sub, _page_vpadd, _page_vpsub
-from pvnsim.vm.page_lock import (
-    _add_reader,
-    _grantable,
-    _holder,
-    _page_io_unlock,
-    _page_trylock,
-    _page_tryupgrade,
-    _page_unlock,
-    _take,
+from pvnsim.hooks import implements, sleep
+from pvnsim.vm.hat import hat_pageunload
+from pvnsim.vm.mutex import mutex_enter, mutex_exit
+from pvnsim.vm.page import (
+    NOOFFSET,
+    page_add,
+    page_create_putback,
+    page_create_reserve,
+    page_get_cached,
+    page_get_free,
+    page_give_back,
+    page_list_add,
+    page_list_sub,
+    page_name,
+    page_sub,
+    page_take,
+    page_vpadd,
+    page_vpsub,
 )
-from pvnsim.vm.vnode import _vn_dispose
+from pvnsim.vm.page_lock import (
+    grantable,
+    holder,
+    page_downgrade,
+    page_io_lock,
+    page_io_unlock,
+    page_trylock,
+    page_tryupgrade,
+    page_unlock,
+    take,
+)
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -67,6 +84,8 @@ if TYPE_CHECKING:
     from pvnsim.vm.vnode import Vnode
 
 __all__ = [
+    "VN_DISPOSE",
+    "fs_dispose",
     "page_create_va",
     "page_destroy",
     "page_destroy_free",
@@ -86,14 +105,11 @@ _PGREL_NOTREL, _PGREL_MOD, _PGREL_CLEAN = int(PGREL_NOTREL), int(PGREL_MOD), int
 _PG_ALLOWED = PG_EXCL | PG_WAIT | PG_NORELOC | PG_PANIC | PG_PUSHPAGE | PG_NORMALPRI
 
 # Masks the per-page paths use, computed once: CPython 3.11 does not
-# specialize ``&``, ``|`` and ``~`` on ints, so each one spelled out in a body
-# costs a generic call per page.
+# specialize ``&``, ``|`` and ``~`` on ints.
 _PG_EXCL_WAIT = PG_EXCL | PG_WAIT
 _ONE_PAGE_FLAGS = frozenset((PG_WAIT, PG_EXCL, _PG_EXCL_WAIT))
 _NOT_PG_ALLOWED = ~_PG_ALLOWED
-_NOT_P_FREE = ~P_FREE
 _NOT_P_SWAP = ~P_SWAP
-_NOT_FREE_SWAP = ~(P_FREE | P_SWAP)
 _RM_RO = P_REF | P_MOD | P_RO
 _NOT_RM_RO = ~_RM_RO
 _SWAPVP_FLAGS = VISSWAP | VSWAPLIKE
@@ -102,8 +118,16 @@ _SWAPVP_FLAGS = VISSWAP | VSWAPLIKE
 # -- hash in / hash out ---------------------------------------------------
 
 
-def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
+@implements
+def page_hashin(pp: Page, vp: Vnode, off: int) -> int:
+    """Give ``pp`` the identity (vp, off); 0 if that identity already exists.
+
+    The page joins ``v_pages`` at the head, or at the tail when it is
+    modified and the vnode is VMODSORT.
+    """
     k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_hashin":
+        return k.hooks.around("page_hashin", pp, vp, off)  # type: ignore[no-any-return]
     bucket = k.page_hash[vp]
     if off in bucket:
         return 0
@@ -112,15 +136,9 @@ def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
     # searched again once it is held (the C holds the hash-chain mutex
     # across search and insert).
     vphm = vp.v_vphm
-    # Single-threaded and uncontended, mutex_enter/mutex_exit come down to
-    # setting and clearing the owner; done inline, as this runs per page.
-    fast = not k.hooked and vphm.owner is None
-    if fast:
-        vphm.owner = "main"
-    else:
-        _mutex_enter(vphm)
+    mutex_enter(vphm)
     if off in bucket:
-        _mutex_exit(vphm)
+        mutex_exit(vphm)
         return 0
     pp.p_vnode = vp
     pp.p_offset = off
@@ -133,48 +151,33 @@ def _page_hashin(pp: Page, vp: Vnode, off: int) -> int:
         and vp.v_flag & VMODSORT
         and k.pvn_vmodsort_supported
     ):
-        _page_vpadd(vp.v_pages.p_vpprev, pp)
+        page_vpadd(vp.v_pages.p_vpprev, pp)
     else:
-        _page_vpadd(vp, pp)
-    if fast:
-        vphm.owner = None
-    else:
-        _mutex_exit(vphm)
+        page_vpadd(vp, pp)
+    mutex_exit(vphm)
     return 1
 
 
-def _page_hashout(pp: Page) -> None:
+@implements
+def page_hashout(pp: Page) -> None:
+    """Remove ``pp``'s identity (hash, v_pages, ref/mod bits)."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_hashout":
+        return k.hooks.around("page_hashout", pp)  # type: ignore[no-any-return]
     vp = pp.p_vnode
     if vp is None:
-        return
+        return None
     vphm = vp.v_vphm
-    k = vp.kernel
-    fast = not k.hooked and vphm.owner is None  # as in _page_hashin
-    if fast:
-        vphm.owner = "main"
-    else:
-        _mutex_enter(vphm)
+    mutex_enter(vphm)
     del k.page_hash[vp][pp.p_offset]
-    _page_vpsub(vp, pp)
-    if fast:
-        vphm.owner = None
-    else:
-        _mutex_exit(vphm)
+    page_vpsub(vp, pp)
+    mutex_exit(vphm)
     pp.p_nrm &= _NOT_RM_RO
     pp.p_state &= _NOT_P_SWAP
     pp.p_vnode = None
     pp.p_offset = NOOFFSET
     pp.p_fsdata = 0
-
-
-def page_hashin(pp: Page, vp: Vnode, off: int) -> int:
-    """Give ``pp`` the identity (vp, off); 0 if that identity already exists."""
-    return _page_hashin(pp, vp, off)
-
-
-def page_hashout(pp: Page) -> None:
-    """Remove ``pp``'s identity (hash, v_pages, ref/mod bits)."""
-    _page_hashout(pp)
+    return None
 
 
 # -- memory ----------------------------------------------------------------
@@ -189,7 +192,8 @@ def _wait_for_memory(k: Kernel, target: int) -> None:
             return
     k.needfree += target - k.freemem
     try:
-        k.block(
+        sleep(
+            k,
             f"memory (freemem {k.freemem}, needs {target})",
             None,
             lambda: k.freemem >= target,
@@ -200,44 +204,54 @@ def _wait_for_memory(k: Kernel, target: int) -> None:
 
 def _wait_excl(k: Kernel, pp: Page, bucket: dict[int, Page], off: int) -> None:
     # Woken when the page is unlocked or loses this identity (page_hashout).
-    k.block(
-        f"page lock of {pp.name} (SE_EXCL)",
-        _holder(pp),
-        lambda: _grantable(pp, SE_EXCL) or bucket.get(off) is not pp,
+    sleep(
+        k,
+        f"page lock of {page_name(pp)} (SE_EXCL)",
+        holder(pp),
+        lambda: grantable(pp, SE_EXCL) or bucket.get(off) is not pp,
     )
 
 
-def _wait_io(k: Kernel, pp: Page) -> None:
-    k.block(f"i/o lock of {pp.name}", pp.p_ioowner, lambda: not pp.p_iolock_state & PAGE_IO_INUSE)
+def _give_back(spare: Page) -> None:
+    # A page taken for the reservation and not used: unlocked and returned.
+    page_unlock(spare)
+    page_give_back(spare)
 
 
-def _give_back(k: Kernel, spare: Page) -> None:
-    spare.p_selock = 0
-    spare.p_sowner = None
-    k.put_free_page(spare)
+def _take_spare(k: Kernel, me: str) -> Page:
+    # A page for the reservation, locked SE_EXCL as illumos's
+    # page_get_freelist/page_get_cachelist hand it over, without identity.
+    spare = page_get_free(k)
+    if spare is not None:
+        take(spare, SE_EXCL, me)
+        return spare
+    cached = page_get_cached(k)
+    if cached is None:
+        raise KernelPanic("page_create_va: no free page")
+    take(cached, SE_EXCL, me)
+    page_hashout(cached)
+    return cached
 
 
-def _first_unlocked(head: Page | None) -> Page | None:
-    # illumos skips cache-list pages it cannot lock (a walk may hold one).
-    if head is None:
-        return None
-    pp = head
-    while pp.p_selock != 0:
-        pp = pp.p_next
-        if pp is head:
-            return None
-    return pp
-
-
-def _page_create_va(
+@implements
+def page_create_va(
     vp: Vnode, off: int, nbytes: int, flags: int, seg: Seg | None, vaddr: int
 ) -> Page | None:
+    """Create pages for [off, off + nbytes) of ``vp``, each EXCL- and i/o-locked.
+
+    Returns the ring of pages (ascending, head at ``off``), or ``None`` when a
+    page already exists and PG_EXCL was given, or memory is short without
+    PG_WAIT.  Without PG_EXCL an existing page is locked and used instead.
+    """
     k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_create_va":
+        return k.hooks.around(  # type: ignore[no-any-return]
+            "page_create_va", vp, off, nbytes, flags, seg, vaddr
+        )
     if nbytes == k.pagesize and flags in _ONE_PAGE_FLAGS:
         # The one-page call the ports and the fs kit make, told by a
         # comparison and a set lookup (cheaper than the bit tests below):
-        # valid flags, and one page is never more than max_page_get (at
-        # least 1).
+        # valid flags, and one page is never more than max_page_get.
         npages = 1
     else:
         if not flags & _PG_EXCL_WAIT:
@@ -248,7 +262,7 @@ def _page_create_va(
         if npages > (k.total_pages // 2 or 1):
             if not flags & PG_WAIT:
                 return None
-            k.block(f"memory for {npages} pages (more than max_page_get)", None, lambda: False)
+            sleep(k, f"memory for {npages} pages (more than max_page_get)", None, lambda: False)
     if k.freemem <= k.throttlefree + npages:  # type: ignore[operator]
         if flags & PG_WAIT:
             _wait_for_memory(k, npages + k.throttlefree)  # type: ignore[operator]
@@ -260,355 +274,166 @@ def _page_create_va(
         _wait_for_memory(k, npages)
     # After any wait (a reclaim hook may have changed freemem meanwhile).
     entry_freemem = k.freemem
-    k.freemem -= npages
-    hooked = k.hooked
-    me = k.curthread if hooked else "main"
+    page_create_reserve(k, npages)
+    me = k.curthread
     plist: Page | None = None
     created = 0
     spare: Page | None = None
     bucket = k.page_hash[vp]
-    vphm = vp.v_vphm
     pagesize = k.pagesize
-    visswap = vp.v_flag & VISSWAP  # read once for the written-out page_hashin
     i = 0
     o = off  # off + (i << PAGESHIFT), kept up to date as i advances
     while i < npages:
         if spare is None:
-            # Like the C's page_get_freelist/page_get_cachelist, the page we
-            # take is locked SE_EXCL, so nobody can use it while we hold it.
-            # Once memory is full the free list is empty and every page is
-            # built: skip take_free_page's call then.
-            if k.page_freelist is None and k.unused_pages <= 0:
-                spare = None
-            else:
-                spare = k.take_free_page()
-            if spare is None:
-                cached = k.page_cachelist
-                if cached is not None and cached.p_selock != 0:
-                    cached = _first_unlocked(cached)
-                if cached is None:
-                    raise KernelPanic("page_create_va: no free page")
-                # _take(cached, SE_EXCL, me) and k.cachelist_sub(cached), inlined:
-                # once memory is full, every page created comes this way.
-                cached.p_selock = -1
-                cached.p_sowner = me
-                nxt = cached.p_next
-                if k.page_cachelist is cached:
-                    k.page_cachelist = None if nxt is cached else nxt
-                prv = cached.p_prev
-                prv.p_next = nxt
-                nxt.p_prev = prv
-                cached.p_next = cached
-                cached.p_prev = cached
-                k.cachelist_count -= 1
-                ovp = cached.p_vnode
-                if hooked or ovp is None or ovp.v_vphm.owner is not None:
-                    cached.p_state &= _NOT_P_FREE
-                    _page_hashout(cached)
-                else:
-                    # _page_hashout(cached), written out for the case where
-                    # nothing can watch: unhooked, with the old vnode's list
-                    # mutex free, taking and dropping it changes nothing
-                    # anyone sees, so it is left alone.  Once memory is full
-                    # every page created recycles a cached one this way.
-                    del k.page_hash[ovp][cached.p_offset]
-                    nxt = cached.p_vpnext
-                    if ovp.v_pages is cached:
-                        ovp.v_pages = None if nxt is cached else nxt
-                    prv = cached.p_vpprev
-                    prv.p_vpnext = nxt
-                    nxt.p_vpprev = prv
-                    cached.p_vpnext = cached
-                    cached.p_vpprev = cached
-                    cached.p_nrm &= _NOT_RM_RO
-                    # Clearing P_FREE (above, for the other branch) and then
-                    # P_SWAP (in _page_hashout), in one step.
-                    cached.p_state &= _NOT_FREE_SWAP
-                    cached.p_vnode = None
-                    cached.p_offset = NOOFFSET
-                    cached.p_fsdata = 0
-                spare = cached
-            else:
-                # _take(spare, SE_EXCL, me): a page off the free list is unlocked.
-                spare.p_selock = -1
-                spare.p_sowner = me
+            spare = _take_spare(k, me)
         existing = bucket.get(o)
         if existing is None:
             pp = spare
-            if hooked or vphm.owner is not None:
-                pp.p_nrm = P_REF
-                if not _page_hashin(pp, vp, o):
-                    # Another thread created it while we waited for the list
-                    # mutex (only possible with a scheduler): look again.
-                    pp.p_nrm = 0
-                    continue
-            else:
-                # _page_hashin(pp, vp, o), written out (once per page
-                # created) for the case where it cannot fail: unhooked and
-                # with the list mutex free nothing runs between the lookup
-                # above and here, and that mutex is left alone as above.  A
-                # page with only P_REF goes to the head of v_pages.
-                pp.p_nrm = P_REF
-                pp.p_vnode = vp
-                pp.p_offset = o
-                if visswap:
-                    pp.p_state |= P_SWAP
-                bucket[o] = pp
-                head = vp.v_pages
-                if head is None:
-                    pp.p_vpnext = pp
-                    pp.p_vpprev = pp
-                else:
-                    tail = head.p_vpprev
-                    pp.p_vpnext = head
-                    pp.p_vpprev = tail
-                    tail.p_vpnext = pp
-                    head.p_vpprev = pp
-                vp.v_pages = pp
-            # The spare was locked SE_EXCL by us when it was taken.
+            pp.p_nrm = P_REF
+            if not page_hashin(pp, vp, o):
+                # Another thread created it while we waited for the list
+                # mutex (only possible with a scheduler): look again.
+                pp.p_nrm = 0
+                continue
             spare = None
-            pp.p_iolock_state |= PAGE_IO_INUSE
-            pp.p_ioowner = me
+            page_io_lock(pp)
             created += 1
         elif flags & PG_EXCL:
             while plist is not None:
                 victim = plist
-                plist = _page_sub(plist, victim)
-                _page_io_unlock(victim)
-                _vn_dispose(victim, B_INVAL, 0, None)
-            _give_back(k, spare)
-            k.freemem += npages - created
+                plist = page_sub(plist, victim)
+                page_io_unlock(victim)
+                VN_DISPOSE(victim, B_INVAL, 0, None)
+            _give_back(spare)
+            page_create_putback(k, npages - created)
             # Our own self-check; with other threads running, freemem may
             # have moved while this call slept.
             if k.sched is None and k.freemem != entry_freemem:
                 raise KernelAssertionError("page_create_va: freemem not restored after failure")
             return None
         else:
-            if not _grantable(existing, SE_EXCL):
+            if not grantable(existing, SE_EXCL):
                 # The reservation is kept while we sleep, as in the C.
                 _wait_excl(k, existing, bucket, o)
                 continue
             pp = existing
-            _take(pp, SE_EXCL, me)
+            take(pp, SE_EXCL, me)
             if pp.p_state & P_FREE:
-                k.cachelist_sub(pp)
-                pp.p_state &= _NOT_P_FREE
+                page_take(pp)  # the reservation pays for it
             else:
-                k.freemem += 1
-            if pp.p_iolock_state & PAGE_IO_INUSE:
-                if spare is not None:
-                    # This page needs no spare: give it back before sleeping,
-                    # so freemem and the free lists agree while we wait.
-                    _give_back(k, spare)
-                    spare = None
-                _wait_io(k, pp)
-            pp.p_iolock_state |= PAGE_IO_INUSE
-            pp.p_ioowner = me
-        # Append: page_add(&plist, pp) followed by plist = plist->p_next,
-        # inlined (once per page).
-        if plist is None:
-            pp.p_next = pp
-            pp.p_prev = pp
-            plist = pp
-        else:
-            tail = plist.p_prev
-            pp.p_next = plist
-            pp.p_prev = tail
-            tail.p_next = pp
-            plist.p_prev = pp
+                page_create_putback(k, 1)  # in use already: this slot is not needed
+            if pp.p_iolock_state & PAGE_IO_INUSE and spare is not None:
+                # We are about to sleep: the spare goes back first, so
+                # freemem and the free list agree while we wait.
+                _give_back(spare)
+                spare = None
+            page_io_lock(pp)
+        plist = page_add(plist, pp)  # appended: the C's page_add then
+        plist = plist.p_next  # plist = plist->p_next
         i += 1
         if i < npages:  # (not after the last page: a new int object each time)
             o += pagesize
     if spare is not None:
-        _give_back(k, spare)
+        _give_back(spare)
     return plist
-
-
-def page_create_va(
-    vp: Vnode, off: int, nbytes: int, flags: int, seg: Seg | None, vaddr: int
-) -> Page | None:
-    """Create pages for [off, off + nbytes) of ``vp``, each EXCL- and i/o-locked.
-
-    Returns the ring of pages (ascending, head at ``off``), or ``None`` when a
-    page already exists and PG_EXCL was given, or memory is short without
-    PG_WAIT.
-    """
-    k = vp.kernel
-    if k.hooked and k.sched is not None:
-        k.sched.switch_point("page_create_va", vp.v_name)
-    if k.hooked and k.tracing:
-        return _trace.traced(
-            k, "page_create_va", "viiGsa>p", _page_create_va, vp, off, nbytes, flags, seg, vaddr
-        )
-    return _page_create_va(vp, off, nbytes, flags, seg, vaddr)
 
 
 # -- lookup ------------------------------------------------------------------
 
 
-def _page_exists(vp: Vnode, off: int) -> Page | None:
-    return vp.kernel.page_hash[vp].get(off)
-
-
+@implements
 def page_exists(vp: Vnode, off: int) -> Page | None:
     """The page (vp, off) if it exists, free or not (a hint: nothing is locked)."""
     k = vp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "page_exists", "vi>p", _page_exists, vp, off)
+    if k.hooks is not None and k.hooks.entering != "page_exists":
+        return k.hooks.around("page_exists", vp, off)  # type: ignore[no-any-return]
     return k.page_hash[vp].get(off)
 
 
-def _page_lookup_nowait(vp: Vnode, off: int, se: int) -> Page | None:
+@implements
+def page_lookup_nowait(vp: Vnode, off: int, se: Se | int) -> Page | None:
+    """The page (vp, off) locked in mode ``se``, or None if absent, free or busy."""
     k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_lookup_nowait":
+        return k.hooks.around("page_lookup_nowait", vp, off, se)  # type: ignore[no-any-return]
     pp = k.page_hash[vp].get(off)
     # PP_ISFREE; p_state is 0 for most pages, and a comparison is cheaper
     # than the bit test (CPython specializes the one, not the other).
     if pp is None or (pp.p_state != 0 and pp.p_state & P_FREE):
         return None
-    # page_trylock, inlined for its two common cases (every page of a
-    # putpage range comes here).
-    selock = pp.p_selock
-    if selock == 0:
-        pp.p_selock = -1 if se == SE_EXCL else 1
-        pp.p_sowner = k.curthread if k.hooked else "main"
-        return pp
-    if not _page_trylock(pp, se):
+    if not page_trylock(pp, se):
         return None
     return pp
 
 
-def page_lookup_nowait(vp: Vnode, off: int, se: Se | int) -> Page | None:
-    """The page (vp, off) locked in mode ``se``, or None if absent, free or busy.
-
-    Failing because the page is busy is a switch point: the holder may run.
-    """
-    k = vp.kernel
-    if k.hooked and k.tracing:
-        pp = _trace.traced(k, "page_lookup_nowait", "vie>p", _page_lookup_nowait, vp, off, Se(se))
-    else:
-        pp = _page_lookup_nowait(vp, off, se)
-    if pp is None and k.hooked and k.sched is not None:
-        busy = k.page_hash[vp].get(off)
-        if busy is not None and not busy.p_state & P_FREE:
-            k.sched.switch_point("page_lookup_nowait", busy)
-    return pp
-
-
-def _page_lookup(vp: Vnode, off: int, se: int) -> Page | None:
-    k = vp.kernel
-    bucket = k.page_hash[vp]
-    while True:
-        pp = bucket.get(off)
-        if pp is None:
-            return None
-        # PP_ISFREE, read once (nothing below changes p_state before the
-        # second use); p_state is 0 for most pages, a cheap comparison.
-        free = pp.p_state != 0 and pp.p_state & P_FREE
-        want = SE_EXCL if free else se
-        selock = pp.p_selock
-        if selock == 0:
-            # _take of an unlocked page, inlined (the common case).
-            pp.p_selock = -1 if want == SE_EXCL else 1
-            pp.p_sowner = k.curthread if k.hooked else "main"
-        elif want == SE_EXCL or selock < 0:  # not _grantable
-            _wait_page(k, bucket, off, pp, want)
-            continue
-        else:
-            _add_reader(pp, k.curthread if k.hooked else "main")
-        if free:
-            if k.freemem < 1 or pp.p_vnode is None:
-                if not _page_reclaim(pp, None):
-                    continue
-            else:
-                # _page_reclaim(pp, None) of a cached page with memory to
-                # spare, written out: readahead pages come back this way,
-                # once per page read.  (We hold it SE_EXCL and it is free,
-                # the two things _page_reclaim asserts.)  The cache-list
-                # removal is k.cachelist_sub(pp), spelled out.
-                nxt = pp.p_next
-                if k.page_cachelist is pp:
-                    k.page_cachelist = None if nxt is pp else nxt
-                prv = pp.p_prev
-                prv.p_next = nxt
-                nxt.p_prev = prv
-                pp.p_next = pp
-                pp.p_prev = pp
-                k.cachelist_count -= 1
-                pp.p_state &= _NOT_P_FREE
-                pp.p_nrm |= P_REF
-                k.freemem -= 1
-                vm = k.vm
-                vm.pgrec += 1
-                vm.pgfrec += 1
-            if se != SE_EXCL:
-                pp.p_selock = 1
-        return pp
-
-
 def _wait_page(k: Kernel, bucket: dict[int, Page], off: int, pp: Page, want: int) -> None:
-    # The page's name as pp.name (page_name) renders a page with identity,
-    # built here without the property and its call: a sequential read waits
-    # here for each readahead block.  The wake-up test is _grantable(pp,
-    # want) written out.
-    vp = pp.p_vnode
-    name = f"{vp.v_name}@{pp.p_offset}" if vp is not None and pp.p_hash is None else pp.name
-    k.block(
-        f"page lock of {name}",
-        _holder(pp),
-        lambda: (
-            (pp.p_selock == 0 if want == SE_EXCL else pp.p_selock >= 0) or bucket.get(off) is not pp
-        ),
+    sleep(
+        k,
+        f"page lock of {page_name(pp)}",
+        holder(pp),
+        lambda: grantable(pp, want) or bucket.get(off) is not pp,
     )
 
 
+@implements
 def page_lookup(vp: Vnode, off: int, se: Se | int) -> Page | None:
     """The page (vp, off) locked in mode ``se``, reclaimed if it was cached.
 
     Waits for the page lock; returns None only when the page does not exist.
     """
     k = vp.kernel
-    if k.hooked and k.sched is not None:
-        k.sched.switch_point("page_lookup", vp.v_name)
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "page_lookup", "vie>p", _page_lookup, vp, off, Se(se))
-    return _page_lookup(vp, off, se)
+    if k.hooks is not None and k.hooks.entering != "page_lookup":
+        return k.hooks.around("page_lookup", vp, off, se)  # type: ignore[no-any-return]
+    bucket = k.page_hash[vp]
+    while True:
+        pp = bucket.get(off)
+        if pp is None:
+            return None
+        # A free page is taken exclusively (to reclaim it) whatever was asked.
+        free = pp.p_state != 0 and pp.p_state & P_FREE
+        want = SE_EXCL if free else se
+        if not grantable(pp, want):
+            _wait_page(k, bucket, off, pp, want)
+            continue
+        take(pp, want, k.curthread)
+        if free:
+            if not page_reclaim(pp, None):
+                continue
+            if se != SE_EXCL:
+                page_downgrade(pp)
+        return pp
 
 
-def _page_reclaim(pp: Page, lock: KMutex | None) -> int:
-    k = pp.kernel
-    if pp.p_selock >= 0:
-        raise KernelAssertionError(f"page_reclaim: page {pp.name} is not held exclusively")
-    if not pp.p_state & P_FREE:
-        raise KernelAssertionError(f"page_reclaim: page {pp.name} is not free")
-    if k.freemem < 1:
-        _page_unlock(pp)
-        return 0
-    if pp.p_vnode is not None:
-        k.cachelist_sub(pp)
-    else:
-        k.page_freelist = _page_sub(k.page_freelist, pp)
-        k.freelist_count -= 1
-    pp.p_state &= _NOT_P_FREE
-    pp.p_nrm |= P_REF
-    k.freemem -= 1
-    k.vm.pgrec += 1
-    k.vm.pgfrec += 1
-    return 1
-
-
+@implements
 def page_reclaim(pp: Page, lock: KMutex | None) -> int:
     """Take an exclusively locked free page off its list; 1 on success."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "page_reclaim", "pm>i", _page_reclaim, pp, lock)
-    return _page_reclaim(pp, lock)
+    if k.hooks is not None and k.hooks.entering != "page_reclaim":
+        return k.hooks.around("page_reclaim", pp, lock)  # type: ignore[no-any-return]
+    if pp.p_selock >= 0:
+        raise KernelAssertionError(f"page_reclaim: page {page_name(pp)} is not held exclusively")
+    if not pp.p_state & P_FREE:
+        raise KernelAssertionError(f"page_reclaim: page {page_name(pp)} is not free")
+    if k.freemem < 1:
+        page_unlock(pp)
+        return 0
+    page_list_sub(pp)
+    pp.p_nrm |= P_REF
+    vm = k.vm
+    vm.pgrec += 1
+    vm.pgfrec += 1
+    return 1
 
 
 # -- free, destroy, release ----------------------------------------------------
 
 
-def _page_free(pp: Page, dontneed: int) -> None:
+@implements
+def page_free(pp: Page, dontneed: int) -> None:
+    """Free ``pp``: cache list (head if ``dontneed``) with identity, else free list."""
     k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_free":
+        return k.hooks.around("page_free", pp, dontneed)  # type: ignore[no-any-return]
     state = pp.p_state
     # The usual page (exclusively locked, i/o lock free, not free, unmapped,
     # no lock or cow counts) in one test, mostly comparisons (which CPython
@@ -623,140 +448,138 @@ def _page_free(pp: Page, dontneed: int) -> None:
         and pp.p_cowcnt == 0
     ):
         if pp.p_selock >= 0:
-            raise KernelAssertionError(f"page_free: page {pp.name} is not held exclusively")
+            raise KernelAssertionError(f"page_free: page {page_name(pp)} is not held exclusively")
         if pp.p_iolock_state & PAGE_IO_INUSE:
-            raise KernelAssertionError(f"page_free: page {pp.name} is i/o locked")
+            raise KernelAssertionError(f"page_free: page {page_name(pp)} is i/o locked")
         if state & P_FREE:
-            raise KernelPanic(f"page_free: page {pp.name} is free")
+            raise KernelPanic(f"page_free: page {page_name(pp)} is free")
         if pp.p_mapping or pp.p_lckcnt or pp.p_cowcnt:
             raise KernelPanic(
-                f"page_free pp={pp.name}, mapped={len(pp.p_mapping or ())}, "
+                f"page_free pp={page_name(pp)}, mapped={len(pp.p_mapping or ())}, "
                 f"lckcnt={pp.p_lckcnt}, cowcnt={pp.p_cowcnt}"
             )
     vp = pp.p_vnode
     nrm = pp.p_nrm
     if nrm != 0:
         if vp is not None and nrm & P_MOD and vp.v_flag & VMODSORT and k.pvn_vmodsort_supported:
-            raise KernelAssertionError(f"page_free: VMODSORT page {pp.name} is modified")
+            raise KernelAssertionError(f"page_free: VMODSORT page {page_name(pp)} is modified")
         pp.p_nrm = nrm & _NOT_RM_RO
-    pp.p_state = state | P_FREE
     if vp is None:
         pp.p_offset = NOOFFSET
-        k.put_free_page(pp)
+        page_list_add(pp, 0)
     else:
-        # k.cachelist_add(pp, dontneed), inlined: every page freed comes here.
-        head = k.page_cachelist
-        if head is None:
-            pp.p_next = pp
-            pp.p_prev = pp
-            k.page_cachelist = pp
-        else:
-            tail = head.p_prev
-            pp.p_next = head
-            pp.p_prev = tail
-            tail.p_next = pp
-            head.p_prev = pp
-            if dontneed:
-                k.page_cachelist = pp
-        k.cachelist_count += 1
-    pp.p_selock = 0
-    pp.p_sowner = None
-    k.freemem += 1
+        page_list_add(pp, dontneed)
+    page_unlock(pp)
+    return None
 
 
-def page_free(pp: Page, dontneed: int) -> None:
-    """Free ``pp``: cache list (head if ``dontneed``) with identity, else free list."""
-    k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "page_free", "pi", _page_free, pp, dontneed)
-        return
-    _page_free(pp, dontneed)
-
-
-def _page_destroy(pp: Page, dontfree: int) -> None:
-    if pp.p_selock >= 0:
-        raise KernelAssertionError(f"page_destroy: page {pp.name} is not held exclusively")
-    if pp.p_iolock_state & PAGE_IO_INUSE:
-        raise KernelAssertionError(f"page_destroy: page {pp.name} is i/o locked")
-    _hat_pageunload(pp, 1)
-    _page_hashout(pp)
-    if not dontfree:
-        pp.p_lckcnt = 0
-        pp.p_cowcnt = 0
-        _page_free(pp, 0)
-
-
+@implements
 def page_destroy(pp: Page, dontfree: int) -> None:
     """Unmap ``pp``, remove its identity and (unless ``dontfree``) free it."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "page_destroy", "pi", _page_destroy, pp, dontfree)
-        return
-    _page_destroy(pp, dontfree)
-
-
-def _page_destroy_free(pp: Page) -> None:
-    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_destroy":
+        return k.hooks.around("page_destroy", pp, dontfree)  # type: ignore[no-any-return]
     if pp.p_selock >= 0:
-        raise KernelAssertionError(f"page_destroy_free: page {pp.name} is not held exclusively")
-    if not pp.p_state & P_FREE or pp.p_vnode is None:
-        raise KernelAssertionError(f"page_destroy_free: page {pp.name} is not on the cache list")
-    if pp.p_mapping or pp.p_nrm & (P_REF | P_MOD | P_RO):
-        raise KernelAssertionError(f"page_destroy_free: page {pp.name} is mapped or has ref/mod")
-    k.cachelist_sub(pp)
-    _page_hashout(pp)
-    k.put_free_page(pp)
-    pp.p_selock = 0
-    pp.p_sowner = None
+        raise KernelAssertionError(f"page_destroy: page {page_name(pp)} is not held exclusively")
+    if pp.p_iolock_state & PAGE_IO_INUSE:
+        raise KernelAssertionError(f"page_destroy: page {page_name(pp)} is i/o locked")
+    hat_pageunload(pp, 1)
+    page_hashout(pp)
+    if not dontfree:
+        pp.p_lckcnt = 0
+        pp.p_cowcnt = 0
+        page_free(pp, 0)
+    return None
 
 
+@implements
 def page_destroy_free(pp: Page) -> None:
     """Move a locked cache-list page to the free list, removing its identity."""
     k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "page_destroy_free", "p", _page_destroy_free, pp)
-        return
-    _page_destroy_free(pp)
+    if k.hooks is not None and k.hooks.entering != "page_destroy_free":
+        return k.hooks.around("page_destroy_free", pp)  # type: ignore[no-any-return]
+    if pp.p_selock >= 0:
+        raise KernelAssertionError(
+            f"page_destroy_free: page {page_name(pp)} is not held exclusively"
+        )
+    if not pp.p_state & P_FREE or pp.p_vnode is None:
+        raise KernelAssertionError(
+            f"page_destroy_free: page {page_name(pp)} is not on the cache list"
+        )
+    if pp.p_mapping or pp.p_nrm & _RM_RO:
+        raise KernelAssertionError(
+            f"page_destroy_free: page {page_name(pp)} is mapped or has ref/mod"
+        )
+    page_list_sub(pp)
+    page_hashout(pp)
+    page_list_add(pp, 0)
+    page_unlock(pp)
+    return None
 
 
-def _page_release(pp: Page, checkmod: int) -> int:
+@implements
+def page_release(pp: Page, checkmod: int) -> int:
+    """Free ``pp`` if nobody maps or shares it (PGREL_CLEAN), else unlock it.
+
+    With ``checkmod`` a modified page is only unlocked (PGREL_MOD).
+    """
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_release":
+        return k.hooks.around("page_release", pp, checkmod)  # type: ignore[no-any-return]
     vp = pp.p_vnode
     # PP_ISFREE behind the comparison p_state != 0, as in the lookups.
     if pp.p_selock == 0 or (pp.p_state != 0 and pp.p_state & P_FREE) or vp is None:
         raise KernelAssertionError(
-            f"page_release: page {pp.name} must be locked, not free, with a vnode"
+            f"page_release: page {page_name(pp)} must be locked, not free, with a vnode"
         )
     if (
         not pp.p_mapping
         and not vp.v_flag & _SWAPVP_FLAGS  # IS_SWAPVP(vp)
-        and ((pp.p_selock > 0 and _page_tryupgrade(pp)) or pp.p_selock < 0)
+        and ((pp.p_selock > 0 and page_tryupgrade(pp)) or pp.p_selock < 0)
         and pp.p_lckcnt == 0
         and pp.p_cowcnt == 0
         and not pp.p_mapping
     ):
         if checkmod and pp.p_nrm & P_MOD:
-            _page_unlock(pp)
+            page_unlock(pp)
             return _PGREL_MOD
-        # _vn_dispose(pp, B_FREE, 0, None) with the page's vnode known,
-        # written out: every readahead page released after its read comes
-        # here.
-        op = vp.v_op.dispose
-        if op is not None:
-            op(vp, pp, B_FREE, 0, None)
-        else:
-            _page_free(pp, 0)  # fs_dispose's B_FREE case
+        VN_DISPOSE(pp, B_FREE, 0, None)
         return _PGREL_CLEAN
-    _page_unlock(pp)
+    page_unlock(pp)
     return _PGREL_NOTREL
 
 
-def page_release(pp: Page, checkmod: int) -> int:
-    """Free ``pp`` if nobody maps or shares it (PGREL_CLEAN), else unlock it."""
+# -- dispose -------------------------------------------------------------------
+
+
+@implements
+def VN_DISPOSE(pp: Page, flag: int, dn: int, cr: Any) -> None:
+    """vnode.h VN_DISPOSE: hand ``pp`` to its vnode's dispose operation.
+
+    A vnode without one (and a page without a vnode) gets :func:`fs_dispose`.
+    """
     k = pp.kernel
-    if k.hooked and k.tracing:
-        return _trace.traced(k, "page_release", "pi>r", _page_release, pp, checkmod)
-    return _page_release(pp, checkmod)
+    if k.hooks is not None and k.hooks.entering != "VN_DISPOSE":
+        return k.hooks.around("VN_DISPOSE", pp, flag, dn, cr)  # type: ignore[no-any-return]
+    vp = pp.p_vnode
+    if vp is None or vp.v_op.dispose is None:
+        fs_dispose(vp, pp, flag, dn, cr)
+    else:
+        vp.v_op.dispose(vp, pp, flag, dn, cr)
+    return None
 
 
-_vnode._page_free = _page_free
-_vnode._page_destroy = _page_destroy
+@implements
+def fs_dispose(vp: Vnode | None, pp: Page, fl: int, dn: int, cr: Any) -> None:
+    """fs_subr.c fs_dispose, the default VOP_DISPOSE: free (B_FREE) or
+    destroy (B_INVAL) ``pp``."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "fs_dispose":
+        return k.hooks.around("fs_dispose", vp, pp, fl, dn, cr)  # type: ignore[no-any-return]
+    if fl == B_FREE:
+        page_free(pp, dn)
+    elif fl == B_INVAL:
+        page_destroy(pp, dn)
+    else:
+        raise KernelAssertionError(f"fs_dispose: flag {fl:#x} is neither B_FREE nor B_INVAL")
+    return None

@@ -8,8 +8,16 @@ California), distributed under the CDDL-1.0, as is this file.
 Read it side by side with the C: each port follows its C routine statement by
 statement, in the same order, and ``# L<n>`` comments give the C line a
 statement stands for (the trace uses them to tag events).  Every place where a
-port departs from the C says ``DEVIATION:`` and why.  Deviations shared by all
-ports:
+port departs from the C says ``DEVIATION:`` and why.
+
+Each port opens with the model's hook guard (the one hook point,
+:mod:`pvnsim.hooks`, as for every primitive), then the C's first statement.
+These are the bodies: they trust their arguments, as the C does, and call
+each other and the primitives directly.  The public functions users call
+(``pvnsim.pvn_read_kluster``, ...) live in :mod:`pvnsim.vm.ports`, which
+checks the arguments once and then calls these.
+
+Deviations shared by all ports:
 
 * DEVIATION: out-parameters (``*offp``, ``*lenp``) are returned in a
   :class:`Kluster`; page-list arrays (``pl``) stay caller-owned Python lists
@@ -17,34 +25,25 @@ ports:
 * DEVIATION: the C's globals (freemem, tunables, marker_cache, ...) live in the
   :class:`~pvnsim.kernel.Kernel` reached through the vnode or page argument;
   ``pvn_init`` therefore takes the kernel.
-* DEVIATION: arguments are checked before anything changes; bad ones raise
-  :class:`~pvnsim.errors.UsageError` (the C would ASSERT or corrupt memory).
-  ASSERTs in the middle of a routine raise
-  :class:`~pvnsim.errors.KernelAssertionError`, even under ``python -O``.
+* DEVIATION: an ASSERT at a routine's entry raises
+  :class:`~pvnsim.errors.UsageError` (nothing has changed yet: the caller
+  broke the routine's contract); an ASSERT further on raises
+  :class:`~pvnsim.errors.KernelAssertionError`.  Both stay active under
+  ``python -O``.
 * DEVIATION: on the paths run once per page, a few macros of page.h and
   vnode.h (IS_VMODSORT, IS_SWAPFSVP, PP_ISFREE, PAGE_LOCKED) are written out
   as the field tests they expand to, as the C preprocessor would; the
   comment beside each names the macro.
-* On a kernel that is not hooked (no tracing, no switching scheduler) a port
-  runs as a copy of itself built from the same code whose primitives are
-  bound to their bodies; see :data:`_UNHOOKED_PRIMITIVES` at the end.  The
-  statements and the order of primitive calls are the same; the oracle
-  checks both forms against the C.
 """
 
 from __future__ import annotations
 
-import builtins
-import functools
-import inspect
 import pathlib
-import types
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pvnsim.errors import KernelAssertionError, KernelPanic, UsageError
+from pvnsim.errors import KernelAssertionError, UsageError
 from pvnsim.flags import (
-    ALL_BUF_FLAGS,
     B_ASYNC,
     B_DELWRI,
     B_DONTNEED,
@@ -82,26 +81,8 @@ from pvnsim.flags import (
     VVMLOCK,
     SegRw,
 )
-from pvnsim.kernel import Kernel, register_boot_routine
+from pvnsim.hooks import call_back, implements, panic
 from pvnsim.trace import register_line_map
-from pvnsim.vm import _trace
-from pvnsim.vm import hat as _hat
-from pvnsim.vm import mutex as _mutex
-from pvnsim.vm import page as _page
-from pvnsim.vm import page_lock as _page_lock
-from pvnsim.vm import seg as _seg
-from pvnsim.vm import vm_page as _vm_page
-from pvnsim.vm import vnode as _vnode
-from pvnsim.vm.argcheck import (
-    check_aligned,
-    check_callable,
-    check_flags,
-    check_int,
-    check_page,
-    check_plist,
-    check_rw,
-    check_vnode,
-)
 from pvnsim.vm.hat import (
     hat_clrrefmod,
     hat_ismod,
@@ -118,6 +99,7 @@ from pvnsim.vm.page import (
     PVN_VPLIST_HASH_TAG,
     Page,
     page_add,
+    page_name,
     page_sub,
     page_vpadd,
     page_vpsub,
@@ -137,11 +119,21 @@ from pvnsim.vm.page_lock import (
 )
 from pvnsim.vm.seg import SEGOP_KLUSTER, Seg
 from pvnsim.vm.seg_map import kzero, segmap_getmapflt, segmap_release
-from pvnsim.vm.vm_page import page_create_va, page_destroy_free, page_lookup_nowait, page_release
-from pvnsim.vm.vnode import IS_SWAPVP, IS_VMODSORT, VN_DISPOSE, Vnode, page_vnode_mutex
+from pvnsim.vm.vm_page import (
+    VN_DISPOSE,
+    page_create_va,
+    page_destroy_free,
+    page_lookup_nowait,
+    page_release,
+)
+from pvnsim.vm.vnode import IS_SWAPVP, IS_VMODSORT, Vnode, page_vnode_mutex
+
+if TYPE_CHECKING:
+    from pvnsim.kernel import Kernel
 
 __all__ = [
     "KCRED",
+    "PVN_FLAGS",
     "Kluster",
     "PageSlots",
     "marker_constructor",
@@ -168,10 +160,8 @@ KCRED: Any = "kcred"
 #: Flags pvn_getdirty, pvn_write_kluster and pvn_vplist_dirty understand.
 PVN_FLAGS = B_ASYNC | B_INVAL | B_FREE | B_DONTNEED | B_DELWRI | B_TRUNC | B_FORCE
 
-# Masks of the one-test argument checks, computed once (CPython 3.11 does
-# not specialize ``&``, ``|`` and ``~`` on ints).
-_NOT_PVN_FLAGS = ~PVN_FLAGS
-_NOT_ALL_BUF_FLAGS = ~ALL_BUF_FLAGS
+# A mask the per-page paths use, computed once (CPython 3.11 does not
+# specialize ``&``, ``|`` and ``~`` on ints).
 _B_INVAL_FREE = B_INVAL | B_FREE
 
 PutapageFn = Callable[[Vnode, Page, Any, Any, int, Any], int]
@@ -204,7 +194,7 @@ class Kluster(NamedTuple):
 
     def __str__(self) -> str:
         names = " ".join(p.name for p in self.pages)
-        return f"plist=[{names}] off={self.off} len={self.len}"
+        return f"plist=[{names}] off={self.off:#x} len={self.len}"
 
 
 class PageSlots:
@@ -230,117 +220,27 @@ class PageSlots:
         return len(self._array) - self._start
 
 
-#: The range of ``enum seg_rw`` (plain ints in it need no conversion).
-_SEG_RW_MIN = int(min(SegRw))
-_SEG_RW_MAX = int(max(SegRw))
-
-
 def _kassert(cond: object, text: str) -> None:
     if not cond:
         raise KernelAssertionError(f"assertion failed: {text}")
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+def _entry_assert(cond: object, routine: str, text: str) -> None:
+    # An ASSERT at a routine's entry: the caller broke the contract.
+    if not cond:
+        raise UsageError(f"{routine}: {text}")
 
 
-def _render_result(value: Any) -> str:
-    return "NULL" if value is None else str(value)
-
-
-_PORT_NAMESPACES: dict[str, dict[str, Any]] = {}
-
-
-def _port(at: int, kinds: str, void: bool = False) -> Callable[[F], F]:
-    """Record a port's entry in the trace (kind "port") when tracing is on.
-
-    ``at`` is the position of the argument (a Vnode or Page) that leads to the
-    kernel; ``kinds`` renders the arguments (see pvnsim.vm._trace).
-    """
-
-    def wrap(fn: F) -> F:
-        name = fn.__name__
-        params = list(inspect.signature(fn).parameters)
-        arglist = ", ".join(params)
-
-        def traced(k: Kernel, args: tuple[Any, ...]) -> Any:
-            rendered = tuple(_trace.fmt(c, a) for c, a in zip(kinds, args, strict=False))
-            event = k.trace.begin("port", name, rendered, k.curthread)
-            result = fn(*args)
-            k.trace.end(event, None if void else _render_result(result))
-            return result
-
-        # The wrapper is generated with the port's own parameter list, so a
-        # call costs one extra frame and no packing of arguments (this runs
-        # for every page a walk writes).  Without a kernel at ``at`` the
-        # port's own checks refuse the call.  The kernel is read as a plain
-        # attribute inside a ``try`` (free when nothing is raised) rather
-        # than with getattr and a default, a builtin call per port call.
-        source = (
-            f"def {name}({arglist}):\n"
-            f"    try:\n"
-            f"        k = {params[at]}.kernel\n"
-            f"    except AttributeError:\n"
-            f"        return fn({arglist})\n"
-            f"    if k is None:\n"
-            f"        return fn({arglist})\n"
-            f"    if not k.hooked:\n"
-            f"        return unhooked({arglist})\n"
-            f"    if not k.tracing or k.trace.depth:\n"
-            f"        return fn({arglist})\n"
-            f"    return traced(k, ({arglist},))\n"
-        )
-        # ``unhooked`` is the same port until _bind_unhooked_ports (at the end
-        # of this module) replaces it.
-        namespace: dict[str, Any] = {"fn": fn, "traced": traced, "unhooked": fn}
-        exec(source, namespace)  # built from the port's own parameter names
-        traced_port = functools.wraps(fn)(namespace[name])
-        _PORT_NAMESPACES[name] = namespace
-        return traced_port  # type: ignore[return-value]
-
-    return wrap
-
-
-def _callback(
-    k: Kernel, name: str, kinds: str, shown: tuple[Any, ...], fn: Callable[..., Any], *args: Any
-) -> Any:
-    """Call a user callback, recording it (kind "callback") when tracing.
-
-    ``shown`` are the values the trace line shows, rendered by ``kinds``.
-    """
-    if not k.hooked or not k.tracing or k.trace.depth:
-        return fn(*args)
-    rendered = tuple(_trace.fmt(c, v) for c, v in zip(kinds, shown, strict=True))
-    event = k.trace.begin("callback", name, rendered, k.curthread)
-    result = fn(*args)
-    k.trace.end(event, str(int(result)) if result is not None else None)
-    return result
-
-
-def _check_seg(routine: str, k: Kernel, seg: Any) -> None:
-    if not isinstance(seg, Seg):
-        raise UsageError(f"{routine}: seg must be a Seg, not {type(seg).__name__}")
-    if seg.kernel is not k:
-        raise UsageError(f"{routine}: segment {seg.name} belongs to another kernel")
-
-
-def _check_read_kluster(
-    routine: str, vp: Any, off: Any, seg: Any, addr: Any, vp_off: Any, vp_len: Any, isra: Any
-) -> Kernel:
-    k = check_vnode(routine, vp)
-    check_aligned(routine, k, "off", off)
-    check_int(routine, "addr", addr)
-    check_int(routine, "vp_off", vp_off)
-    check_int(routine, "vp_len", vp_len, minimum=1)
-    check_int(routine, "isra", int(isra))
-    _check_seg(routine, k, seg)
-    return k
+def _kernel_of(plist: Page | None) -> Kernel | None:
+    # The kernel of a page list (None for an empty one).
+    return None if plist is None else plist.kernel
 
 
 # ---------------------------------------------------------------------------
 # pvn_read_kluster: vm_pvn.c lines 89-221
 
 
-@_port(0, "visaiii")
+@implements
 def pvn_read_kluster(
     vp: Vnode,
     off: int,
@@ -354,47 +254,18 @@ def pvn_read_kluster(
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 89-221.
 
-    The run stays inside the block window ``[vp_off, vp_off + vp_len)`` and
-    within what the segment accepts, and shrinks when free memory is short.
-    Every page is new, locked SE_EXCL and i/o-locked.
-
-    Returns:
-        A :class:`Kluster` (plist, off, len), or ``None`` when the page at
-        ``off`` already exists, read-ahead gives up under memory pressure, or
-        the segment refuses read-ahead.
-
-    Raises:
-        UsageError: misaligned ``off``, ``off`` outside the window,
-            a non-positive ``vp_len``, a foreign segment.
-
     Deviations: the shared ones in the module docstring.
     """
-    routine = "pvn_read_kluster"
-    # The common, valid call in one test (once per block read); the checks
-    # that name a problem run only when it fails.
-    if (
-        type(vp) is Vnode
-        and type(off) is int
-        and type(addr) is int
-        and type(vp_off) is int
-        and type(vp_len) is int
-        and type(isra) is int
-        and off >= 0
-        and not off & vp.kernel.pageoffset
-        and addr >= 0
-        and vp_off >= 0
-        and vp_len >= 1
-        and isra >= 0
-        and isinstance(seg, Seg)
-        and seg.kernel is vp.kernel
-    ):
-        k = vp.kernel
-    else:
-        k = _check_read_kluster(routine, vp, off, seg, addr, vp_off, vp_len, isra)
-    if not (off >= vp_off and off < vp_off + vp_len):  # L107
-        raise UsageError(
-            f"{routine}: off={off:#x} is outside the window [{vp_off:#x}, {vp_off + vp_len:#x})"
+    k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "pvn_read_kluster":
+        return k.hooks.around(  # type: ignore[no-any-return]
+            "pvn_read_kluster", vp, off, seg, addr, vp_off, vp_len, isra
         )
+    _entry_assert(  # L107
+        off >= vp_off and off < vp_off + vp_len,
+        "pvn_read_kluster",
+        f"off={off:#x} is outside the window [{vp_off:#x}, {vp_off + vp_len:#x})",
+    )
     PAGESIZE = k.pagesize
     plist: Page | None = None
 
@@ -479,21 +350,7 @@ def pvn_read_kluster(
 # pvn_write_kluster: vm_pvn.c lines 233-298
 
 
-def _check_write_kluster(
-    routine: str, vp: Any, pp: Any, vp_off: Any, vp_len: Any, flags: Any
-) -> int:
-    k = check_vnode(routine, vp)
-    flags = check_flags(routine, flags, PVN_FLAGS)
-    check_int(routine, "vp_off", vp_off)
-    check_int(routine, "vp_len", vp_len, minimum=1)
-    locked = "excl" if flags & B_INVAL and not flags & B_FREE else "any"
-    check_page(routine, pp, k, vp=vp, locked=locked, io_locked=True)
-    if pp.p_next is not pp:
-        raise UsageError(f"{routine}: page {pp.name} is already on a page list")
-    return int(flags)
-
-
-@_port(0, "vpiiB")
+@implements
 def pvn_write_kluster(
     vp: Vnode,
     pp: Page,
@@ -505,44 +362,13 @@ def pvn_write_kluster(
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 233-298.
 
-    ``pp`` must already have been accepted by :func:`pvn_getdirty` (locked and
-    i/o-locked).  Neighbours inside ``[vp_off, vp_off + vp_len)`` are looked
-    up without waiting and passed to pvn_getdirty with B_DELWRI; the first
-    one that is missing, busy or clean ends that direction (a clean one has
-    been freed, destroyed or released by pvn_getdirty as a side effect).
-
-    Returns:
-        A :class:`Kluster` of i/o-locked dirty pages, ``pp`` included.
-
-    Raises:
-        UsageError: ``pp`` not of ``vp``, not locked as the flags require or
-            not i/o-locked, already on a list, or unknown flags.
-
     Deviations: the shared ones in the module docstring.
     """
-    routine = "pvn_write_kluster"
-    # The common, valid call in one test (once per kluster written); the
-    # checks below it name any problem.
-    if not (
-        type(vp) is Vnode
-        and type(flags) is int
-        and flags >= 0
-        and not flags & _NOT_PVN_FLAGS
-        and type(vp_off) is int
-        and vp_off >= 0
-        and type(vp_len) is int
-        and vp_len >= 1
-        and type(pp) is Page
-        and pp.p_hash is None
-        and pp.p_vnode is vp
-        and pp.kernel is vp.kernel
-        and not pp.p_state & P_FREE
-        and pp.p_iolock_state & PAGE_IO_INUSE
-        and (pp.p_selock < 0 if flags & B_INVAL and not flags & B_FREE else pp.p_selock != 0)
-        and pp.p_next is pp
-    ):
-        flags = _check_write_kluster(routine, vp, pp, vp_off, vp_len, flags)
     k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "pvn_write_kluster":
+        return k.hooks.around(  # type: ignore[no-any-return]
+            "pvn_write_kluster", vp, pp, vp_off, vp_len, flags
+        )
     PAGESIZE = k.pagesize
 
     off = pp.p_offset  # L249
@@ -589,7 +415,7 @@ def pvn_write_kluster(
 # pvn_io_done: vm_pvn.c lines 304-315
 
 
-@_port(0, "p", void=True)
+@implements
 def pvn_io_done(plist: Page | None) -> None:
     """Drop the i/o lock and the page lock of every page of ``plist``.
 
@@ -597,32 +423,32 @@ def pvn_io_done(plist: Page | None) -> None:
 
     Deviations: the shared ones in the module docstring.
     """
-    check_plist("pvn_io_done", plist)
+    k = _kernel_of(plist)
+    if k is not None and k.hooks is not None and k.hooks.entering != "pvn_io_done":
+        return k.hooks.around("pvn_io_done", plist)  # type: ignore[no-any-return]
     while plist is not None:  # L309
         pp = plist  # L310
         plist = page_sub(plist, pp)  # L311
         page_io_unlock(pp)  # L312
         page_unlock(pp)  # L313
+    return None
 
 
 # ---------------------------------------------------------------------------
 # pvn_read_done: vm_pvn.c lines 322-338
 
 
-@_port(0, "pB", void=True)
+@implements
 def pvn_read_done(plist: Page | None, flags: int) -> None:
     """Finish a read: destroy the pages on B_ERROR, otherwise release them.
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 322-338.
 
-    Without B_ERROR each page goes through ``page_release(pp, 0)``, which puts
-    an unmapped, unshared page on the cache list and only unlocks the others.
-
     Deviations: the shared ones in the module docstring.
     """
-    if not (type(flags) is int and flags >= 0 and not flags & _NOT_ALL_BUF_FLAGS):
-        check_flags("pvn_read_done", flags, ALL_BUF_FLAGS)
-    check_plist("pvn_read_done", plist)
+    k = _kernel_of(plist)
+    if k is not None and k.hooks is not None and k.hooks.entering != "pvn_read_done":
+        return k.hooks.around("pvn_read_done", plist, flags)  # type: ignore[no-any-return]
     while plist is not None:  # L327
         pp = plist  # L328
         plist = page_sub(plist, pp)  # L329
@@ -631,46 +457,32 @@ def pvn_read_done(plist: Page | None, flags: int) -> None:
             VN_DISPOSE(pp, B_INVAL, 0, KCRED)  # L333
         else:
             page_release(pp, 0)  # L335
+    return None
 
 
 # ---------------------------------------------------------------------------
 # pvn_write_done: vm_pvn.c lines 359-565
 
 
-@_port(0, "pB", void=True)
+@implements
 def pvn_write_done(plist: Page | None, flags: int) -> None:
     """Finish a write of ``plist``: keep, free or destroy each page.
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 340-565 (tunables
     ``write_free`` and ``pages_before_pager`` at lines 345-346).
 
-    * B_ERROR: the page is marked modified again and unlocked (destroyed
-      instead with B_INVAL|B_FORCE).
-    * B_INVAL: destroyed.
-    * B_FREE, or the page is not mapped: freed to the cache list unless it
-      was referenced or modified during the write (counted as pgrec).
-    * otherwise: unlocked.
-
-    Below ``lotsfree + pages_before_pager`` free pages (and ``write_free``
-    set), a successful write behaves as if B_FREE were given.  For VMODSORT
-    vnodes a page still clean after the write moves to the head of v_pages.
-    The ten counters of the kernel's ``vm`` statistics are updated.
-
-    Raises:
-        UsageError: B_READ in flags, unknown flags, a malformed list, or a
-            page that is not locked and i/o-locked.
-
-    Deviations: the shared ones in the module docstring.
+    Deviations: the C's globals are reached through the list's kernel; an
+    empty list has none, and then the routine has nothing to do (in C the
+    write_free test and the zero statistics have no effect either).
     """
-    routine = "pvn_write_done"
-    if not (type(flags) is int and flags >= 0 and not flags & _NOT_ALL_BUF_FLAGS):
-        check_flags(routine, flags, ALL_BUF_FLAGS)
-    if flags & B_READ:  # L378
-        raise UsageError(f"{routine}: B_READ is set (ASSERT((flags & B_READ) == 0))")
-    # DEVIATION: the C's globals are reached through the list's kernel; an
-    # empty list has none, and then the routine has nothing to do (in C the
-    # write_free test and the zero statistics have no effect either).
-    k_opt = check_plist(routine, plist)
+    # DEVIATION: the C's globals are reached through the list's kernel, and an
+    # empty list has none (the routine then has nothing to do).
+    k = _kernel_of(plist)
+    if k is not None and k.hooks is not None and k.hooks.entering != "pvn_write_done":
+        return k.hooks.around("pvn_write_done", plist, flags)  # type: ignore[no-any-return]
+    _entry_assert(  # L378
+        (flags & B_READ) == 0, "pvn_write_done", "B_READ is set (ASSERT((flags & B_READ) == 0))"
+    )
     dfree = 0
     pgrec = 0
     pgout = 0
@@ -684,10 +496,10 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
     vp: Vnode | None = None
 
     # When the pager is about to run anyway, free what we have just written.
-    if k_opt is not None:
+    if k is not None:
         if (
-            k_opt.write_free
-            and k_opt.freemem < k_opt.lotsfree + k_opt.pages_before_pager  # type: ignore[operator]
+            k.write_free
+            and k.freemem < k.lotsfree + k.pages_before_pager  # type: ignore[operator]
             and (flags & B_ERROR) == 0
         ):  # L383
             flags |= B_FREE  # L385
@@ -781,8 +593,8 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
             page_io_unlock(pp)  # L547
             page_unlock(pp)  # L548
 
-    if k_opt is not None:  # DEVIATION: see above
-        stats = k_opt.vm  # L552-564: CPU_STATS_ADDQ
+    if k is not None:
+        stats = k.vm  # L552-564: CPU_STATS_ADDQ
         stats.dfree += dfree
         stats.pgrec += pgrec
         stats.pgout += pgout
@@ -793,65 +605,35 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
         stats.fsfree += fsfree
         stats.execpgout += execpgout
         stats.execfree += execfree
+    return None
 
 
 # ---------------------------------------------------------------------------
 # pvn_getdirty: vm_pvn.c lines 580-684
 
 
-def _check_getdirty(routine: str, pp: Any, flags: int) -> int:
-    # Run when pvn_getdirty's one-expression test fails: check_flags and
-    # check_page name any problem; valid arguments of another type (an enum
-    # flag, say) pass.  Returns the flags as a plain int.
-    if type(flags) is not int or flags < 0 or flags & ~PVN_FLAGS:
-        flags = check_flags(routine, flags, PVN_FLAGS)
-    excl = flags & (B_INVAL | B_FREE)  # L583
-    if not (
-        type(pp) is Page
-        and pp.p_hash is None
-        and pp.p_vnode is not None
-        and not pp.p_state & P_FREE
-        and (pp.p_selock < 0 if excl else pp.p_selock > 0)
-    ):
-        check_page(routine, pp, locked="excl" if excl else "shared")
-    return flags
-
-
-@_port(0, "pB")
+@implements
 def pvn_getdirty(pp: Page, flags: int) -> int:
     """Decide what to do with a locked page that a putpage path visits.
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 567-684.
 
-    Returns:
-        1 when the page must be written: it is then i/o-locked, its REF and
-        MOD bits are cleared, and it is held SE_SHARED (SE_EXCL for B_INVAL
-        without B_FREE).  0 when the page has been dealt with (destroyed,
-        freed, released or just unlocked).
-
-    Raises:
-        UsageError: the page is free, or not locked SE_EXCL (B_INVAL/B_FREE)
-            or SE_SHARED (otherwise), or unknown flags.
-
     Deviations: the shared ones in the module docstring.
     """
-    routine = "pvn_getdirty"
-    # _check_getdirty's one test, here so that the valid call (once per page
-    # of every walk) makes no extra call; the function names any problem.
-    # (The masks are module constants, and PP_ISFREE tries the comparison
-    # ``p_state == 0`` first: CPython 3.11 specializes comparisons of ints,
-    # not their bit operations.)
-    if not (
-        type(flags) is int
-        and flags >= 0
-        and not flags & _NOT_PVN_FLAGS
-        and type(pp) is Page
-        and pp.p_hash is None
-        and pp.p_vnode is not None
-        and (pp.p_state == 0 or not pp.p_state & P_FREE)
-        and (pp.p_selock < 0 if flags & _B_INVAL_FREE else pp.p_selock > 0)
-    ):
-        flags = _check_getdirty(routine, pp, flags)  # L583-585
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "pvn_getdirty":
+        return k.hooks.around("pvn_getdirty", pp, flags)  # type: ignore[no-any-return]
+    _entry_assert(  # L583-584
+        pp.p_selock < 0 if flags & _B_INVAL_FREE else pp.p_selock > 0,
+        "pvn_getdirty",
+        f"page {page_name(pp)} must be locked "
+        f"{'SE_EXCL' if flags & _B_INVAL_FREE else 'SE_SHARED'}",
+    )
+    _entry_assert(  # L585: PP_ISFREE(pp) == 0
+        pp.p_state == 0 or not pp.p_state & P_FREE,
+        "pvn_getdirty",
+        f"page {page_name(pp)} must not be free",
+    )
 
     # Pages locked in memory are neither freed nor invalidated.
     if (
@@ -932,6 +714,7 @@ def marker_constructor(buf: Page, cdrarg: Any, kmflags: int) -> int:
     return 0  # L694
 
 
+@implements
 def pvn_init(k: Kernel) -> None:
     """Set up the pvn layer of kernel ``k``: VMODSORT support and the marker cache.
 
@@ -941,21 +724,19 @@ def pvn_init(k: Kernel) -> None:
 
     Deviations: takes the kernel (the C works on globals).
     """
-    if not isinstance(k, Kernel):
-        raise UsageError(f"pvn_init: expected a Kernel, not {type(k).__name__}")
+    if k.hooks is not None and k.hooks.entering != "pvn_init":
+        return k.hooks.around("pvn_init", k)  # type: ignore[no-any-return]
     if k.pvn_vmodsort_disable == 0:  # L700
         k.pvn_vmodsort_supported = hat_supported(k, HAT_VMODSORT, None)  # L701
     k.marker_cache = KmemCache(k, "marker_cache", marker_constructor)  # L702-704
-
-
-register_boot_routine(pvn_init)
+    return None
 
 
 # ---------------------------------------------------------------------------
 # pvn_vplist_dirty: vm_pvn.c lines 737-985
 
 
-@_port(0, "vixB")
+@implements
 def pvn_vplist_dirty(
     vp: Vnode,
     off: int,
@@ -967,41 +748,26 @@ def pvn_vplist_dirty(
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 707-985.
 
-    Pages are visited from the tail towards the head with two marker pages
-    keeping the place while the page-list mutex is dropped.  Each page is
-    locked (SE_EXCL for B_INVAL/B_FREE, else SE_SHARED), passed to
-    :func:`pvn_getdirty`, and if dirty to ``putapage(vp, pp, None, None,
-    flags, cred)``.  On a VMODSORT vnode a pure write-back stops at the first
-    clean, idle page.  Serialised per vnode with VVMLOCK.
-
-    Returns:
-        0, the first error a putapage call returned, or EAGAIN when B_ASYNC is
-        set and another walk holds VVMLOCK.
-
-    Raises:
-        UsageError: a VCHR vnode, a misaligned ``off``, unknown flags or a
-            ``putapage`` that is not callable.
-        DeadlockError: (single-threaded) a page, i/o lock or VVMLOCK it must
-            wait for is held by someone who can never release it.
-
     Deviations: the ``#ifdef DEBUG`` self-check of the VMODSORT stop runs
     only when ``kernel.debug`` is true (illumos builds it only into DEBUG
     kernels).
     """
-    routine = "pvn_vplist_dirty"
-    k = check_vnode(routine, vp)
-    if vp.v_type == VCHR:  # L755
-        raise UsageError(f"{routine}: vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))")
-    check_aligned(routine, k, "off", off)
-    flags = check_flags(routine, flags, PVN_FLAGS)
-    check_callable(routine, "putapage", putapage)
-    marker_cache = k.marker_cache
-    if marker_cache is None:
-        raise UsageError(f"{routine}: pvn_init has not run on this kernel")
-    err = 0
+    k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "pvn_vplist_dirty":
+        return k.hooks.around(  # type: ignore[no-any-return]
+            "pvn_vplist_dirty", vp, off, putapage, flags, cred
+        )
+    _entry_assert(  # L755
+        vp.v_type != VCHR,
+        "pvn_vplist_dirty",
+        f"vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))",
+    )
 
     if vp.v_pages is None:  # L757
         return 0  # L758
+
+    err = 0
+    marker_cache: KmemCache = k.marker_cache  # type: ignore[assignment]  # set by pvn_init
 
     # One walk per vnode at a time (VVMLOCK).  An async caller does not wait
     # for it, so sync() never stalls behind a hung writer.
@@ -1113,18 +879,8 @@ def pvn_vplist_dirty(
             # pvn_getdirty and putapage both release the page lock.
             mutex_exit(vphm)  # L962
             if pvn_getdirty(pp, flags):  # L963
-                error = _callback(  # L964
-                    k,
-                    "putapage",
-                    "pB",
-                    (pp, flags),
-                    putapage,
-                    vp,
-                    pp,
-                    None,
-                    None,
-                    flags,
-                    cred,
+                error = call_back(  # L964
+                    k, "putapage", (pp, flags), putapage, vp, pp, None, None, flags, cred
                 )
                 if not err:  # L965
                     err = error  # L966
@@ -1160,7 +916,7 @@ def _vmodsort_debug_check(
         if chk is not mark:  # L855
             attr = hat_page_getattr(chk, P_MOD | P_REF)  # L857
             if attr & P_MOD:  # L859
-                _panic(  # L861
+                panic(  # L861
                     vp.kernel,
                     f"v_pages list not all clean: page_t*={chk.name} vnode={vp.v_name} "
                     f"off={chk.p_offset:x} attr={attr:#x} last clean page_t*={pp.name}",
@@ -1173,29 +929,26 @@ def _vmodsort_debug_check(
 # pvn_vplist_setdirty: vm_pvn.c lines 995-1037
 
 
-@_port(0, "vx", void=True)
+@implements
 def pvn_vplist_setdirty(vp: Vnode, page_check: PageCheckFn) -> None:
     """Mark modified every page of ``vp`` for which ``page_check(pp)`` is true.
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 987-1037.
 
-    Uses ``hat_setmod_only`` (no shuffle, no mutex) under the page-list mutex
-    and, on a VMODSORT vnode with more than one page, moves each such page to
-    the tail itself.  Marker pages are skipped; moved pages are not visited
-    twice.
-
     Deviations: the shared ones in the module docstring.
     """
-    routine = "pvn_vplist_setdirty"
-    k = check_vnode(routine, vp)
-    check_callable(routine, "page_check", page_check)
+    k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "pvn_vplist_setdirty":
+        return k.hooks.around(  # type: ignore[no-any-return]
+            "pvn_vplist_setdirty", vp, page_check
+        )
 
     vphm = page_vnode_mutex(vp)  # L1002
     mutex_enter(vphm)  # L1003
 
     if vp.v_pages is None:  # L1005
         mutex_exit(vphm)  # L1006
-        return  # L1007
+        return None  # L1007
 
     end = vp.v_pages.p_vpprev  # L1010
     shuffle = IS_VMODSORT(vp) and (vp.v_pages is not end)  # L1011
@@ -1203,8 +956,8 @@ def pvn_vplist_setdirty(vp: Vnode, page_check: PageCheckFn) -> None:
 
     while True:  # L1014
         nxt = pp.p_vpnext  # L1015
-        if pp.p_hash is not PVN_VPLIST_HASH_TAG and _callback(
-            k, "page_check", "p", (pp,), page_check, pp
+        if pp.p_hash is not PVN_VPLIST_HASH_TAG and call_back(
+            k, "page_check", (pp,), page_check, pp
         ):  # L1016
             # The variant that neither moves the page nor takes vphm, which
             # we already hold.
@@ -1219,69 +972,51 @@ def pvn_vplist_setdirty(vp: Vnode, page_check: PageCheckFn) -> None:
         pp = nxt  # L1033
 
     mutex_exit(vphm)  # L1036
+    return None
 
 
-# ---------------------------------------------------------------------------
-# pvn_vpzero: vm_pvn.c lines 1045-1083
-
-
-@_port(0, "vii", void=True)
+@implements
 def pvn_vpzero(vp: Vnode, vplen: int, zbytes: int) -> None:
     """Zero the file from ``vplen`` to the end of its page (at least ``zbytes``).
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 1039-1083.
 
-    Works through a segkmap window, so the page is faulted in with the
-    vnode's getpage, dirtied through a kernel translation, and pushed with an
-    async putpage of the whole MAXBSIZE window.
-
-    Raises:
-        UsageError: a VCHR vnode, negative arguments, or (when the vnode has
-            pages) a vnode without getpage and putpage operations.
-        KernelPanic: ``zbytes + (vplen & MAXBOFFSET) > MAXBSIZE``, as in C.
-
     Deviations: the shared ones in the module docstring.
     """
-    routine = "pvn_vpzero"
-    k = check_vnode(routine, vp)
-    check_int(routine, "vplen", vplen)
-    check_int(routine, "zbytes", zbytes)
-    if vp.v_type == VCHR:  # L1050
-        raise UsageError(f"{routine}: vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))")
-    if vp.v_pages is not None and (vp.v_op.getpage is None or vp.v_op.putpage is None):
-        raise UsageError(f"{routine}: vnode {vp.v_name} needs getpage and putpage operations")
+    k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "pvn_vpzero":
+        return k.hooks.around("pvn_vpzero", vp, vplen, zbytes)  # type: ignore[no-any-return]
+    _entry_assert(  # L1050
+        vp.v_type != VCHR,
+        "pvn_vpzero",
+        f"vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))",
+    )
     PAGESIZE = k.pagesize
     PAGEOFFSET = k.pageoffset
 
     if vp.v_pages is None:  # L1052
-        return  # L1053
+        return None  # L1053
 
     # The second term is never zero, so this early return cannot happen;
     # kept because the C has it.
     if zbytes == 0 and (PAGESIZE - (vplen & PAGEOFFSET)) == 0:  # L1060
-        return  # pragma: no cover - dead in the C too (the term is 1..PAGESIZE)  # L1061
+        return None  # pragma: no cover - dead in the C too (the term is 1..PAGESIZE)  # L1061
 
     if (zbytes + (vplen & MAXBOFFSET)) > MAXBSIZE:  # L1076
-        _panic(k, "pvn_vptrunc zbytes")  # L1077
-    segkmap = k.segkmap
-    assert segkmap is not None
+        panic(k, "pvn_vptrunc zbytes")  # L1077
+    segkmap: Seg = k.segkmap  # type: ignore[assignment]  # set at boot
     count = max(zbytes, PAGESIZE - (vplen & PAGEOFFSET))
     addr = segmap_getmapflt(segkmap, vp, vplen, count, 1, S_WRITE)  # L1078-1079
-    kzero(addr + (vplen & MAXBOFFSET), count, seg=segkmap)  # L1080-1081
+    kzero(addr + (vplen & MAXBOFFSET), count, segkmap)  # L1080-1081
     segmap_release(segkmap, addr, SM_WRITE | SM_ASYNC)  # L1082
-
-
-def _panic(k: Kernel, message: str) -> None:
-    if k.hooked and k.tracing and not k.trace.depth:
-        k.trace.end(k.trace.begin("prim", "panic", (message,), k.curthread), None)
-    raise KernelPanic(message)
+    return None
 
 
 # ---------------------------------------------------------------------------
 # pvn_getpages: vm_pvn.c lines 1089-1151
 
 
-@_port(1, "xviixxisaw")
+@implements
 def pvn_getpages(
     getpage: GetpageFn,
     vp: Vnode,
@@ -1299,37 +1034,18 @@ def pvn_getpages(
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 1085-1151.
 
-    ``getpage(vp, off, len, protp, pl, plsz, seg, addr, rw, cred)`` gets
-    ``pl`` as a :class:`PageSlots` view at the current slot (or ``None``) and
-    one page's worth of ``plsz``, except the last call, which may use the
-    rest of the array.  On an error, pages already returned are released.
-
-    Returns:
-        0 or the first error of ``getpage``.
-
-    Raises:
-        UsageError: misaligned ``off``, ``len`` not positive, ``plsz < len``
-            with ``pl`` given, ``pl`` too short, ``getpage`` not callable.
-
     Deviations: the shared ones in the module docstring.
     """
-    routine = "pvn_getpages"
-    check_callable(routine, "getpage", getpage)
-    k = check_vnode(routine, vp)
-    check_aligned(routine, k, "off", off)
-    check_int(routine, "len", len, minimum=1)
-    check_int(routine, "addr", addr)
-    rw = check_rw(routine, rw)
-    if pl is not None:
-        if not isinstance(pl, list):
-            raise UsageError(f"{routine}: pl must be a list or None")
-        check_int(routine, "plsz", plsz)
-        if plsz < len:  # L1110
-            raise UsageError(
-                f"{routine}: plsz={plsz} < len={len} (ASSERT(pl == NULL || plsz >= len))"
-            )
-        if builtins.len(pl) < k.btopr(plsz) + 1:
-            raise UsageError(f"{routine}: pl needs at least {k.btopr(plsz) + 1} slots")
+    k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "pvn_getpages":
+        return k.hooks.around(  # type: ignore[no-any-return]
+            "pvn_getpages", getpage, vp, off, len, protp, pl, plsz, seg, addr, rw, cred
+        )
+    _entry_assert(  # L1110
+        pl is None or plsz >= len,
+        "pvn_getpages",
+        f"plsz={plsz} < len={len} (ASSERT(pl == NULL || plsz >= len))",
+    )
     PAGESIZE = k.pagesize
 
     # One page per call keeps duplicates out of pl; only the last call may
@@ -1344,10 +1060,9 @@ def pvn_getpages(
         if o + PAGESIZE >= eoff and pl is not None:  # L1128
             sz = plsz - (o - off)  # L1133
         ppp = PageSlots(pl, slot) if pl is not None else None
-        err = _callback(  # L1135
+        err = call_back(  # L1135
             k,
             "getpage",
-            "viii",
             (vp, o, xlen, sz),
             getpage,
             vp,
@@ -1382,7 +1097,7 @@ def pvn_getpages(
 # pvn_plist_init: vm_pvn.c lines 1157-1211
 
 
-@_port(0, "pxiiiw", void=True)
+@implements
 def pvn_plist_init(
     pp: Page | None,
     pl: list[Page | None],
@@ -1395,43 +1110,13 @@ def pvn_plist_init(
 
     C source: usr/src/uts/common/vm/vm_pvn.c, lines 1153-1211.
 
-    Pages before ``off`` are released; then up to ``plsz`` bytes of pages
-    from ``off`` go into ``pl`` (downgraded to SE_SHARED unless ``rw`` is
-    S_CREATE), ``pl`` is None-terminated, and the rest is released.
-    ``io_len`` is unused, as in the C.
-
-    Raises:
-        UsageError: a malformed list, pages not SE_EXCL and i/o-locked,
-            misaligned ``off``, ``pl`` too short.
-
     Deviations: the shared ones in the module docstring.
     """
-    routine = "pvn_plist_init"
-    if not isinstance(pl, list):
-        raise UsageError(f"{routine}: pl must be a list")
-    k = check_plist(routine, pp, locked="excl")
-    # The common, valid arguments in one test (once per block read).
-    if not (
-        type(plsz) is int
-        and type(io_len) is int
-        and type(rw) is int
-        and plsz >= 0
-        and io_len >= 0
-        and _SEG_RW_MIN <= rw <= _SEG_RW_MAX
-        and (k is None or (type(off) is int and off >= 0 and not off & k.pageoffset))
-    ):
-        check_int(routine, "plsz", plsz)
-        check_int(routine, "io_len", io_len)
-        rw = check_rw(routine, rw)
-        if k is not None:
-            check_aligned(routine, k, "off", off)
-    if k is not None:
-        # The loop stores at least one page and then the terminating NULL.
-        slots = max(k.btopr(plsz), 1) + 1
-        if builtins.len(pl) < slots:
-            raise UsageError(f"{routine}: pl needs at least {slots} slots")
-    elif builtins.len(pl) < 1:
-        raise UsageError(f"{routine}: pl needs at least 1 slot")
+    k = _kernel_of(pp)
+    if k is not None and k.hooks is not None and k.hooks.entering != "pvn_plist_init":
+        return k.hooks.around(  # type: ignore[no-any-return]
+            "pvn_plist_init", pp, pl, plsz, off, io_len, rw
+        )
     PAGESIZE = k.pagesize if k is not None else 0
 
     # Drop the pages in front of the one the caller asked for.
@@ -1443,7 +1128,7 @@ def pvn_plist_init(
 
     if pp is None:  # L1179
         pl[0] = None  # L1180
-        return  # L1181
+        return None  # L1181
 
     sz = plsz  # L1184
 
@@ -1467,67 +1152,7 @@ def pvn_plist_init(
         pp = page_sub(pp, ppcur)  # L1207
         page_io_unlock(ppcur)  # L1208
         page_release(ppcur, 1)  # L1209
+    return None
 
-
-# ---------------------------------------------------------------------------
-# The unhooked variants of the ports.
-#
-# Every primitive's public function first asks whether its kernel is hooked
-# (tracing, or a scheduler that switches) and, when it is not, calls its body.
-# A port called on an unhooked kernel runs as a second function object built
-# from the same code (the same statements, in the same order) whose globals
-# name those bodies directly, which saves that extra call for each of the
-# twenty or so primitives a page costs.  Tracing or a scheduler installed
-# while a port runs therefore takes effect from the next port call.
-
-#: Primitive name -> the body its public function calls when unhooked.
-_UNHOOKED_PRIMITIVES: dict[str, Callable[..., Any]] = {
-    "hat_clrrefmod": _hat._hat_clrrefmod,
-    "hat_ismod": _hat._hat_ismod,
-    "hat_page_getattr": _hat._hat_page_getattr,
-    "hat_page_is_mapped": _hat._hat_page_is_mapped,
-    "hat_pagesync": _hat._hat_pagesync,
-    "hat_pageunload": _hat._hat_pageunload,
-    "hat_setmod_only": _hat._hat_setmod_only,
-    "mutex_enter": _mutex._mutex_enter,
-    "mutex_exit": _mutex._mutex_exit,
-    "page_add": _page._page_add,
-    "page_sub": _page._page_sub,
-    "page_vpadd": _page._page_vpadd,
-    "page_vpsub": _page._page_vpsub,
-    "page_downgrade": _page_lock._page_downgrade,
-    "page_io_lock": _page_lock._page_io_lock,
-    "page_io_locked": _page_lock._page_io_locked,
-    "page_io_trylock": _page_lock._page_io_trylock,
-    "page_io_unlock": _page_lock._page_io_unlock,
-    "page_io_wait": _page_lock._page_io_wait,
-    "page_lock": _page_lock._page_lock,
-    "page_trylock": _page_lock._page_trylock,
-    "page_tryupgrade": _page_lock._page_tryupgrade,
-    "page_unlock": _page_lock._page_unlock,
-    "page_create_va": _vm_page._page_create_va,
-    "page_destroy_free": _vm_page._page_destroy_free,
-    "page_lookup_nowait": _vm_page._page_lookup_nowait,
-    "page_release": _vm_page._page_release,
-    "SEGOP_KLUSTER": _seg._segop_kluster,
-    "VN_DISPOSE": _vnode._vn_dispose,
-}
-
-
-def _bind_unhooked_ports() -> None:
-    namespace = dict(globals())
-    namespace.update(_UNHOOKED_PRIMITIVES)
-    for name, wrapper_namespace in _PORT_NAMESPACES.items():
-        fn = wrapper_namespace["fn"]
-        variant = types.FunctionType(
-            fn.__code__, namespace, fn.__name__, fn.__defaults__, fn.__closure__
-        )
-        variant.__qualname__ = fn.__qualname__
-        # A port calling another port calls its unhooked variant directly.
-        namespace[name] = variant
-        wrapper_namespace["unhooked"] = variant
-
-
-_bind_unhooked_ports()
 
 register_line_map(__file__, pathlib.Path(__file__).read_text(encoding="utf-8"))

@@ -1,7 +1,8 @@
-"""vnode_t, its VM-facing operations, VN_DISPOSE and fs_dispose.
+"""vnode_t and its VM-facing operations.
 
-Derived from illumos usr/src/uts/common/sys/vnode.h and
-usr/src/uts/common/fs/fs_subr.c (CDDL-1.0).
+Derived from illumos usr/src/uts/common/sys/vnode.h (CDDL-1.0).  VN_DISPOSE
+and the default dispose operation, fs_dispose, free or destroy pages and
+live with the other page routines in :mod:`pvnsim.vm.vm_page`.
 
 A :class:`Vnode` carries the fields the pvn layer touches (``v_pages``,
 ``v_flag``, ``v_type``, ``v_lock``, ``v_cv``) plus its own page-list mutex
@@ -19,10 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pvnsim.errors import KernelAssertionError
 from pvnsim.flags import (
-    B_FREE,
-    B_INVAL,
     VISSWAP,
     VISSWAPFS,
     VMODSORT,
@@ -32,7 +30,6 @@ from pvnsim.flags import (
     VType,
     flag_names,
 )
-from pvnsim.vm import _trace
 from pvnsim.vm.mutex import KCondvar, KMutex
 
 if TYPE_CHECKING:
@@ -43,10 +40,8 @@ __all__ = [
     "IS_SWAPFSVP",
     "IS_SWAPVP",
     "IS_VMODSORT",
-    "VN_DISPOSE",
     "Vnode",
     "VnodeOps",
-    "fs_dispose",
     "page_vnode_mutex",
 ]
 
@@ -117,12 +112,6 @@ class Vnode:
 
         return vnode_text(self)
 
-    def _repr_html_(self) -> str:
-        # The notebook view lives above the model (pvnsim.viz); import it lazily.
-        from pvnsim.viz.display import View
-
-        return View(self).html()
-
     @property
     def flag_names(self) -> str:
         """``v_flag`` spelled with C names."""
@@ -147,50 +136,3 @@ def IS_SWAPFSVP(vp: Vnode) -> bool:
 def IS_VMODSORT(vp: Vnode) -> bool:
     """vnode.h IS_VMODSORT: the HAT keeps this vnode's modified pages at the tail."""
     return vp.v_flag & VMODSORT != 0 and bool(vp.kernel.pvn_vmodsort_supported)
-
-
-# page_free and page_destroy live in vm_page, which imports this module; it
-# fills these two in when it loads (a per-call import would cost more than
-# the disposal itself).
-_page_free: Callable[[Page, int], None] = None  # type: ignore[assignment]
-_page_destroy: Callable[[Page, int], None] = None  # type: ignore[assignment]
-
-
-def fs_dispose(vp: Vnode, pp: Page, fl: int, dn: int, cr: Any) -> None:
-    """fs_subr.c fs_dispose, the default VOP_DISPOSE: free or destroy ``pp``."""
-    if fl == B_FREE:
-        _page_free(pp, dn)
-    elif fl == B_INVAL:
-        _page_destroy(pp, dn)
-    else:
-        raise KernelAssertionError(f"fs_dispose: flag {fl:#x} is neither B_FREE nor B_INVAL")
-
-
-def _vn_dispose(pp: Page, flag: int, dn: int, cr: Any) -> None:
-    vp = pp.p_vnode
-    if vp is not None:
-        op = vp.v_op.dispose
-        if op is not None:
-            op(vp, pp, flag, dn, cr)
-        elif flag == B_FREE:
-            # fs_dispose's two cases written out (the default dispose, on
-            # every page a walk frees or destroys): one call fewer.
-            _page_free(pp, dn)
-        elif flag == B_INVAL:
-            _page_destroy(pp, dn)
-        else:
-            fs_dispose(vp, pp, flag, dn, cr)  # raises, naming the bad flag
-        return
-    if flag == B_FREE:
-        _page_free(pp, dn)
-    else:
-        _page_destroy(pp, dn)
-
-
-def VN_DISPOSE(pp: Page, flag: int, dn: int, cr: Any) -> None:
-    """vnode.h VN_DISPOSE: hand ``pp`` to its vnode's dispose operation."""
-    k = pp.kernel
-    if k.hooked and k.tracing:
-        _trace.traced(k, "VN_DISPOSE", "pBi", _vn_dispose, pp, flag, dn, cr)
-        return
-    _vn_dispose(pp, flag, dn, cr)

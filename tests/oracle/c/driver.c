@@ -797,7 +797,7 @@ scripted_getpage(vnode_t *vp, u_offset_t off, size_t len, uint_t *protp,
     page_t *pl[], size_t plsz, struct seg *seg, caddr_t addr,
     enum seg_rw rw, cred_t *cr)
 {
-	int t = oracle_trace_begin("getpage(%s, %llu, %zu, %zu)",
+	int t = oracle_trace_begin("getpage(%s, 0x%llx, %zu, %zu)",
 	    oracle_vname(vp), (unsigned long long)off, len, plsz);
 
 	(void) protp; (void) seg; (void) addr; (void) rw; (void) cr;

@@ -203,7 +203,7 @@ oracle_pname(page_t *pp)
 	else if (pp->p_vnode == NULL)
 		snprintf(b, RBUFSZ, "NOIDENT");
 	else
-		snprintf(b, RBUFSZ, "%s@%llu", oracle_vname(pp->p_vnode),
+		snprintf(b, RBUFSZ, "%s@0x%llx", oracle_vname(pp->p_vnode),
 		    (unsigned long long)pp->p_offset);
 	return (b);
 }
@@ -1292,7 +1292,7 @@ page_t *
 page_create_va(struct vnode *vp, u_offset_t off, size_t bytes, uint_t flags,
     struct seg *seg, caddr_t vaddr)
 {
-	int t = oracle_trace_begin("page_create_va(%s, %llu, %zu, %s, %s, %s)",
+	int t = oracle_trace_begin("page_create_va(%s, 0x%llx, %zu, %s, %s, %s)",
 	    oracle_vname(vp), (unsigned long long)off, bytes,
 	    oracle_flags(flags, oracle_pg_flags), oracle_segname(seg),
 	    addrname(vaddr));
@@ -1443,7 +1443,7 @@ page_vpsub(page_t **ppp, page_t *pp)
 page_t *
 page_lookup_nowait(struct vnode *vp, u_offset_t off, se_t se)
 {
-	int t = oracle_trace_begin("page_lookup_nowait(%s, %llu, %s)",
+	int t = oracle_trace_begin("page_lookup_nowait(%s, 0x%llx, %s)",
 	    oracle_vname(vp), (unsigned long long)off, sename(se));
 	page_t *pp = oracle_hash_find(vp, off);
 
@@ -1789,7 +1789,7 @@ caddr_t
 segmap_getmapflt(struct seg *seg, struct vnode *vp, u_offset_t off,
     size_t len, int forcefault, enum seg_rw rw)
 {
-	int t = oracle_trace_begin("segmap_getmapflt(%s, %s, %llu, %zu, %d, "
+	int t = oracle_trace_begin("segmap_getmapflt(%s, %s, 0x%llx, %zu, %d, "
 	    "%s)", oracle_segname(seg), oracle_vname(vp),
 	    (unsigned long long)off, len, forcefault, rwname(rw));
 	u_offset_t baseoff = off & (u_offset_t)MAXBMASK;
