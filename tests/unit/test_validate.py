@@ -72,7 +72,7 @@ def test_lost_page_is_reported():
     k, pages = _kernel_with_pages()
     pp = pages[0]
     vp = k.vnodes[0]
-    from pvnsim.vm.vm_page import page_hashout
+    from pvnsim.vm.page import page_hashout
 
     page_hashout(pp)
     with pytest.raises(InvariantViolation, match="is lost"):

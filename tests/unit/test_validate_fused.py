@@ -29,7 +29,7 @@ from pvnsim.flags import (
     VVMLOCK,
 )
 from pvnsim.vm.kmem import kmem_cache_alloc, kmem_cache_free
-from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, page_add, page_list_add, page_vpadd
+from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, page_add, page_hashout, page_list_add, page_vpadd
 from pvnsim.vm.validate import (
     check_conservation,
     check_hash,
@@ -40,7 +40,6 @@ from pvnsim.vm.validate import (
     check_vmodsort,
     invariants_hold,
 )
-from pvnsim.vm.vm_page import page_hashout
 
 ROOMY: dict[str, Any] = dict(
     lotsfree=0, desfree=0, minfree=0, throttlefree=0, pageout_reserve=0, pages_before_pager=0

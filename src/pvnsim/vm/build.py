@@ -23,12 +23,12 @@ from pvnsim.vm.page import (
     page_create_putback,
     page_create_reserve,
     page_get_free,
+    page_hashin,
     page_list_add,
     page_vpadd,
     page_vpsub,
 )
 from pvnsim.vm.page_lock import io_take, take
-from pvnsim.vm.vm_page import page_hashin
 
 if TYPE_CHECKING:
     from pvnsim.vm.vnode import Vnode

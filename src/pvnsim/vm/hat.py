@@ -206,7 +206,10 @@ def hat_clrrefmod(pp: Page) -> None:
     k = pp.kernel
     if k.hooks is not None and k.hooks.entering != "hat_clrrefmod":
         return k.hooks.around("hat_clrrefmod", pp)  # type: ignore[no-any-return]
-    hat_page_clrattr(pp, _RM)
+    if pp.p_mapping:
+        hat_page_clrattr(pp, _RM)
+    else:
+        pp.p_nrm &= _NOT_RM  # hat_page_clrattr of an unmapped page, written out
     return None
 
 

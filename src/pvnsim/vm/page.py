@@ -3,8 +3,9 @@
 Derived from illumos usr/src/uts/common/vm/page.h, vm_page.c and
 vm_pagelist.c (CDDL-1.0): the page structure and its predicate macros, the
 two intrusive ring families (``page_add``/``page_sub`` on p_next/p_prev and
-``page_vpadd``/``page_vpsub`` on p_vpnext/p_vpprev), and the free and cache
-lists (``page_list_add``/``page_list_sub``).
+``page_vpadd``/``page_vpsub`` on p_vpnext/p_vpprev), a page's identity (the
+page hash and v_pages: ``page_hashin``/``page_hashout``), and the free and
+cache lists (``page_list_add``/``page_list_sub``).
 
 Theory of operation
 -------------------
@@ -38,8 +39,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import KernelPanic
-from pvnsim.flags import P_FREE, PAGE_IO_INUSE
+from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, P_SWAP, PAGE_IO_INUSE, VISSWAP, VMODSORT
 from pvnsim.hooks import implements
+from pvnsim.vm.mutex import mutex_enter, mutex_exit
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -60,6 +62,8 @@ __all__ = [
     "page_get_cached",
     "page_get_free",
     "page_give_back",
+    "page_hashin",
+    "page_hashout",
     "page_iolock_assert",
     "page_kernel_give",
     "page_kernel_take",
@@ -79,6 +83,8 @@ _U64 = 1 << 64
 NOOFFSET = _U64 - 1
 
 _NOT_P_FREE = ~P_FREE
+_NOT_P_SWAP = ~P_SWAP
+_NOT_RM_RO = ~(P_REF | P_MOD | P_RO)
 
 
 class _HashTag:
@@ -344,6 +350,86 @@ def ring(head: Page | None, *, vp_list: bool = False) -> list[Page]:
 
 
 # ---------------------------------------------------------------------------
+# Identity: the page hash and v_pages (vm_page.c page_hashin/page_hashout).
+
+
+@implements
+def page_hashin(pp: Page, vp: Vnode, off: int) -> int:
+    """Give ``pp`` the identity (vp, off); 0 if that identity already exists.
+
+    The page joins ``v_pages`` at the head, or at the tail when it is
+    modified and the vnode is VMODSORT.
+    """
+    k = vp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_hashin":
+        return k.hooks.around("page_hashin", pp, vp, off)  # type: ignore[no-any-return]
+    bucket = k.page_hash[vp]
+    if off in bucket:
+        return 0
+    # The vnode-list mutex is taken before the hash changes, so a thread
+    # that sleeps on it leaves the hash and v_pages agreeing; the hash is
+    # searched again once it is held (the C holds the hash-chain mutex
+    # across search and insert).
+    vphm = vp.v_vphm
+    mutex_enter(vphm)
+    if off in bucket:
+        mutex_exit(vphm)
+        return 0
+    pp.p_vnode = vp
+    pp.p_offset = off
+    if vp.v_flag & VISSWAP:
+        pp.p_state |= P_SWAP
+    bucket[off] = pp
+    head = vp.v_pages
+    # page_vpadd, written out (once per page created): at the tail
+    # (page_vpadd(&tail->p_vpnext, pp)) or as the new head (page_vpadd(vp, pp)).
+    if head is None:
+        pp.p_vpnext = pp
+        pp.p_vpprev = pp
+        vp.v_pages = pp
+    else:
+        tail = head.p_vpprev
+        pp.p_vpnext = head
+        pp.p_vpprev = tail
+        tail.p_vpnext = pp
+        head.p_vpprev = pp
+        if not (pp.p_nrm & P_MOD and vp.v_flag & VMODSORT and k.pvn_vmodsort_supported):
+            vp.v_pages = pp
+    mutex_exit(vphm)
+    return 1
+
+
+@implements
+def page_hashout(pp: Page) -> None:
+    """Remove ``pp``'s identity (hash, v_pages, ref/mod bits)."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_hashout":
+        return k.hooks.around("page_hashout", pp)  # type: ignore[no-any-return]
+    vp = pp.p_vnode
+    if vp is None:
+        return None
+    vphm = vp.v_vphm
+    mutex_enter(vphm)
+    del k.page_hash[vp][pp.p_offset]
+    # page_vpsub(vp, pp), written out (once per page destroyed or recycled).
+    nxt = pp.p_vpnext
+    if vp.v_pages is pp:
+        vp.v_pages = None if nxt is pp else nxt
+    prv = pp.p_vpprev
+    prv.p_vpnext = nxt
+    nxt.p_vpprev = prv
+    pp.p_vpnext = pp
+    pp.p_vpprev = pp
+    mutex_exit(vphm)
+    pp.p_nrm &= _NOT_RM_RO
+    pp.p_state &= _NOT_P_SWAP
+    pp.p_vnode = None
+    pp.p_offset = NOOFFSET
+    pp.p_fsdata = 0
+    return None
+
+
+# ---------------------------------------------------------------------------
 # The free list and the cache list (p_next rings headed in the kernel).
 
 
@@ -353,7 +439,6 @@ def _link_free(k: Kernel, pp: Page, at_head: int) -> None:
     pp.p_state |= P_FREE
     cached = pp.p_vnode is not None
     head = k.page_cachelist if cached else k.page_freelist
-    # page_add(head, pp), written out: every page freed comes here.
     if head is None:
         pp.p_next = pp
         pp.p_prev = pp
@@ -384,7 +469,28 @@ def page_list_add(pp: Page, at_head: int) -> None:
     k = pp.kernel
     if k.hooks is not None and k.hooks.entering != "page_list_add":
         return k.hooks.around("page_list_add", pp, at_head)  # type: ignore[no-any-return]
-    _link_free(k, pp, at_head)
+    # _link_free(k, pp, at_head), written out: every page freed comes here.
+    pp.p_state |= P_FREE
+    cached = pp.p_vnode is not None
+    head = k.page_cachelist if cached else k.page_freelist
+    if head is None:
+        pp.p_next = pp
+        pp.p_prev = pp
+        head = pp
+    else:
+        tail = head.p_prev
+        pp.p_next = head
+        pp.p_prev = tail
+        tail.p_next = pp
+        head.p_prev = pp
+        if at_head:
+            head = pp
+    if cached:
+        k.page_cachelist = head
+        k.cachelist_count += 1
+    else:
+        k.page_freelist = head
+        k.freelist_count += 1
     k.freemem += 1
     return None
 
@@ -417,7 +523,22 @@ def page_list_sub(pp: Page) -> None:
         return k.hooks.around("page_list_sub", pp)  # type: ignore[no-any-return]
     if not pp.p_state & P_FREE:
         raise KernelPanic(f"page_list_sub: page {page_name(pp)} is not free")
-    _unlink_free(k, pp)
+    # _unlink_free(k, pp), written out: every page reclaimed comes here.
+    nxt = pp.p_next
+    if pp.p_vnode is not None:
+        if k.page_cachelist is pp:
+            k.page_cachelist = None if nxt is pp else nxt
+        k.cachelist_count -= 1
+    else:
+        if k.page_freelist is pp:
+            k.page_freelist = None if nxt is pp else nxt
+        k.freelist_count -= 1
+    prv = pp.p_prev
+    prv.p_next = nxt
+    nxt.p_prev = prv
+    pp.p_next = pp
+    pp.p_prev = pp
+    pp.p_state &= _NOT_P_FREE
     k.freemem -= 1
     return None
 
@@ -475,7 +596,19 @@ def page_get_free(k: Kernel) -> Page | None:
     """A page off the free list (or a never-used one) for a reservation, or None."""
     pp = k.page_freelist
     if pp is not None:
-        _unlink_free(k, pp)
+        # _unlink_free(k, pp) of the free list's head, written out.
+        nxt = pp.p_next
+        if nxt is pp:
+            k.page_freelist = None
+        else:
+            k.page_freelist = nxt
+            prv = pp.p_prev
+            prv.p_next = nxt
+            nxt.p_prev = prv
+            pp.p_next = pp
+            pp.p_prev = pp
+        k.freelist_count -= 1
+        pp.p_state &= _NOT_P_FREE
         return pp
     if k.unused_pages > 0:
         k.unused_pages -= 1
@@ -496,5 +629,16 @@ def page_get_cached(k: Kernel) -> Page | None:
         pp = pp.p_next
         if pp is head:
             return None
-    _unlink_free(k, pp)
+    # _unlink_free(k, pp) of a cache-list page, written out: once memory is
+    # full every page created comes this way.
+    nxt = pp.p_next
+    if head is pp:
+        k.page_cachelist = None if nxt is pp else nxt
+    k.cachelist_count -= 1
+    prv = pp.p_prev
+    prv.p_next = nxt
+    nxt.p_prev = prv
+    pp.p_next = pp
+    pp.p_prev = pp
+    pp.p_state &= _NOT_P_FREE
     return pp

@@ -129,7 +129,16 @@ def page_lock(pp: Page, se: Se | int, lock: KMutex | None, reclaim: Reclaim | in
         if se != SE_EXCL:
             page_downgrade(pp)
         return 1
-    take(pp, se, k.curthread)
+    # take(pp, se, k.curthread), written out for the two cases every walk
+    # meets (an exclusive lock, or the first reader): once per page a walk visits.
+    if se == SE_EXCL:
+        pp.p_selock = -1
+        pp.p_sowner = k.curthread
+    elif pp.p_selock == 0:
+        pp.p_selock = 1
+        pp.p_sowner = k.curthread
+    else:
+        _add_reader(pp, k.curthread)
     return 1
 
 
@@ -215,7 +224,8 @@ def page_io_lock(pp: Page) -> None:
         return k.hooks.around("page_io_lock", pp)  # type: ignore[no-any-return]
     if pp.p_iolock_state & PAGE_IO_INUSE:
         sleep(k, f"i/o lock of {page_name(pp)}", pp.p_ioowner, lambda: _io_free(pp))
-    io_take(pp, k.curthread)
+    pp.p_iolock_state |= PAGE_IO_INUSE  # io_take(pp, k.curthread), written out
+    pp.p_ioowner = k.curthread
     return None
 
 

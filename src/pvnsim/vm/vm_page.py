@@ -47,7 +47,6 @@ from pvnsim.flags import (
 )
 from pvnsim.hooks import implements, sleep
 from pvnsim.vm.hat import hat_pageunload
-from pvnsim.vm.mutex import mutex_enter, mutex_exit
 from pvnsim.vm.page import (
     NOOFFSET,
     page_add,
@@ -56,13 +55,13 @@ from pvnsim.vm.page import (
     page_get_cached,
     page_get_free,
     page_give_back,
+    page_hashin,
+    page_hashout,
     page_list_add,
     page_list_sub,
     page_name,
     page_sub,
     page_take,
-    page_vpadd,
-    page_vpsub,
 )
 from pvnsim.vm.page_lock import (
     grantable,
@@ -91,8 +90,6 @@ __all__ = [
     "page_destroy_free",
     "page_exists",
     "page_free",
-    "page_hashin",
-    "page_hashout",
     "page_lookup",
     "page_lookup_nowait",
     "page_reclaim",
@@ -113,71 +110,6 @@ _NOT_P_SWAP = ~P_SWAP
 _RM_RO = P_REF | P_MOD | P_RO
 _NOT_RM_RO = ~_RM_RO
 _SWAPVP_FLAGS = VISSWAP | VSWAPLIKE
-
-
-# -- hash in / hash out ---------------------------------------------------
-
-
-@implements
-def page_hashin(pp: Page, vp: Vnode, off: int) -> int:
-    """Give ``pp`` the identity (vp, off); 0 if that identity already exists.
-
-    The page joins ``v_pages`` at the head, or at the tail when it is
-    modified and the vnode is VMODSORT.
-    """
-    k = vp.kernel
-    if k.hooks is not None and k.hooks.entering != "page_hashin":
-        return k.hooks.around("page_hashin", pp, vp, off)  # type: ignore[no-any-return]
-    bucket = k.page_hash[vp]
-    if off in bucket:
-        return 0
-    # The vnode-list mutex is taken before the hash changes, so a thread
-    # that sleeps on it leaves the hash and v_pages agreeing; the hash is
-    # searched again once it is held (the C holds the hash-chain mutex
-    # across search and insert).
-    vphm = vp.v_vphm
-    mutex_enter(vphm)
-    if off in bucket:
-        mutex_exit(vphm)
-        return 0
-    pp.p_vnode = vp
-    pp.p_offset = off
-    if vp.v_flag & VISSWAP:
-        pp.p_state |= P_SWAP
-    bucket[off] = pp
-    if (
-        vp.v_pages is not None
-        and pp.p_nrm & P_MOD
-        and vp.v_flag & VMODSORT
-        and k.pvn_vmodsort_supported
-    ):
-        page_vpadd(vp.v_pages.p_vpprev, pp)
-    else:
-        page_vpadd(vp, pp)
-    mutex_exit(vphm)
-    return 1
-
-
-@implements
-def page_hashout(pp: Page) -> None:
-    """Remove ``pp``'s identity (hash, v_pages, ref/mod bits)."""
-    k = pp.kernel
-    if k.hooks is not None and k.hooks.entering != "page_hashout":
-        return k.hooks.around("page_hashout", pp)  # type: ignore[no-any-return]
-    vp = pp.p_vnode
-    if vp is None:
-        return None
-    vphm = vp.v_vphm
-    mutex_enter(vphm)
-    del k.page_hash[vp][pp.p_offset]
-    page_vpsub(vp, pp)
-    mutex_exit(vphm)
-    pp.p_nrm &= _NOT_RM_RO
-    pp.p_state &= _NOT_P_SWAP
-    pp.p_vnode = None
-    pp.p_offset = NOOFFSET
-    pp.p_fsdata = 0
-    return None
 
 
 # -- memory ----------------------------------------------------------------
@@ -216,21 +148,6 @@ def _give_back(spare: Page) -> None:
     # A page taken for the reservation and not used: unlocked and returned.
     page_unlock(spare)
     page_give_back(spare)
-
-
-def _take_spare(k: Kernel, me: str) -> Page:
-    # A page for the reservation, locked SE_EXCL as illumos's
-    # page_get_freelist/page_get_cachelist hand it over, without identity.
-    spare = page_get_free(k)
-    if spare is not None:
-        take(spare, SE_EXCL, me)
-        return spare
-    cached = page_get_cached(k)
-    if cached is None:
-        raise KernelPanic("page_create_va: no free page")
-    take(cached, SE_EXCL, me)
-    page_hashout(cached)
-    return cached
 
 
 @implements
@@ -285,7 +202,16 @@ def page_create_va(
     o = off  # off + (i << PAGESHIFT), kept up to date as i advances
     while i < npages:
         if spare is None:
-            spare = _take_spare(k, me)
+            # _take_spare(k, me), written out: once per page created.
+            spare = page_get_free(k)
+            if spare is None:
+                spare = page_get_cached(k)
+                if spare is None:
+                    raise KernelPanic("page_create_va: no free page")
+                take(spare, SE_EXCL, me)
+                page_hashout(spare)
+            else:
+                take(spare, SE_EXCL, me)
         existing = bucket.get(o)
         if existing is None:
             pp = spare
@@ -312,12 +238,11 @@ def page_create_va(
                 raise KernelAssertionError("page_create_va: freemem not restored after failure")
             return None
         else:
-            if not grantable(existing, SE_EXCL):
+            if not page_trylock(existing, SE_EXCL):
                 # The reservation is kept while we sleep, as in the C.
                 _wait_excl(k, existing, bucket, o)
                 continue
             pp = existing
-            take(pp, SE_EXCL, me)
             if pp.p_state & P_FREE:
                 page_take(pp)  # the reservation pays for it
             else:
@@ -392,10 +317,9 @@ def page_lookup(vp: Vnode, off: int, se: Se | int) -> Page | None:
         # A free page is taken exclusively (to reclaim it) whatever was asked.
         free = pp.p_state != 0 and pp.p_state & P_FREE
         want = SE_EXCL if free else se
-        if not grantable(pp, want):
+        if not page_trylock(pp, want):
             _wait_page(k, bucket, off, pp, want)
             continue
-        take(pp, want, k.curthread)
         if free:
             if not page_reclaim(pp, None):
                 continue
@@ -562,10 +486,16 @@ def VN_DISPOSE(pp: Page, flag: int, dn: int, cr: Any) -> None:
     if k.hooks is not None and k.hooks.entering != "VN_DISPOSE":
         return k.hooks.around("VN_DISPOSE", pp, flag, dn, cr)  # type: ignore[no-any-return]
     vp = pp.p_vnode
-    if vp is None or vp.v_op.dispose is None:
-        fs_dispose(vp, pp, flag, dn, cr)
-    else:
+    if vp is not None and vp.v_op.dispose is not None:
         vp.v_op.dispose(vp, pp, flag, dn, cr)
+    # fs_dispose(vp, pp, flag, dn, cr), its two cases written out: every page
+    # a walk frees or destroys comes here.
+    elif flag == B_FREE:
+        page_free(pp, dn)
+    elif flag == B_INVAL:
+        page_destroy(pp, dn)
+    else:
+        fs_dispose(vp, pp, flag, dn, cr)  # refuses the flag
     return None
 
 

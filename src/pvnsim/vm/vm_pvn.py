@@ -225,17 +225,6 @@ def _kassert(cond: object, text: str) -> None:
         raise KernelAssertionError(f"assertion failed: {text}")
 
 
-def _entry_assert(cond: object, routine: str, text: str) -> None:
-    # An ASSERT at a routine's entry: the caller broke the contract.
-    if not cond:
-        raise UsageError(f"{routine}: {text}")
-
-
-def _kernel_of(plist: Page | None) -> Kernel | None:
-    # The kernel of a page list (None for an empty one).
-    return None if plist is None else plist.kernel
-
-
 # ---------------------------------------------------------------------------
 # pvn_read_kluster: vm_pvn.c lines 89-221
 
@@ -261,11 +250,11 @@ def pvn_read_kluster(
         return k.hooks.around(  # type: ignore[no-any-return]
             "pvn_read_kluster", vp, off, seg, addr, vp_off, vp_len, isra
         )
-    _entry_assert(  # L107
-        off >= vp_off and off < vp_off + vp_len,
-        "pvn_read_kluster",
-        f"off={off:#x} is outside the window [{vp_off:#x}, {vp_off + vp_len:#x})",
-    )
+    if not (off >= vp_off and off < vp_off + vp_len):  # L107
+        raise UsageError(
+            f"pvn_read_kluster: off={off:#x} is outside the window "
+            f"[{vp_off:#x}, {vp_off + vp_len:#x})"
+        )
     PAGESIZE = k.pagesize
     plist: Page | None = None
 
@@ -423,7 +412,7 @@ def pvn_io_done(plist: Page | None) -> None:
 
     Deviations: the shared ones in the module docstring.
     """
-    k = _kernel_of(plist)
+    k = None if plist is None else plist.kernel
     if k is not None and k.hooks is not None and k.hooks.entering != "pvn_io_done":
         return k.hooks.around("pvn_io_done", plist)  # type: ignore[no-any-return]
     while plist is not None:  # L309
@@ -446,7 +435,7 @@ def pvn_read_done(plist: Page | None, flags: int) -> None:
 
     Deviations: the shared ones in the module docstring.
     """
-    k = _kernel_of(plist)
+    k = None if plist is None else plist.kernel
     if k is not None and k.hooks is not None and k.hooks.entering != "pvn_read_done":
         return k.hooks.around("pvn_read_done", plist, flags)  # type: ignore[no-any-return]
     while plist is not None:  # L327
@@ -477,12 +466,11 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
     """
     # DEVIATION: the C's globals are reached through the list's kernel, and an
     # empty list has none (the routine then has nothing to do).
-    k = _kernel_of(plist)
+    k = None if plist is None else plist.kernel
     if k is not None and k.hooks is not None and k.hooks.entering != "pvn_write_done":
         return k.hooks.around("pvn_write_done", plist, flags)  # type: ignore[no-any-return]
-    _entry_assert(  # L378
-        (flags & B_READ) == 0, "pvn_write_done", "B_READ is set (ASSERT((flags & B_READ) == 0))"
-    )
+    if (flags & B_READ) != 0:  # L378
+        raise UsageError("pvn_write_done: B_READ is set (ASSERT((flags & B_READ) == 0))")
     dfree = 0
     pgrec = 0
     pgout = 0
@@ -623,17 +611,11 @@ def pvn_getdirty(pp: Page, flags: int) -> int:
     k = pp.kernel
     if k.hooks is not None and k.hooks.entering != "pvn_getdirty":
         return k.hooks.around("pvn_getdirty", pp, flags)  # type: ignore[no-any-return]
-    _entry_assert(  # L583-584
-        pp.p_selock < 0 if flags & _B_INVAL_FREE else pp.p_selock > 0,
-        "pvn_getdirty",
-        f"page {page_name(pp)} must be locked "
-        f"{'SE_EXCL' if flags & _B_INVAL_FREE else 'SE_SHARED'}",
-    )
-    _entry_assert(  # L585: PP_ISFREE(pp) == 0
-        pp.p_state == 0 or not pp.p_state & P_FREE,
-        "pvn_getdirty",
-        f"page {page_name(pp)} must not be free",
-    )
+    if not (pp.p_selock < 0 if flags & _B_INVAL_FREE else pp.p_selock > 0):  # L583-584
+        mode = "SE_EXCL" if flags & _B_INVAL_FREE else "SE_SHARED"
+        raise UsageError(f"pvn_getdirty: page {page_name(pp)} must be locked {mode}")
+    if pp.p_state != 0 and pp.p_state & P_FREE:  # L585: ASSERT(PP_ISFREE(pp) == 0)
+        raise UsageError(f"pvn_getdirty: page {page_name(pp)} must not be free")
 
     # Pages locked in memory are neither freed nor invalidated.
     if (
@@ -757,11 +739,10 @@ def pvn_vplist_dirty(
         return k.hooks.around(  # type: ignore[no-any-return]
             "pvn_vplist_dirty", vp, off, putapage, flags, cred
         )
-    _entry_assert(  # L755
-        vp.v_type != VCHR,
-        "pvn_vplist_dirty",
-        f"vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))",
-    )
+    if vp.v_type == VCHR:  # L755
+        raise UsageError(
+            f"pvn_vplist_dirty: vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))"
+        )
 
     if vp.v_pages is None:  # L757
         return 0  # L758
@@ -986,11 +967,8 @@ def pvn_vpzero(vp: Vnode, vplen: int, zbytes: int) -> None:
     k = vp.kernel
     if k.hooks is not None and k.hooks.entering != "pvn_vpzero":
         return k.hooks.around("pvn_vpzero", vp, vplen, zbytes)  # type: ignore[no-any-return]
-    _entry_assert(  # L1050
-        vp.v_type != VCHR,
-        "pvn_vpzero",
-        f"vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))",
-    )
+    if vp.v_type == VCHR:  # L1050
+        raise UsageError(f"pvn_vpzero: vnode {vp.v_name} is VCHR (ASSERT(vp->v_type != VCHR))")
     PAGESIZE = k.pagesize
     PAGEOFFSET = k.pageoffset
 
@@ -1041,11 +1019,10 @@ def pvn_getpages(
         return k.hooks.around(  # type: ignore[no-any-return]
             "pvn_getpages", getpage, vp, off, len, protp, pl, plsz, seg, addr, rw, cred
         )
-    _entry_assert(  # L1110
-        pl is None or plsz >= len,
-        "pvn_getpages",
-        f"plsz={plsz} < len={len} (ASSERT(pl == NULL || plsz >= len))",
-    )
+    if not (pl is None or plsz >= len):  # L1110
+        raise UsageError(
+            f"pvn_getpages: plsz={plsz} < len={len} (ASSERT(pl == NULL || plsz >= len))"
+        )
     PAGESIZE = k.pagesize
 
     # One page per call keeps duplicates out of pl; only the last call may
@@ -1112,7 +1089,7 @@ def pvn_plist_init(
 
     Deviations: the shared ones in the module docstring.
     """
-    k = _kernel_of(pp)
+    k = None if pp is None else pp.kernel
     if k is not None and k.hooks is not None and k.hooks.entering != "pvn_plist_init":
         return k.hooks.around(  # type: ignore[no-any-return]
             "pvn_plist_init", pp, pl, plsz, off, io_len, rw
