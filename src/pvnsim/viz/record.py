@@ -159,6 +159,9 @@ class Recorder:
         max_frames: stop taking snapshots after this many (the run goes on,
             and its later events go with the final snapshot).
         page_limit: capture at most this many pages of each ring.
+        nested: also record the calls primitives make to other primitives
+            (by default a recording shows what the ports' own statements
+            call, as their C source reads).
 
     Raises:
         UsageError: bad arguments, or the kernel is already being recorded.
@@ -172,6 +175,7 @@ class Recorder:
         kinds: Iterable[str] | None = None,
         max_frames: int = 10_000,
         page_limit: int = 100_000,
+        nested: bool = False,
     ) -> None:
         if not isinstance(kernel, Kernel):
             raise UsageError(f"Recorder: expected a Kernel, not {type(kernel).__name__}")
@@ -188,6 +192,7 @@ class Recorder:
                     raise UsageError(f"Recorder: {vp!r} is not a vnode of this kernel")
         self._kinds = None if kinds is None else frozenset(kinds)
         self._max_frames = max_frames
+        self._nested = bool(nested)
         self._page_limit = page_limit
         self._frames: list[Frame] = []
         self._observed: _ObservedEvents | None = None
@@ -223,13 +228,18 @@ class Recorder:
         self._snapshot("end")
         trace = self.kernel.trace
         events = list(self._observed)
+        shown = [
+            e
+            for e in events[self._start :]
+            if self._nested or e.parent is None or events[e.parent].kind != "prim"
+        ]
         trace._events = events
         self._observed = None
         if not self._was_tracing:
             self.kernel.trace_off()
         self._recording = Recording(
             frames=tuple(self._frames),
-            events=tuple(capture_event(e) for e in events[self._start :]),
+            events=tuple(capture_event(e) for e in shown),
             truncated=self._truncated,
         )
         return self._recording
@@ -255,8 +265,15 @@ class Recorder:
 
     # -- snapshots -----------------------------------------------------------
 
+    def _inside_primitive(self, event: Event) -> bool:
+        parent = event.parent
+        observed = self._observed
+        return parent is not None and observed is not None and observed[parent].kind == "prim"
+
     def _before_event(self, event: Event) -> None:
         if self._kinds is not None and event.kind not in self._kinds:
+            return
+        if not self._nested and self._inside_primitive(event):
             return
         observed = self._observed
         if observed is None or len(observed) == self._mark:
@@ -270,7 +287,11 @@ class Recorder:
         observed = self._observed
         if observed is None:  # pragma: no cover - start() and stop() guard this
             raise InternalError("Recorder: snapshot while not recording")
-        since = tuple(capture_event(e) for e in observed[self._mark :])
+        since = tuple(
+            capture_event(e)
+            for e in observed[self._mark :]
+            if self._nested or not self._inside_primitive(e)
+        )
         self._mark = len(observed)
         if label is None:
             label = since[-1].format() if since else "start"
