@@ -45,13 +45,12 @@ from pvnsim.errors import InternalError, UsageError
 from pvnsim.flags import SE_EXCL
 from pvnsim.hooks import quiet
 from pvnsim.vm.page import (
-    page_create_reserve,
     page_get_free,
     page_kernel_give,
     page_kernel_take,
 )
 from pvnsim.vm.page_lock import take
-from pvnsim.vm.vm_page import page_destroy_free, page_free
+from pvnsim.vm.vm_page import page_create_reserve, page_destroy_free, page_free
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel

@@ -20,8 +20,6 @@ from pvnsim.hooks import quiet
 from pvnsim.vm.hat import HatMapping
 from pvnsim.vm.page import (
     Page,
-    page_create_putback,
-    page_create_reserve,
     page_get_free,
     page_hashin,
     page_list_add,
@@ -29,6 +27,7 @@ from pvnsim.vm.page import (
     page_vpsub,
 )
 from pvnsim.vm.page_lock import io_take, take
+from pvnsim.vm.vm_page import page_create_putback, page_create_reserve
 
 if TYPE_CHECKING:
     from pvnsim.vm.vnode import Vnode

@@ -26,11 +26,11 @@ the free list (no identity) or on the cache list (with identity), or in use.
 ``freemem`` counts the pages free for a new user.  It moves with the lists:
 :func:`page_list_add` adds one, :func:`page_list_sub` takes one away.
 ``page_create_va`` reserves pages before it takes them
-(:func:`page_create_reserve`), takes its reserved pages off the lists
-without counting them again (:func:`page_get_free`,
+(``page_create_reserve`` in :mod:`pvnsim.vm.vm_page`), takes its reserved
+pages off the lists without counting them again (:func:`page_get_free`,
 :func:`page_get_cached`, :func:`page_take`), returns an unused one the same
 way (:func:`page_give_back`), and puts back a reservation it did not use
-(:func:`page_create_putback`).  So at rest
+(``page_create_putback``).  So at rest
 ``freemem == never-used + free list + cache list``.
 """
 
@@ -57,8 +57,6 @@ __all__ = [
     "PVN_VPLIST_HASH_TAG",
     "Page",
     "page_add",
-    "page_create_putback",
-    "page_create_reserve",
     "page_get_cached",
     "page_get_free",
     "page_give_back",
@@ -544,16 +542,6 @@ def page_list_sub(pp: Page) -> None:
 
 
 # -- pages taken for a reservation -----------------------------------------
-
-
-def page_create_reserve(k: Kernel, npages: int) -> None:
-    """Set aside ``npages`` of freemem for pages the caller will take."""
-    k.freemem -= npages
-
-
-def page_create_putback(k: Kernel, npages: int) -> None:
-    """Give back ``npages`` of a reservation that will not be taken."""
-    k.freemem += npages
 
 
 def page_take(pp: Page) -> None:

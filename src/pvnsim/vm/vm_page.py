@@ -50,8 +50,6 @@ from pvnsim.vm.hat import hat_pageunload
 from pvnsim.vm.page import (
     NOOFFSET,
     page_add,
-    page_create_putback,
-    page_create_reserve,
     page_get_cached,
     page_get_free,
     page_give_back,
@@ -85,6 +83,8 @@ if TYPE_CHECKING:
 __all__ = [
     "VN_DISPOSE",
     "fs_dispose",
+    "page_create_putback",
+    "page_create_reserve",
     "page_create_va",
     "page_destroy",
     "page_destroy_free",
@@ -113,6 +113,17 @@ _SWAPVP_FLAGS = VISSWAP | VSWAPLIKE
 
 
 # -- memory ----------------------------------------------------------------
+
+
+def page_create_reserve(k: Kernel, npages: int) -> None:
+    """Set aside ``npages`` of freemem for pages the caller will take (the
+    decrement of illumos's page_create_wait)."""
+    k.freemem -= npages
+
+
+def page_create_putback(k: Kernel, npages: int) -> None:
+    """Give back ``npages`` of a reservation that will not be taken."""
+    k.freemem += npages
 
 
 def _wait_for_memory(k: Kernel, target: int) -> None:
@@ -191,7 +202,7 @@ def page_create_va(
         _wait_for_memory(k, npages)
     # After any wait (a reclaim hook may have changed freemem meanwhile).
     entry_freemem = k.freemem
-    page_create_reserve(k, npages)
+    k.freemem -= npages  # page_create_reserve(k, npages), written out
     me = k.curthread
     plist: Page | None = None
     created = 0
@@ -246,7 +257,7 @@ def page_create_va(
             if pp.p_state & P_FREE:
                 page_take(pp)  # the reservation pays for it
             else:
-                page_create_putback(k, 1)  # in use already: this slot is not needed
+                k.freemem += 1  # page_create_putback(k, 1): in use, this slot is not needed
             if pp.p_iolock_state & PAGE_IO_INUSE and spare is not None:
                 # We are about to sleep: the spare goes back first, so
                 # freemem and the free list agree while we wait.
