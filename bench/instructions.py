@@ -59,12 +59,12 @@ def _scenario(name: str, work: bool) -> None:
                 assert kl is not None
                 pvn_read_done(kl.plist, B_ERROR)
     elif name == "gib":
-        from pvnsim.fs import Simulation
+        from pvnsim.fs import Machine
         from pvnsim.fs.workload import sequential_read, sequential_write
 
         size = GIB_MIB << 20
         ops = sequential_write("f", size, 1 << 20) + sequential_read("f", size, 1 << 20)
-        sim = Simulation(memory=size // 4, keep_log=False)
+        sim = Machine(memory=size // 4, keep_log=False)
         sim.create("f")
         if work:
             sim.run(ops)

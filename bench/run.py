@@ -331,7 +331,7 @@ def gib_workload_s(quick: bool, maxcontig: int = 1) -> float:
     """Sequential write, fsync and read of a 1 GiB file (262,144 pages of 4 KiB) with
     256 MiB of simulated memory, seconds (``--quick``: 64 MiB with 16 MiB, scaled x16).
     The file system's defaults: 8 KiB blocks, each kluster window one block."""
-    from pvnsim.fs import Simulation, pattern
+    from pvnsim.fs import Machine, pattern
     from pvnsim.fs.workload import sequential_read, sequential_write
 
     size = (64 << 20) if quick else (1 << 30)
@@ -340,7 +340,7 @@ def gib_workload_s(quick: bool, maxcontig: int = 1) -> float:
     ops = sequential_write("f", size, iosize) + sequential_read("f", size, iosize)
 
     def once() -> float:
-        sim = Simulation(memory=memory, keep_log=False, maxcontig=maxcontig)
+        sim = Machine(memory=memory, keep_log=False, maxcontig=maxcontig)
         sim.create("f")
         gc.collect()
         t0 = time.perf_counter()

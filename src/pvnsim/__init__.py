@@ -26,6 +26,8 @@ from pvnsim.errors import (
     KernelAssertionError,
     KernelPanic,
     PvnsimError,
+    ScheduleDivergence,
+    StepLimitExceeded,
     UsageError,
 )
 from pvnsim.kernel import Kernel, VmStats
@@ -68,10 +70,12 @@ __all__ = [
     "Page",
     "PageSlots",
     "PvnsimError",
+    "ScheduleDivergence",
     "Seg",
     "SegCallable",
     "SegMap",
     "SegVn",
+    "StepLimitExceeded",
     "Trace",
     "UsageError",
     "VmStats",

@@ -19,6 +19,8 @@ __all__ = [
     "KernelAssertionError",
     "KernelPanic",
     "PvnsimError",
+    "ScheduleDivergence",
+    "StepLimitExceeded",
     "UsageError",
     "Wait",
 ]
@@ -82,3 +84,17 @@ class DeadlockError(PvnsimError, RuntimeError):
         self.waits = tuple(waits)
         lines = "; ".join(str(w) for w in self.waits)
         super().__init__(f"deadlock: {lines}")
+
+
+class StepLimitExceeded(PvnsimError, RuntimeError):
+    """A simulated-thread run passed more switch points than its ``max_steps``
+    (a livelock?)."""
+
+
+class ScheduleDivergence(UsageError):
+    """A run did not meet the choice points a schedule or a search expected.
+
+    Replaying a schedule recorded from another scenario, or running a
+    scenario that is not deterministic (it reads the clock, iterates a set
+    of objects, draws from an unseeded random generator), gives this.
+    """

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from pvnsim import hooks as _hooks
+import pvnsim.hooks as _hooks
 from pvnsim.errors import UsageError
 from pvnsim.flags import ALL_V_FLAGS, VREG, VType
 from pvnsim.sched.interface import Scheduler

@@ -63,7 +63,7 @@ def register_line_map(filename: str, source: str) -> None:
 
 def _c_line(depth: int) -> int | None:
     frame = sys._getframe(depth)
-    for _ in range(12):
+    for _ in range(64):
         if frame is None:
             return None
         table = _LINE_MAPS.get(frame.f_code.co_filename)

@@ -9,12 +9,10 @@ from pvnsim.concurrency import (
     PCT,
     Exhaustive,
     Run,
-    ScheduleDivergence,
-    StepLimitExceeded,
     explore,
     replay,
 )
-from pvnsim.errors import UsageError
+from pvnsim.errors import ScheduleDivergence, StepLimitExceeded, UsageError
 from pvnsim.flags import SE_EXCL
 from pvnsim.vm import page_lookup
 from pvnsim.vm.mutex import mutex_enter, mutex_exit

@@ -11,19 +11,16 @@ from typing import Any
 
 import pytest
 
-from pvnsim.errors import DeadlockError, UsageError
-from pvnsim.sched import (
+from pvnsim.concurrency import (
     PCT,
     Exhaustive,
     RandomWalk,
     Replay,
     Schedule,
-    ScheduleDivergence,
-    Simulation,
-    StepLimitExceeded,
-    explore,
-    first_difference,
 )
+from pvnsim.errors import DeadlockError, ScheduleDivergence, StepLimitExceeded, UsageError
+from pvnsim.sched import Simulation
+from pvnsim.sched.explore import explore, first_difference
 
 
 def two_steppers(sim: Simulation, out: list[str], steps: int = 2) -> None:

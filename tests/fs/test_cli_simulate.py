@@ -8,7 +8,7 @@ import json
 import pytest
 
 from pvnsim.cli import main
-from pvnsim.fs import Simulation
+from pvnsim.fs import Machine
 from pvnsim.fs.cli_simulate import ProgressBar
 
 
@@ -118,7 +118,7 @@ def test_progress_bar_draws_only_on_a_terminal_after_its_delay():
 
 def test_metrics_table_and_dict_agree():
     """as_dict carries every counter of the table, ready for JSON."""
-    sim = Simulation(memory=1 << 20)
+    sim = Machine(memory=1 << 20)
     sim.create("f", 16384, tag=1)
     sim.read("f", 0, 16384)
     m = sim.metrics()

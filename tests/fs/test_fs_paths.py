@@ -6,17 +6,17 @@ import pytest
 
 from pvnsim import UsageError, check_kernel, pvn_getpages
 from pvnsim.flags import EFAULT, EIO, P_FREE, P_MOD, PAGE_IO_INUSE, S_READ, VMODSORT
-from pvnsim.fs import RefFs, Simulation, make_putapage, pattern, rdwr
+from pvnsim.fs import Machine, RefFs, make_putapage, pattern, rdwr
 from pvnsim.vm import page_unlock
 
 KIB = 1024
 
 
-def quiet(**kw: object) -> Simulation:
+def quiet(**kw: object) -> Machine:
     """A 1 MiB (256-page) simulation without background daemons, verifying reads."""
     opts: dict[str, object] = dict(memory=256 * 4096, verify=True, fsflush_interval_ns=0)
     opts.update(kw)
-    return Simulation(**opts)  # type: ignore[arg-type]
+    return Machine(**opts)  # type: ignore[arg-type]
 
 
 def test_regular_files_get_vmodsort_as_ufs_sets_it():
@@ -276,7 +276,7 @@ def test_write_free_frees_written_mapped_pages_below_lotsfree_plus_pages_before_
     """pvn_write_done frees mapped pages after a write only under the write_free threshold."""
 
     def run(**kw: object) -> tuple[int, int]:
-        sim = Simulation(memory=16 << 20, fsflush_interval_ns=0, **kw)  # type: ignore[arg-type]
+        sim = Machine(memory=16 << 20, fsflush_interval_ns=0, **kw)  # type: ignore[arg-type]
         sim.create("f", 4 * 4096, tag=1)
         for i in range(4):
             assert sim.store("f", i * 4096, b"m" * 8) == 0
@@ -342,13 +342,13 @@ def test_putapage_and_getpage_can_be_replaced_by_plain_functions():
 def test_bad_configuration_and_arguments_are_refused():
     """Block sizes, memory sizes, names and offsets are checked before anything runs."""
     with pytest.raises(UsageError, match="block size"):
-        Simulation(bsize=6000)
+        Machine(bsize=6000)
     with pytest.raises(UsageError, match="block size"):
-        Simulation(bsize=2048)
+        Machine(bsize=2048)
     with pytest.raises(UsageError, match="at least 64 pages"):
-        Simulation(memory=4096)
+        Machine(memory=4096)
     with pytest.raises(UsageError, match="negative"):
-        Simulation(seek_ns=-5)
+        Machine(seek_ns=-5)
     sim = quiet()
     sim.create("f")
     with pytest.raises(UsageError, match="already exists"):
@@ -414,7 +414,7 @@ def test_a_store_into_a_hole_allocates_without_reading():
 def test_reads_reusing_the_read_buffer_never_show_stale_bytes():
     """Holes, short reads at end of file and partial pages read as they should
     after a larger read of other data filled the file system's read buffer."""
-    sim = Simulation(memory=256 * 4096, verify=True)
+    sim = Machine(memory=256 * 4096, verify=True)
     sim.create("f")
     sim.create("g")
     assert sim.write("f", 0, pattern(3, 0, 64 * 1024)) == 0
@@ -432,7 +432,7 @@ def test_reads_reusing_the_read_buffer_never_show_stale_bytes():
 
 def test_a_read_inside_a_replaced_getpage_gets_its_own_buffer():
     """A getpage that itself reads (nested fs_read) does not share the buffer."""
-    sim = Simulation(memory=256 * 4096, verify=True)
+    sim = Machine(memory=256 * 4096, verify=True)
     sim.create("f")
     sim.create("g")
     assert sim.write("f", 0, pattern(5, 0, 16384)) == 0
@@ -458,7 +458,7 @@ def test_a_read_inside_a_replaced_getpage_gets_its_own_buffer():
 def test_bytes_no_page_supplies_read_as_zeros():
     """A getpage that leaves a page out of pl (a replaced one may) leaves a
     gap; fs_read returns zeros there, even with old data in its buffer."""
-    sim = Simulation(memory=256 * 4096)
+    sim = Machine(memory=256 * 4096)
     sim.create("f")
     assert sim.write("f", 0, pattern(7, 0, 32768)) == 0
     assert sim.read("f", 0, 32768) == (0, bytes(pattern(7, 0, 32768)))
@@ -480,3 +480,12 @@ def test_bytes_no_page_supplies_read_as_zeros():
     want[28672:32768] = bytes(4096)
     assert sim.read("f", 0, 32768) == (0, bytes(want))
     sim.check()
+
+
+def test_the_old_name_of_machine_still_works_with_a_warning():
+    """pvnsim.fs.Simulation is Machine's deprecated name for one release."""
+    import pvnsim.fs
+
+    with pytest.warns(DeprecationWarning, match="pvnsim.fs.Machine"):
+        old = pvnsim.fs.Simulation
+    assert old is Machine

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pvnsim.fs import Op, Simulation
+from pvnsim.fs import Machine, Op
 
 FILES = ("a", "b")
 MAX = 48 * 1024
@@ -39,7 +39,7 @@ ops = st.one_of(
 )
 
 
-def _apply(sim: Simulation, op: Op) -> None:
+def _apply(sim: Machine, op: Op) -> None:
     if op.kind == "fail":
         ino = sim.fs.inode(op.file)
         if op.off // sim.fs.bsize not in ino.bmap:
@@ -59,7 +59,7 @@ def test_every_byte_read_is_the_last_byte_written(steps, write_behind, vmodsort,
     """After any operations, pressure changes and injected errors, reads return the
     last write, and once the faults are gone nothing was lost: fsync writes every
     page an error left dirty, and the data comes back from disk."""
-    sim = Simulation(
+    sim = Machine(
         memory=256 * 4096,
         verify=True,
         write_behind=write_behind,

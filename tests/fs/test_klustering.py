@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pvnsim.fs import Simulation, build_workload, pattern
+from pvnsim.fs import Machine, build_workload, pattern
 
 FILE = 64 * 4096  # a 64-page file
 
 
-def _read_requests(**kw: object) -> Simulation:
-    sim = Simulation(memory=4 << 20, verify=True, **kw)  # type: ignore[arg-type]
+def _read_requests(**kw: object) -> Machine:
+    sim = Machine(memory=4 << 20, verify=True, **kw)  # type: ignore[arg-type]
     sim.create("f", FILE, tag=1)
     for off in range(0, FILE, 64 * 1024):
         assert sim.read("f", off, 64 * 1024)[0] == 0
@@ -18,8 +18,8 @@ def _read_requests(**kw: object) -> Simulation:
     return sim
 
 
-def _write_requests(**kw: object) -> Simulation:
-    sim = Simulation(memory=4 << 20, verify=True, **kw)  # type: ignore[arg-type]
+def _write_requests(**kw: object) -> Machine:
+    sim = Machine(memory=4 << 20, verify=True, **kw)  # type: ignore[arg-type]
     sim.create("f")
     for off in range(0, FILE, 64 * 1024):
         assert sim.write("f", off, pattern(1, off, 64 * 1024)) == 0
@@ -78,7 +78,7 @@ def test_klustering_saves_virtual_time():
 def test_the_seq_workload_klusters_both_ways():
     """The benchmark's shape (write, fsync, read) klusters reads and writes by block."""
     w = build_workload("seq", files=1, file_size=FILE, iosize=65536, ops=0, seed=0)
-    sim = Simulation(memory=4 << 20, verify=True)
+    sim = Machine(memory=4 << 20, verify=True)
     m = sim.run(w.setup + w.ops, check=True)
     assert m.write_klusters == ((2, 32),)
     # Written pages stay cached (freed to the cache list): the read hits them.
@@ -140,7 +140,7 @@ def test_sequential_write_klusters_over_contiguous_blocks(
 def test_clusters_stop_where_the_blocks_stop_being_contiguous():
     """Two files written a block at a time in turn have interleaved blocks on
     disk: contig is one block, so even with maxcontig=8 each write is a block."""
-    sim = Simulation(memory=4 << 20, verify=True, maxcontig=8, write_behind=False)
+    sim = Machine(memory=4 << 20, verify=True, maxcontig=8, write_behind=False)
     sim.create("f")
     sim.create("g")
     for off in range(0, FILE, 8192):
@@ -165,4 +165,4 @@ def test_maxcontig_must_be_a_positive_int(bad):
     from pvnsim.errors import UsageError
 
     with pytest.raises(UsageError, match="maxcontig"):
-        Simulation(memory=4 << 20, maxcontig=bad)
+        Machine(memory=4 << 20, maxcontig=bad)

@@ -9,8 +9,8 @@ import pytest
 from pvnsim import UsageError
 from pvnsim.fs import (
     WORKLOADS,
+    Machine,
     Op,
-    Simulation,
     build_workload,
     format_trace,
     load_trace,
@@ -24,7 +24,7 @@ from pvnsim.fs import (
 def test_every_workload_passes_the_validators_after_every_step(kind):
     """Each workload runs under memory pressure with check_kernel, fs and disk checks each step."""
     w = build_workload(kind, files=2, file_size=96 * 1024, iosize=16 * 1024, ops=40, seed=3)
-    sim = Simulation(memory=128 * 4096, verify=True)
+    sim = Machine(memory=128 * 4096, verify=True)
     sim.run(w.setup, check=True)
     m = sim.run(w.ops, check=True)
     assert m.ops == len(w.setup) + len(w.ops)
@@ -37,7 +37,7 @@ def test_same_seed_same_run_different_seed_different_run():
 
     def run(seed: int) -> tuple[object, list[tuple[str, int, int, int]]]:
         w = build_workload("mixed", files=3, file_size=64 * 1024, iosize=8192, ops=150, seed=seed)
-        sim = Simulation(memory=96 * 4096, verify=True, seed=seed)
+        sim = Machine(memory=96 * 4096, verify=True, seed=seed)
         m = sim.run(w.setup + w.ops)
         return m, [(r.kind, r.daddr, r.nbytes, r.finish_ns) for r in sim.disk.log]
 
@@ -110,8 +110,8 @@ def test_trace_replay_checks_data(tmp_path):
     save_trace(path, ops.setup + ops.ops)
     replayed = load_trace(path)
     assert replayed == list(ops.setup + ops.ops)
-    a = Simulation(memory=64 * 4096, verify=True).run(replayed, check=True)
-    b = Simulation(memory=64 * 4096, verify=True).run(ops.setup + ops.ops)
+    a = Machine(memory=64 * 4096, verify=True).run(replayed, check=True)
+    b = Machine(memory=64 * 4096, verify=True).run(ops.setup + ops.ops)
     assert a == b
 
 
@@ -149,7 +149,7 @@ def test_ops_are_validated():
 def test_long_mixed_run_under_pressure_keeps_data(tmp_path):
     """A thousand random operations with pressure changes and faults keep every byte."""
     rng = random.Random(11)
-    sim = Simulation(memory=96 * 4096, verify=True)
+    sim = Machine(memory=96 * 4096, verify=True)
     for name in ("x", "y"):
         sim.create(name, 40_000, tag=1)
     for i in range(1000):

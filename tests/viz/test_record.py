@@ -88,9 +88,7 @@ def test_the_trace_and_tracing_flag_are_given_back():
     assert [e.seq for e in k.trace] == list(range(len(k.trace)))
     # The recording lists what the ports' statements call: every trace event
     # not made inside a primitive.
-    assert [e.seq for e in rec.recording.events] == [
-        e.seq for e in k.trace.filter(nested=False)
-    ]
+    assert [e.seq for e in rec.recording.events] == [e.seq for e in k.trace.filter(nested=False)]
     k.trace_on()
     with Recorder(k):
         page_lookup(vp, 0, SE_SHARED)

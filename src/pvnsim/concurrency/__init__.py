@@ -30,17 +30,9 @@ from pvnsim.concurrency.run import (
     explore,
     replay,
 )
-from pvnsim.sched import (
-    PCT,
-    Exhaustive,
-    Exploration,
-    Failure,
-    RandomWalk,
-    Replay,
-    Schedule,
-    ScheduleDivergence,
-    StepLimitExceeded,
-)
+from pvnsim.sched.explore import Exploration, Failure
+from pvnsim.sched.schedule import Schedule
+from pvnsim.sched.strategies import PCT, Exhaustive, RandomWalk, Replay
 
 __all__ = [
     "CPU_ONLY_KINDS",
@@ -53,8 +45,6 @@ __all__ = [
     "Replay",
     "Run",
     "Schedule",
-    "ScheduleDivergence",
-    "StepLimitExceeded",
     "check_determinism",
     "explore",
     "other_cpu",

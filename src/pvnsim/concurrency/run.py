@@ -30,18 +30,11 @@ import attrs
 from pvnsim.concurrency.checks import check_in_flight
 from pvnsim.errors import UsageError
 from pvnsim.kernel import Kernel
-from pvnsim.sched import (
-    PCT,
-    Difference,
-    Exploration,
-    Replay,
-    Schedule,
-    SimThread,
-    Simulation,
-    Strategy,
-    first_difference,
-)
-from pvnsim.sched import explore as _explore
+from pvnsim.sched import SimThread, Simulation, Strategy
+from pvnsim.sched.explore import Difference, Exploration, first_difference
+from pvnsim.sched.explore import explore as _explore
+from pvnsim.sched.schedule import Schedule
+from pvnsim.sched.strategies import PCT, Replay
 from pvnsim.vm.validate import check_kernel, invariants_hold
 
 __all__ = [

@@ -1,10 +1,10 @@
 """The filesystem-simulation kit: a reference file system on the pvn routines,
 a simulated disk, memory pressure and workloads in virtual time.
 
-Start with :class:`Simulation` (see docs/fs.md)::
+Start with :class:`Machine` (see docs/fs.md)::
 
-    >>> from pvnsim.fs import Simulation
-    >>> sim = Simulation(memory=1 << 20, verify=True)
+    >>> from pvnsim.fs import Machine
+    >>> sim = Machine(memory=1 << 20, verify=True)
     >>> _ = sim.create("f")
     >>> sim.write("f", 0, b"hello"), sim.read("f", 0, 5)
     (0, (0, b'hello'))
@@ -15,7 +15,7 @@ from pvnsim.fs.disk import Disk, DiskRequest, Fault
 from pvnsim.fs.fs import FsStats, Inode, RefFs
 from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
-from pvnsim.fs.sim import SimConfig, Simulation
+from pvnsim.fs.sim import Machine, SimConfig
 from pvnsim.fs.tracefile import format_trace, load_trace, parse_trace, save_trace
 from pvnsim.fs.ufslike import make_putapage
 from pvnsim.fs.workload import WORKLOADS, Op, Workload, build_workload, pattern
@@ -30,12 +30,12 @@ __all__ = [
     "Fsflush",
     "Inode",
     "IoScheduler",
+    "Machine",
     "Metrics",
     "Op",
     "Pageout",
     "RefFs",
     "SimConfig",
-    "Simulation",
     "Workload",
     "build_workload",
     "format_trace",
@@ -45,3 +45,12 @@ __all__ = [
     "pattern",
     "save_trace",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The deprecated name of Machine (see pvnsim.fs.sim).
+    if name == "Simulation":
+        from pvnsim.fs import sim
+
+        return sim.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

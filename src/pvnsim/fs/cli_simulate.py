@@ -12,7 +12,7 @@ import time
 from typing import Any, TextIO
 
 from pvnsim.errors import DeadlockError, UsageError
-from pvnsim.fs.sim import SimConfig, Simulation
+from pvnsim.fs.sim import Machine, SimConfig
 from pvnsim.fs.tracefile import load_trace, parse_size
 from pvnsim.fs.workload import WORKLOADS, Op, build_workload
 
@@ -185,7 +185,7 @@ def run_simulate(
     err = err if err is not None else sys.stderr
     parser: argparse.ArgumentParser = args._simulate_parser
     try:
-        sim = Simulation(_config(args))
+        sim = Machine(_config(args))
         setup, ops, what = _ops(args)
     except UsageError as e:
         parser.error(str(e))

@@ -3,7 +3,7 @@ virtual time, driven by workload operations.
 
 Theory of operation
 -------------------
-:class:`Simulation` builds a :class:`~pvnsim.kernel.Kernel` with the
+:class:`Machine` builds a :class:`~pvnsim.kernel.Kernel` with the
 requested memory and pvn tunables, a :class:`~pvnsim.fs.disk.Disk` on a
 :class:`~pvnsim.fs.clock.Clock`, the reference file system
 (:class:`~pvnsim.fs.fs.RefFs`), a :class:`~pvnsim.fs.pageout.Pageout`
@@ -23,6 +23,7 @@ file and checks every byte read against the last byte written.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -43,7 +44,7 @@ from pvnsim.vm.page_lock import page_io_unlock
 from pvnsim.vm.validate import check_kernel
 from pvnsim.vm.vm_page import page_create_va, page_destroy
 
-__all__ = ["SimConfig", "Simulation"]
+__all__ = ["Machine", "SimConfig"]
 
 MiB = 1 << 20
 
@@ -129,13 +130,13 @@ def _preload(fs: RefFs, ino: Inode, data: bytes | bytearray) -> None:
     ino.size = len(data)
 
 
-class Simulation:
+class Machine:
     """A file system over a simulated disk under memory pressure.
 
     Build one with keyword arguments of :class:`SimConfig` (or a ``config``),
     then create files and run operations or whole workloads::
 
-        sim = Simulation(memory=16 << 20, verify=True)
+        sim = Machine(memory=16 << 20, verify=True)
         sim.create("f")
         sim.write("f", 0, b"hello")
         assert sim.read("f", 0, 5) == (0, b"hello")
@@ -513,3 +514,14 @@ class Simulation:
             freemem=k.freemem,
             vm=tuple(k.vm.as_dict().items()),
         )
+
+
+def __getattr__(name: str) -> object:
+    # The kit's machine was called Simulation before 0.2, a name pvnsim.sched
+    # also uses; the old name stays for one release.
+    if name == "Simulation":
+        warnings.warn(
+            "pvnsim.fs.Simulation is now pvnsim.fs.Machine", DeprecationWarning, stacklevel=2
+        )
+        return Machine
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

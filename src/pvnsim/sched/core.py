@@ -44,18 +44,14 @@ from typing import Any
 
 import greenlet
 
-from pvnsim.errors import DeadlockError, InternalError, PvnsimError, UsageError, Wait
+from pvnsim.errors import DeadlockError, InternalError, StepLimitExceeded, UsageError, Wait
 from pvnsim.sched.interface import Scheduler
 from pvnsim.sched.schedule import Schedule
 
-__all__ = ["SimThread", "Simulation", "StepLimitExceeded", "Strategy"]
+__all__ = ["SimThread", "Simulation", "Strategy"]
 
 NEW, READY, BLOCKED, DONE = 0, 1, 2, 3
 _STATE_NAMES = ("new", "ready", "blocked", "done")
-
-
-class StepLimitExceeded(PvnsimError, RuntimeError):
-    """A run passed more switch points than its ``max_steps`` (a livelock?)."""
 
 
 class _Killed(BaseException):

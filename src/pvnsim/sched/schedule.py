@@ -42,7 +42,7 @@ import attrs
 
 from pvnsim.errors import UsageError
 
-__all__ = ["Schedule", "ScheduleDivergence"]
+__all__ = ["Schedule"]
 
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -144,12 +144,3 @@ class Schedule:
     def switches(self) -> int:
         """How many choice points took a non-default option."""
         return sum(1 for c in self.choices if c)
-
-
-class ScheduleDivergence(UsageError):
-    """A run did not meet the choice points a schedule or a search expected.
-
-    Replaying a schedule recorded from another scenario, or running a
-    scenario that is not deterministic (it reads the clock, iterates a set
-    of objects, draws from an unseeded random generator), gives this.
-    """

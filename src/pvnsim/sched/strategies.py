@@ -22,9 +22,9 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from pvnsim.errors import UsageError
+from pvnsim.errors import ScheduleDivergence, UsageError
 from pvnsim.sched.core import SimThread, Simulation, Strategy
-from pvnsim.sched.schedule import Schedule, ScheduleDivergence
+from pvnsim.sched.schedule import Schedule
 
 __all__ = ["PCT", "Exhaustive", "RandomWalk", "Replay"]
 
