@@ -117,3 +117,29 @@ def test_simplefs_failed_read_destroys_the_kluster() -> None:
     pl = [None, None]
     assert fs.getpage(vp, 4096, 4096, None, pl, 4096, SegMap(k, "s"), 0x11000, S_READ, None) == EIO
     assert k.page_hash[vp] == {}
+
+
+def test_a_failing_run_names_its_pages() -> None:
+    """The falsifying steps name pages by bundle variable (pages_0, ...), not by an
+    index into a list that changes as the run goes."""
+    from pvnsim import Page
+
+    class Picky(PvnStateMachine):
+        @rule(pp=PvnStateMachine.pages)
+        def refuse_any_page(self, pp: Page) -> None:
+            if self.mine(pp):
+                raise ValueError("a page")
+
+    with pytest.raises(ValueError, match="a page") as failure:
+        run_state_machine_as_test(
+            Picky,
+            settings=settings(
+                max_examples=50,
+                stateful_step_count=10,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+    report = "\n".join(getattr(failure.value, "__notes__", []))
+    assert "state.refuse_any_page(pp=pages_" in report

@@ -19,6 +19,16 @@ v_flag) whose pages start in every state :func:`~pvnsim.testing.strategies.page_
 makes, including pages held or i/o-locked by another thread.  The vnodes use
 :class:`~pvnsim.testing.simplefs.SimpleFs` as their file system.
 
+Pages are named.  Every page the machine builds or a rule creates goes into
+the ``pages`` bundle, and rules that act on a page draw it from there, so a
+failing run prints ``touch(pp=pages_3, write=True)`` and replays to the same
+page.  A rule that kills a page (``invalidate``) consumes it.  A page in the
+bundle keeps its name while its state changes: a rule that needs a mapped or
+in-use page does its work only when the drawn page is in that state (an
+access to a page without a translation is not simulated, a fault is the
+``map`` rule's business); rules whose condition is about the whole machine
+use preconditions.
+
 Two stand-ins for the rest of the system keep single-threaded runs from
 hanging where illumos would sleep:
 
@@ -40,7 +50,16 @@ from typing import Any
 import attrs
 from hypothesis import event, note
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    precondition,
+    rule,
+)
 from hypothesis.strategies import SearchStrategy
 
 from pvnsim.errors import DeadlockError
@@ -240,6 +259,9 @@ class PvnStateMachine(RuleBasedStateMachine):
 
     setups: SearchStrategy[Setup] = machine_setups()
 
+    #: Every page the machine built or a rule created, by name.
+    pages = Bundle("pages")
+
     def __init__(self) -> None:
         super().__init__()
         self.k: Kernel = Kernel(total_pages=1)
@@ -254,7 +276,7 @@ class PvnStateMachine(RuleBasedStateMachine):
         """The ``i``-th vnode (modulo how many there are)."""
         return self.vnodes[i % len(self.vnodes)]
 
-    def pages(self, *, mapped: bool = False, in_use: bool = False) -> list[Page]:
+    def pages_of_vnodes(self, *, mapped: bool = False, in_use: bool = False) -> list[Page]:
         """The pages of the machine's vnodes (only mapped ones, only ones not free)."""
         mine = set(self.vnodes)
         return [
@@ -265,10 +287,13 @@ class PvnStateMachine(RuleBasedStateMachine):
             and (not in_use or not pp.p_state & P_FREE)
         ]
 
-    def pick(self, i: int, **kw: bool) -> Page | None:
-        """The ``i``-th page of :meth:`pages` (modulo their number), or None."""
-        pages = self.pages(**kw)
-        return pages[i % len(pages)] if pages else None
+    def mine(self, pp: Page) -> bool:
+        """Whether ``pp`` is a page of the machine's vnodes now."""
+        return pp.p_vnode in self.vnodes
+
+    def any_mapped(self) -> bool:
+        """Whether some page of the machine's vnodes has a translation."""
+        return bool(self.pages_of_vnodes(mapped=True))
 
     def room(self, faults: int) -> bool:
         """Whether ``faults`` getpage calls can get their pages without waiting forever.
@@ -288,9 +313,9 @@ class PvnStateMachine(RuleBasedStateMachine):
 
     # -- set-up --------------------------------------------------------------
 
-    @initialize(data=st.data())
-    def boot(self, data: st.DataObject) -> None:
-        """Build the kernel and the vnodes of a drawn :class:`Setup`."""
+    @initialize(target=pages, data=st.data())
+    def boot(self, data: st.DataObject) -> Any:
+        """Build the kernel and the vnodes of a drawn :class:`Setup`; name their pages."""
         setup = data.draw(self.setups)
         k = setup.kernel
         self.k = k
@@ -304,10 +329,13 @@ class PvnStateMachine(RuleBasedStateMachine):
             build_population(vp, population)
             self.vnodes.append(vp)
         note(f"{k!r} blksz={setup.blksz}")
+        return multiple(*self.pages_of_vnodes())
 
     # -- pages: create, map, touch, unmap --------------------------------------
 
-    def _fault(self, vp: Vnode, page: int, npages: int, rw: int, policy: KlusterPolicy) -> None:
+    def _fault(
+        self, vp: Vnode, page: int, npages: int, rw: int, policy: KlusterPolicy
+    ) -> list[Page]:
         k = self.k
         off = page * k.pagesize
         plsz = npages * k.pagesize
@@ -318,6 +346,7 @@ class PvnStateMachine(RuleBasedStateMachine):
         )
         if err:
             event("fault: getpage failed")
+        got: list[Page] = []
         for i, pp in enumerate(pl):
             if pp is None:
                 break
@@ -325,51 +354,55 @@ class PvnStateMachine(RuleBasedStateMachine):
             if rw != S_READ and i == 0:
                 hat_touch(pp, write=True)
             page_unlock(pp)
+            got.append(pp)
+        return got
 
-    @rule(at=_AT, npages=st.sampled_from((1, 2, 4)))
-    def create(self, at: tuple[int, int], npages: int) -> None:
+    @precondition(lambda self: self.room(4))
+    @rule(target=pages, at=_AT, npages=st.sampled_from((1, 2, 4)))
+    def create(self, at: tuple[int, int], npages: int) -> Any:
         """Create pages the way a write(2) past the cached data does (S_CREATE), and write them."""
-        if self.room(npages):
-            self._fault(self.vnode(at[0]), at[1], npages, S_CREATE, KlusterPolicy("segmap"))
+        vp = self.vnode(at[0])
+        return multiple(*self._fault(vp, at[1], npages, S_CREATE, KlusterPolicy("segmap")))
 
-    @rule(at=_AT, how=_FAULTS)
-    def map(self, at: tuple[int, int], how: tuple[int, str, KlusterPolicy]) -> None:
+    @precondition(lambda self: self.room(4))
+    @rule(target=pages, at=_AT, how=_FAULTS)
+    def map(self, at: tuple[int, int], how: tuple[int, str, KlusterPolicy]) -> Any:
         """A page fault of ``how[0]`` pages (VOP_GETPAGE, a read kluster on a miss),
         then map them, write the first if ``how[1]`` says so, unlock."""
         npages, access, policy = how
         rw = S_WRITE if access == "write" else S_READ
-        if self.room(npages):
-            self._fault(self.vnode(at[0]), at[1], npages, rw, policy)
+        return multiple(*self._fault(self.vnode(at[0]), at[1], npages, rw, policy))
 
-    @rule(i=_IDX, write=st.booleans())
-    def touch(self, i: int, write: bool) -> None:
-        """This CPU reads or writes a mapped page through one of its translations."""
-        pp = self.pick(i, mapped=True)
-        if pp is not None and pp.p_mapping:
-            hat_touch(pp, write=write, mapping=pp.p_mapping[i % len(pp.p_mapping)])
+    @precondition(lambda self: self.any_mapped())
+    @rule(pp=pages, write=st.booleans(), which=st.integers(0, 3))
+    def touch(self, pp: Page, write: bool, which: int) -> None:
+        """This CPU reads or writes page ``pp`` through its translation ``which``
+        (if the page has lost its translations, there is nothing to touch)."""
+        if self.mine(pp) and pp.p_mapping:
+            hat_touch(pp, write=write, mapping=pp.p_mapping[which % len(pp.p_mapping)])
 
-    @rule(i=_IDX)
-    def unmap(self, i: int) -> None:
-        """A segment unloads one translation of a page."""
-        pp = self.pick(i, mapped=True)
-        if pp is not None and pp.p_mapping:
-            hat_unmap(pp, pp.p_mapping[i % len(pp.p_mapping)])
+    @precondition(lambda self: self.any_mapped())
+    @rule(pp=pages, which=st.integers(0, 3))
+    def unmap(self, pp: Page, which: int) -> None:
+        """A segment unloads translation ``which`` of page ``pp`` (if it has one)."""
+        if self.mine(pp) and pp.p_mapping:
+            hat_unmap(pp, pp.p_mapping[which % len(pp.p_mapping)])
 
     # -- the other CPU and the other thread --------------------------------------
 
-    @rule(i=_IDX, write=st.booleans())
-    def other_cpu(self, i: int, write: bool) -> None:
-        """Another CPU reads or writes a mapped page: hardware ref/mod bits flip."""
-        pp = self.pick(i, mapped=True)
-        if pp is not None and pp.p_mapping:
-            m = pp.p_mapping[-1 - i % len(pp.p_mapping)]
+    @precondition(lambda self: self.any_mapped())
+    @rule(pp=pages, write=st.booleans(), which=st.integers(0, 3))
+    def other_cpu(self, pp: Page, write: bool, which: int) -> None:
+        """Another CPU reads or writes page ``pp`` (if mapped): hardware ref/mod bits flip."""
+        if self.mine(pp) and pp.p_mapping:
+            m = pp.p_mapping[-1 - which % len(pp.p_mapping)]
             self.others.as_other(hat_touch, pp, write=write, mapping=m)
 
-    @rule(i=_IDX, how=st.sampled_from(("S", "X", "S+io", "X+io")))
-    def other_thread_locks(self, i: int, how: str) -> None:
-        """Another thread locks a page (and maybe its i/o lock) and keeps it."""
-        pp = self.pick(i, in_use=True)
-        if pp is None:
+    @rule(pp=pages, how=st.sampled_from(("S", "X", "S+io", "X+io")))
+    def other_thread_locks(self, pp: Page, how: str) -> None:
+        """Another thread locks page ``pp`` (and maybe its i/o lock) and keeps it,
+        when the page is in use (a free page is locked only to reclaim it)."""
+        if not self.mine(pp) or pp.p_state & P_FREE:
             return
         se = SE_EXCL if how[0] == "X" else SE_SHARED
         if self.others.as_other(page_trylock, pp, se) and how.endswith("io"):
@@ -392,13 +425,13 @@ class PvnStateMachine(RuleBasedStateMachine):
 
     # -- read klusters -----------------------------------------------------------
 
-    @rule(at=_AT, shape=_READS, policy=kluster_policies(max_pages=16))
+    @rule(target=pages, at=_AT, shape=_READS, policy=kluster_policies(max_pages=16))
     def read_kluster(
         self,
         at: tuple[int, int],
         shape: tuple[int, int, int, str, int],
         policy: KlusterPolicy,
-    ) -> None:
+    ) -> Any:
         """pvn_read_kluster of page ``at[1]`` in a window of ``shape[0]`` pages starting
         ``shape[1]`` pages before it and ending ``shape[2]`` bytes short (read-ahead
         when ``shape[3]`` says so), checked; then the read ends as ``shape[3:]`` says."""
@@ -423,13 +456,14 @@ class PvnStateMachine(RuleBasedStateMachine):
             if not all(w.what.startswith("memory") for w in e.waits):
                 raise
             event("read kluster: would sleep for memory")
-            return
+            return multiple()
         finally:
             k.memory_reclaim = reclaim
         check_read_kluster(kl, before, off=off, vp_off=vp_off, vp_len=vp_len, isra=isra)
         event(f"read kluster: {'NULL' if kl is None else 'pages'}, isra={isra}")
         if kl is None:
-            return
+            return multiple()
+        made = kl.pages
         if how in ("read-ahead", "read_done"):  # async completion or a tossed read
             pvn_read_done(kl.plist, arg)
         elif how == "io_done":
@@ -441,6 +475,7 @@ class PvnStateMachine(RuleBasedStateMachine):
                 if pp is None:
                     break
                 page_unlock(pp)
+        return multiple(*made)
 
     # -- writes ---------------------------------------------------------------
 
@@ -504,6 +539,21 @@ class PvnStateMachine(RuleBasedStateMachine):
             if left:
                 raise AssertionError(f"truncation of {vp.v_name} from {off} left {left}")
 
+    @rule(pp=consumes(pages))
+    def invalidate(self, pp: Page) -> None:
+        """Truncate page ``pp`` alone (page_lookup SE_EXCL, pvn_getdirty with
+        B_INVAL|B_TRUNC): it is destroyed, dirty or not, and its name dies with
+        it.  (A page that already lost its identity has nothing left to kill.)"""
+        vp = pp.p_vnode
+        if vp is None or vp not in self.vnodes:
+            return
+        off = pp.p_offset
+        found = page_lookup(vp, off, SE_EXCL)
+        assert found is pp
+        assert pvn_getdirty(found, B_INVAL | B_TRUNC) == 0  # L635-643: destroyed, no I/O
+        if off in self.k.page_hash[vp]:
+            raise AssertionError(f"{vp.v_name}@{off:#x} survived its truncation")
+
     @rule(v=_IDX, mask=st.integers(0, (1 << MAX_OFFSET) - 1))
     def setdirty(self, v: int, mask: int) -> None:
         """pvn_vplist_setdirty marking the in-use pages whose index is in ``mask``."""
@@ -516,12 +566,12 @@ class PvnStateMachine(RuleBasedStateMachine):
 
         pvn_vplist_setdirty(self.vnode(v), page_check)
 
+    @precondition(lambda self: self.room(max(MAXBSIZE // self.k.pagesize, 1)))
     @rule(at=_AT, how=_ZEROS)
     def vpzero(self, at: tuple[int, int], how: tuple[int, int]) -> None:
         """pvn_vpzero from ``how[0]`` bytes into page ``at[1]`` (at least ``how[1]``
-        bytes, cut to what the MAXBSIZE window allows)."""
-        if not self.room(max(MAXBSIZE // self.k.pagesize, 1)):  # one getpage per page
-            return
+        bytes, cut to what the MAXBSIZE window allows); one getpage per page of
+        the window, so only when that many can be had."""
         vplen = at[1] * self.k.pagesize + how[0]
         zbytes = min(how[1], MAXBSIZE - (vplen & MAXBOFFSET))
         pvn_vpzero(self.vnode(at[0]), vplen, zbytes)
