@@ -1,7 +1,7 @@
 """C constants of the illumos VM layer as Python flags, with C-named aliases.
 
 Values come from sys/buf.h, vm/page.h, vm/hat.h, sys/vnode.h, vm/seg_enum.h and
-vm/seg_map.h (see ``../shared/illumos/semantics.md`` section 2).  Each group is
+vm/seg_map.h.  Each group is
 an :class:`enum.IntFlag` or :class:`enum.IntEnum`; the module also exports
 every member under its C name (``B_INVAL``, ``PG_EXCL``, ``SE_SHARED`` ...) so
 a port reads like the C.  Ports accept plain ``int`` flags as well.

@@ -1,5 +1,5 @@
 """A reference file system whose getpage and putpage drive the pvn routines
-the way illumos ufs does (semantics.md 6.1).
+the way illumos ufs does.
 
 Theory of operation
 -------------------
@@ -100,7 +100,7 @@ class RefFs:
         smallfile: the free-behind threshold in bytes.
         maxcontig: ufs's ``fs_maxcontig``: the most blocks one kluster may
             span.  With 1 (the default) every kluster window is one block.
-            Above 1, the kit clusters as ufs does (semantics.md 6.1): a
+            Above 1, the kit clusters as ufs does: a
             putapage's window, and a sequential read miss's or read-ahead's,
             is the run of blocks that follow each other on disk from the
             page's block on (bmap_read's ``contig``), at most ``maxcontig``
@@ -536,7 +536,7 @@ class RefFs:
     # -- putpage ---------------------------------------------------------------------
 
     def ufs_putpage(self, vp: Vnode, off: int, length: int, flags: int, cr: Any) -> int:
-        """VOP_PUTPAGE: write back, free or invalidate pages (semantics.md 6.0).
+        """VOP_PUTPAGE: write back, free or invalidate pages (ufs_putpage's shape).
 
         ``length == 0`` means the whole file from ``off``: pvn_vplist_dirty
         with :attr:`putapage`.  Otherwise each page of the range is looked up

@@ -5,7 +5,7 @@ hands each dirty page: kluster the dirty neighbours inside the block around
 the page with :func:`~pvnsim.pvn_write_kluster`, "write" them (through an
 optional ``write`` function standing for the disk), and finish synchronously
 with :func:`~pvnsim.pvn_write_done` using the same flags plus B_WRITE, and
-B_ERROR when the write failed (semantics.md 6.1).
+B_ERROR when the write failed (ufs_putapage's shape).
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class KlusterPolicy:
     refused: frozenset[int] = frozenset()
 
     def refuses(self, delta: int) -> bool:
-        """Whether SEGOP_KLUSTER(seg, addr, delta pages) refuses (semantics.md 4.8)."""
+        """Whether SEGOP_KLUSTER(seg, addr, delta pages) refuses."""
         if self.kind == "segmap":
             return False
         if self.kind == "segvn":
@@ -167,7 +167,7 @@ _PUTPAGE = (
 _PUTPAGE_BITS = (B_ASYNC, B_INVAL, B_FREE, B_DONTNEED, B_TRUNC, B_FORCE)
 
 #: For each port taking b_flags: the combinations real file systems pass
-#: (semantics.md 6.0-6.6).
+#: (the ways ufs, tmpfs, nfs and zfs call them).
 REALISTIC_FLAGS: dict[str, tuple[int, ...]] = {
     "pvn_vplist_dirty": _PUTPAGE,
     "pvn_getdirty": _PUTPAGE,

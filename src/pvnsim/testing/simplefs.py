@@ -1,7 +1,7 @@
 """A small ufs-like file system: VOP_GETPAGE and VOP_PUTPAGE over the pvn layer.
 
-:class:`SimpleFs` drives the pvn routines the way semantics.md 6.0-6.1
-describes ufs doing it, so the state machine (and anyone who needs vnodes
+:class:`SimpleFs` drives the pvn routines the way ufs does, so the
+state machine (and anyone who needs vnodes
 that pvn_vpzero accepts) has realistic callers:
 
 * ``getapage``: page_lookup; on a miss S_CREATE makes the page with

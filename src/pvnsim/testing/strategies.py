@@ -453,7 +453,7 @@ def build_population(vp: Vnode, population: Population) -> list[Page]:
     return pages
 
 
-#: v_flag combinations real vnodes carry, with who sets them (semantics.md 2.5, 4.7).
+#: v_flag combinations real vnodes carry, with who sets them.
 REALISTIC_V_FLAGS: tuple[tuple[int, str], ...] = (
     (VMODSORT, "ufs, zfs and nfs regular files"),
     (VMODSORT | VVMEXEC, "an executable mapped from ufs or zfs"),

@@ -1,7 +1,7 @@
 """The simulated HAT: translations with hardware ref/mod bits.
 
 Derived from the behaviour of illumos usr/src/uts/i86pc/vm/hat_i86.c and
-usr/src/uts/common/vm/hat.h (CDDL-1.0), as summarised in semantics.md 4.6.
+usr/src/uts/common/vm/hat.h (CDDL-1.0); docs/primitives.md states the contract.
 
 Theory of operation
 -------------------
