@@ -326,6 +326,10 @@ EFAULT = 14
 # A page lock held exclusively is -1 in our p_selock (see vm/page.py).
 SE_WRITER = -1
 
+# page_lock_es's ``es`` flag: the caller wants the exclusive lock and marks
+# the page so that new readers and plain exclusive requests wait (SE_EWANTED).
+SE_EXCL_WANTED = 0x2
+
 PAGE_IO_INUSE = 0x1
 PAGE_IO_WANTED = 0x2
 

@@ -255,7 +255,8 @@ SPECS: dict[str, Spec] = _table(
     Spec("page_list_add", P, "pi"),
     Spec("page_list_sub", P, "p"),
     # page locks (vm/page_lock.py)
-    Spec("page_lock", P, "pemc", "i", before=True),
+    Spec("page_lock", P, "pemc-", "i", before=True),
+    Spec("page_lock_clr_exclwanted", P, "p"),
     Spec("page_trylock", P, "pe", "i", after=_failed),
     Spec("page_unlock", P, "p", after=_always),
     Spec("page_tryupgrade", P, "p", "i", after=_failed),

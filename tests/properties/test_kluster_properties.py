@@ -599,7 +599,9 @@ def build_write(case: WriteCase) -> tuple[Kernel, Any, Any]:
             spec[i] = page_kw(
                 nb["dirty"],
                 nb["mapped"],
-                lock=nb["lock"],
+                # A page whose i/o another thread has in flight is held by that
+                # thread too (shared, as a writer holds it).
+                lock=nb["lock"] or ("S@other" if nb["io"] else None),
                 io=nb["io"],
                 lckcnt=nb["lck"],
                 cowcnt=nb["cow"],

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pvnsim import InvariantViolation, Kernel, check_kernel, make_page
-from pvnsim.flags import P_MOD, P_REF, VMODSORT, VVMLOCK
+from pvnsim.flags import P_MOD, P_REF, PAGE_IO_INUSE, VMODSORT, VVMLOCK
 from pvnsim.vm.kmem import kmem_cache_alloc
-from pvnsim.vm.page import page_vpadd
+from pvnsim.vm.page import page_hashout, page_vpadd
 from pvnsim.vm.validate import (
     check_conservation,
     check_hash,
@@ -144,3 +144,74 @@ def test_io_list_without_locks_is_reported():
     b.p_prev = a
     with pytest.raises(InvariantViolation, match="on an I/O list without holding"):
         check_locks(k)
+
+
+# Findings the testing toolkit used to add on top of check_kernel, and the
+# u_offset_t rule: check_kernel reports every one of them now.
+def _io_lock_without_page_lock(k: Kernel) -> None:
+    pp = make_page(k.vnode("v1"), 0)
+    pp.p_iolock_state, pp.p_ioowner = PAGE_IO_INUSE, "main"
+
+
+def _io_lock_without_holder(k: Kernel) -> None:
+    pp = make_page(k.vnode("v1"), 0, lock="X")
+    pp.p_iolock_state = PAGE_IO_INUSE
+
+
+def _io_holder_without_io_lock(k: Kernel) -> None:
+    pp = make_page(k.vnode("v1"), 0)
+    pp.p_ioowner = "other"
+
+
+def _free_page_locked_by_another_vnodes_walk(k: Kernel) -> None:
+    from pvnsim.flags import VVMLOCK
+
+    k.vnode("walked", v_flag=VVMLOCK)
+    pp = make_page(k.vnode("v1"), 0, cached=True)
+    pp.p_selock, pp.p_sowner = 1, "other"
+
+
+def _misaligned_offset(k: Kernel) -> None:
+    vp = k.vnode("v1")
+    pp = make_page(vp, 0x1000)
+    del k.page_hash[vp][0x1000]
+    pp.p_offset = 0x1001
+    k.page_hash[vp][0x1001] = pp
+
+
+def _offset_beyond_u_offset_t(k: Kernel) -> None:
+    vp = k.vnode("v1")
+    pp = make_page(vp, 0x1000)
+    del k.page_hash[vp][0x1000]
+    pp.p_offset = 1 << 64
+    k.page_hash[vp][1 << 64] = pp
+
+
+def _ewanted_without_identity(k: Kernel) -> None:
+    pp = make_page(k.vnode("v1"), 0, lock="X")
+    page_hashout(pp)
+    pp.p_ewanted = 1
+
+
+@pytest.mark.parametrize(
+    ("build", "message"),
+    [
+        (_io_lock_without_page_lock, "holds its i/o lock without its page lock"),
+        (_io_lock_without_holder, "i/o locked but records no holder"),
+        (_io_holder_without_io_lock, "i/o lock free but records holder 'other'"),
+        (_free_page_locked_by_another_vnodes_walk, "no pvn_vplist_dirty walks its vnode"),
+        (_misaligned_offset, "not a page-aligned u_offset_t"),
+        (_offset_beyond_u_offset_t, "not a page-aligned u_offset_t"),
+        (_ewanted_without_identity, "no identity but is wanted exclusively"),
+    ],
+)
+def test_check_kernel_reports_what_the_testing_toolkit_used_to_add(build, message):
+    """check_kernel is the one validator: it names each of these broken states."""
+    from pvnsim.testing import check_invariants
+
+    k = Kernel(total_pages=32)
+    build(k)
+    with pytest.raises(InvariantViolation, match=message):
+        check_kernel(k)
+    with pytest.raises(InvariantViolation, match=message):
+        check_invariants(k)

@@ -46,7 +46,7 @@ from pvnsim.flags import (
     VVMEXEC,
 )
 from pvnsim.kernel import VmStats
-from pvnsim.vm import hat_map, hat_touch, ring
+from pvnsim.vm import hat_map, hat_touch, page_io_unlock, ring
 from pvnsim.vm.describe import vnode_pages
 
 ZERO_STATS = VmStats().as_dict()
@@ -383,6 +383,7 @@ def test_getdirty_trylock_failure_unlocks_and_returns_0(roomy, flags):
     assert pp.p_selock == 0
     assert pp.p_iolock_state & PAGE_IO_INUSE and pp.p_ioowner == "other"
     assert pp.p_nrm == P_MOD and [m.hw for m in pp.p_mapping] == [P_MOD]
+    page_io_unlock(pp)  # the other thread's i/o completes (an i/o lock needs a page lock)
     check_kernel(k)
 
 
@@ -408,6 +409,7 @@ def test_getdirty_blocking_io_lock_waits_for_other_thread(roomy, flags):
     assert pp.p_selock == (-1 if flags & (B_INVAL | B_FREE) else 1)
     assert pp.p_ioowner == "other"
     assert pp.p_nrm == P_MOD and [m.hw for m in pp.p_mapping] == [P_MOD]
+    page_io_unlock(pp)  # the other thread's i/o completes
     check_kernel(k)
 
 

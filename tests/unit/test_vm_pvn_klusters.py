@@ -34,7 +34,7 @@ from pvnsim.flags import (
     VISSWAP,
     VSWAPLIKE,
 )
-from pvnsim.vm import page_add
+from pvnsim.vm import page_add, page_io_unlock
 from pvnsim.vm.describe import vnode_pages
 
 PS = 4096
@@ -749,6 +749,7 @@ def _check_io_other(k, vp, off, p, flags):
     assert p.p_selock == 0
     assert p.p_iolock_state & PAGE_IO_INUSE and p.p_ioowner == "other"
     assert p.p_nrm & P_MOD
+    page_io_unlock(p)  # the other thread's i/o completes (an i/o lock needs a page lock)
 
 
 def _check_clean(k, vp, off, p, flags):

@@ -545,7 +545,7 @@ def test_vplist_dirty_vmodsort_clean_io_locked_page_async_falls_through() -> Non
     k = roomy_kernel()
     vp = k.vnode("v1", v_flag=VMODSORT)
     make_page(vp, 0, nrm=P_REF, at="tail")
-    busy = make_page(vp, 4096, nrm=P_REF, io="other", at="tail")
+    busy = make_page(vp, 4096, nrm=P_REF, lock="S@other", io="other", at="tail")
     make_page(vp, 8192, nrm=P_MOD | P_REF, maps=("-",), at="tail")
     t = k.trace_on()
     put = Putapage()
@@ -559,7 +559,8 @@ def test_vplist_dirty_vmodsort_clean_io_locked_page_async_falls_through() -> Non
         "pvn_getdirty(v1@0x2000, B_ASYNC) = 1",
         "pvn_getdirty(v1@0x1000, B_ASYNC) = 0",
     ]
-    assert busy.p_selock == 0 and busy.p_ioowner == "other"
+    # The walk's shared hold is dropped; the writer's own stays.
+    assert busy.p_selock == 1 and busy.p_sowner == "other" and busy.p_ioowner == "other"
     # c1 is the stop page: only tested, never locked nor passed to pvn_getdirty.
     assert [e.format() for e in t if "v1@0x0" in e.args] == [
         "hat_ismod(v1@0x0) = 0",

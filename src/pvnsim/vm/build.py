@@ -26,7 +26,7 @@ from pvnsim.vm.page import (
     page_vpadd,
     page_vpsub,
 )
-from pvnsim.vm.page_lock import io_take, take
+from pvnsim.vm.page_lock import io_take, take, want_excl
 from pvnsim.vm.vm_page import page_create_putback, page_create_reserve
 
 if TYPE_CHECKING:
@@ -53,6 +53,7 @@ def make_page(
     io: str | None = None,
     at: str = "head",
     data: bytes | None = None,
+    ewanted: bool = False,
 ) -> Page:
     """Give ``vp`` a resident page at ``off`` in the stated condition.
 
@@ -70,6 +71,8 @@ def make_page(
         io: ``None``, ``"me"`` or ``"other"``: who holds the i/o lock.
         at: ``"head"`` or ``"tail"`` of v_pages.
         data: initial contents (at most PAGESIZE bytes).
+        ewanted: another thread waits for the page's exclusive lock
+            (SE_EWANTED): trylocks, shared locks and upgrades fail.
 
     Raises:
         UsageError: misaligned or duplicate offset, no free memory, or an
@@ -91,7 +94,7 @@ def make_page(
     for m in maps:
         if m not in _HW:
             raise UsageError(f"make_page: translation bits must be one of {sorted(_HW)}, not {m!r}")
-    if cached and (maps or lock or io or lckcnt or cowcnt or nrm):
+    if cached and (maps or lock or io or lckcnt or cowcnt or nrm or ewanted):
         raise UsageError("make_page: a cached page must be clean, unmapped, unlocked and idle")
     if data is not None and len(data) > k.pagesize:
         raise UsageError("make_page: data is longer than a page")
@@ -122,6 +125,8 @@ def make_page(
             take(pp, SE_EXCL, "other")
         if io is not None:
             io_take(pp, me if io == "me" else "other")
+        if ewanted:
+            want_excl(pp)
         if cached:
             page_list_add(pp, 0)
     return pp

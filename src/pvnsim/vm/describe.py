@@ -72,7 +72,11 @@ def page_summary(pp: Page) -> str:
     extra = ""
     if pp.p_lckcnt or pp.p_cowcnt:
         extra = f" lck={pp.p_lckcnt} cow={pp.p_cowcnt}"
-    return f"{page_name(pp)} lock={lock_text(pp)}{io} nrm={_bits(pp)} map={_maps(pp)}{extra}{free}"
+    wanted = " ewanted" if pp.p_ewanted else ""
+    return (
+        f"{page_name(pp)} lock={lock_text(pp)}{wanted}{io} nrm={_bits(pp)} "
+        f"map={_maps(pp)}{extra}{free}"
+    )
 
 
 def vnode_pages(vp: Vnode) -> list[Page]:
@@ -169,6 +173,7 @@ def _page_state(pp: Page) -> tuple[object, ...]:
     return (
         page_name(pp),
         pp.p_selock,
+        pp.p_ewanted,
         repr(pp.p_sowner),
         pp.p_iolock_state,
         pp.p_nrm,

@@ -42,6 +42,7 @@ from pvnsim.errors import KernelPanic
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, P_SWAP, PAGE_IO_INUSE, VISSWAP, VMODSORT
 from pvnsim.hooks import implements
 from pvnsim.vm.mutex import mutex_enter, mutex_exit
+from pvnsim.vm.page_lock import page_lock_clr_exclwanted
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -108,13 +109,16 @@ class Page:
     contents, allocated on first use) and ``p_id`` (a serial number).
 
     ``p_selock`` is 0 when unlocked, the number of readers when shared, and
-    -1 when exclusive.
+    -1 when exclusive.  ``p_ewanted`` (1 or 0) is the SE_EWANTED bit illumos
+    keeps inside p_selock: a thread waits for the exclusive lock, so new
+    readers and plain exclusive requests must wait too.
     """
 
     __slots__ = (
         "kernel",
         "p_cowcnt",
         "p_data",
+        "p_ewanted",
         "p_fsdata",
         "p_hash",
         "p_id",
@@ -144,6 +148,7 @@ class Page:
         self.p_vpprev: Page = self
         self.p_hash: Any = None
         self.p_selock = 0
+        self.p_ewanted = 0
         self.p_sowner: str | list[str] | None = None
         self.p_iolock_state = 0
         self.p_ioowner: str | None = None
@@ -424,6 +429,10 @@ def page_hashout(pp: Page) -> None:
     pp.p_vnode = None
     pp.p_offset = NOOFFSET
     pp.p_fsdata = 0
+    if pp.p_ewanted:
+        # The identity is gone: whoever wanted this page exclusively wakes
+        # up and finds it is not the page it wanted.
+        page_lock_clr_exclwanted(pp)
     return None
 
 

@@ -26,9 +26,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pvnsim.errors import KernelAssertionError, KernelPanic
-from pvnsim.flags import P_FREE, P_RECLAIM, PAGE_IO_INUSE, SE_EXCL, Reclaim, Se
+from pvnsim.flags import (
+    P_FREE,
+    P_RECLAIM,
+    PAGE_IO_INUSE,
+    SE_EXCL,
+    SE_EXCL_WANTED,
+    SE_SHARED,
+    Reclaim,
+    Se,
+)
 from pvnsim.hooks import implements, sleep
-from pvnsim.vm.page import page_name
 
 if TYPE_CHECKING:
     from pvnsim.vm.mutex import KMutex
@@ -42,6 +50,7 @@ __all__ = [
     "page_io_unlock",
     "page_io_wait",
     "page_lock",
+    "page_lock_clr_exclwanted",
     "page_trylock",
     "page_tryupgrade",
     "page_unlock",
@@ -62,8 +71,14 @@ def _add_reader(pp: Page, who: str) -> None:
     pp.p_selock += 1
 
 
-def grantable(pp: Page, se: int) -> bool:
-    """Whether ``pp``'s page lock could be taken in mode ``se`` now."""
+def grantable(pp: Page, se: int, es: int = 0) -> bool:
+    """Whether ``pp``'s page lock could be taken in mode ``se`` now.
+
+    While a thread wants the page exclusively (SE_EWANTED) only that kind
+    of request (``es`` SE_EXCL_WANTED) may take it.
+    """
+    if pp.p_ewanted and not es & SE_EXCL_WANTED:
+        return False
     if se == SE_EXCL:
         return pp.p_selock == 0
     return pp.p_selock >= 0
@@ -86,6 +101,12 @@ def take(pp: Page, se: int, who: str) -> None:
         _add_reader(pp, who)
 
 
+def want_excl(pp: Page) -> None:
+    """Mark ``pp`` as wanted exclusively by a waiting thread (SE_EWANTED), as
+    page_lock_es does for a caller that must wait; for building states."""
+    pp.p_ewanted = 1
+
+
 def io_take(pp: Page, who: str) -> None:
     """Grant ``pp``'s i/o lock to ``who`` (it must be free)."""
     pp.p_iolock_state |= PAGE_IO_INUSE
@@ -93,17 +114,54 @@ def io_take(pp: Page, who: str) -> None:
 
 
 @implements
-def page_lock(pp: Page, se: Se | int, lock: KMutex | None, reclaim: Reclaim | int) -> int:
+def page_lock(
+    pp: Page, se: Se | int, lock: KMutex | None, reclaim: Reclaim | int, es: int = 0
+) -> int:
     """Lock ``pp`` in mode ``se``; 0 (after dropping and retaking ``lock``) if it had to wait.
 
-    With ``reclaim`` P_RECLAIM a free page is taken off its list as well.
+    page_lock.c's page_lock_es (page_lock is page_lock_es with ``es`` 0).
+    With ``reclaim`` P_RECLAIM a free page is locked exclusively and taken
+    off its list, then downgraded if a shared lock was asked for.  While
+    another thread wants the page exclusively (SE_EWANTED) readers and plain
+    exclusive requests wait; with ``es`` SE_EXCL_WANTED the caller is such a
+    thread: if it must wait it sets SE_EWANTED, and taking the lock clears it.
     """
     k = pp.kernel
     if k.hooks is not None and k.hooks.entering != "page_lock":
-        return k.hooks.around("page_lock", pp, se, lock, reclaim)  # type: ignore[no-any-return]
-    if pp.p_selock != 0 if se == SE_EXCL else pp.p_selock < 0:  # not grantable
+        return k.hooks.around("page_lock", pp, se, lock, reclaim, es)  # type: ignore[no-any-return]
+    upgraded = False
+    reclaim_it = False
+    if reclaim == P_RECLAIM and pp.p_state & P_FREE:
+        # A free page is reclaimed under the exclusive lock.
+        reclaim_it = True
+        if se == SE_SHARED:
+            upgraded = True
+            se = SE_EXCL
+    got = False
+    if se == SE_EXCL:
+        if pp.p_ewanted and not es & SE_EXCL_WANTED:
+            pass  # another thread is first in line for the exclusive lock
+        elif pp.p_selock == 0:
+            pp.p_selock = -1
+            pp.p_sowner = k.curthread
+            pp.p_ewanted = 0  # granted: our own want, if any, is met
+            got = True
+        elif es & SE_EXCL_WANTED:
+            pp.p_ewanted = 1
+    elif pp.p_selock >= 0 and not pp.p_ewanted:
+        # _add_reader(pp, k.curthread), its first-reader case written out:
+        # once per page a synchronous walk visits.
+        if pp.p_selock == 0:
+            pp.p_selock = 1
+            pp.p_sowner = k.curthread
+        else:
+            _add_reader(pp, k.curthread)
+        got = True
+    if not got:
         mode = "SE_EXCL" if se == SE_EXCL else "SE_SHARED"
-        what = f"page lock of {page_name(pp)} ({mode})"
+        what = f"page lock of {pp.name} ({mode})"
+        if pp.p_ewanted and not es & SE_EXCL_WANTED:
+            what += ", wanted exclusively"
         if k.sched is None:
             sleep(k, what, holder(pp), lambda: False)
         from pvnsim.vm.mutex import mutex_enter, mutex_exit
@@ -115,39 +173,43 @@ def page_lock(pp: Page, se: Se | int, lock: KMutex | None, reclaim: Reclaim | in
             k,
             what,
             holder(pp),
-            lambda: grantable(pp, se) or (pp.p_vnode, pp.p_offset) != ident,
+            lambda: grantable(pp, se, es) or (pp.p_vnode, pp.p_offset) != ident,
         )
         if lock is not None:
             mutex_enter(lock)
         return 0
-    if reclaim == P_RECLAIM and pp.p_state & P_FREE:
+    if reclaim_it:
         from pvnsim.vm.vm_page import page_reclaim
 
-        take(pp, SE_EXCL, k.curthread)
         if not page_reclaim(pp, lock):
             return 0
-        if se != SE_EXCL:
+        if upgraded:
             page_downgrade(pp)
-        return 1
-    # take(pp, se, k.curthread), written out for the two cases every walk
-    # meets (an exclusive lock, or the first reader): once per page a walk visits.
-    if se == SE_EXCL:
-        pp.p_selock = -1
-        pp.p_sowner = k.curthread
-    elif pp.p_selock == 0:
-        pp.p_selock = 1
-        pp.p_sowner = k.curthread
-    else:
-        _add_reader(pp, k.curthread)
     return 1
 
 
 @implements
+def page_lock_clr_exclwanted(pp: Page) -> None:
+    """Clear SE_EWANTED: the thread that wanted ``pp`` exclusively gives up
+    (page_hashout does this too: the page's identity is gone)."""
+    k = pp.kernel
+    if k.hooks is not None and k.hooks.entering != "page_lock_clr_exclwanted":
+        return k.hooks.around("page_lock_clr_exclwanted", pp)  # type: ignore[no-any-return]
+    pp.p_ewanted = 0
+    return None
+
+
+@implements
 def page_trylock(pp: Page, se: Se | int) -> int:
-    """Lock ``pp`` in mode ``se`` if that needs no waiting; 1 on success."""
+    """Lock ``pp`` in mode ``se`` if that needs no waiting; 1 on success.
+
+    Fails whenever a thread wants the page exclusively (SE_EWANTED).
+    """
     k = pp.kernel
     if k.hooks is not None and k.hooks.entering != "page_trylock":
         return k.hooks.around("page_trylock", pp, se)  # type: ignore[no-any-return]
+    if pp.p_ewanted:
+        return 0  # a thread waits for the exclusive lock: nobody jumps the queue
     if se == SE_EXCL:
         if pp.p_selock != 0:
             return 0
@@ -173,7 +235,7 @@ def page_unlock(pp: Page) -> None:
         pp.p_sowner = None
         return None
     if selock == 0:
-        raise KernelPanic(f"page_unlock: page {page_name(pp)} is not locked")
+        raise KernelPanic(f"page_unlock: page {pp.name} is not locked")
     pp.p_selock -= 1
     owner = pp.p_sowner
     if isinstance(owner, list):
@@ -186,11 +248,14 @@ def page_unlock(pp: Page) -> None:
 
 @implements
 def page_tryupgrade(pp: Page) -> int:
-    """Turn the caller's single shared hold into an exclusive one; 1 on success."""
+    """Turn the caller's single shared hold into an exclusive one; 1 on success.
+
+    Fails while another thread wants the page exclusively (SE_EWANTED).
+    """
     k = pp.kernel
     if k.hooks is not None and k.hooks.entering != "page_tryupgrade":
         return k.hooks.around("page_tryupgrade", pp)  # type: ignore[no-any-return]
-    if pp.p_selock != 1:
+    if pp.p_selock != 1 or pp.p_ewanted:
         return 0
     pp.p_selock = -1
     pp.p_sowner = k.curthread
@@ -204,7 +269,7 @@ def page_downgrade(pp: Page) -> None:
     if k.hooks is not None and k.hooks.entering != "page_downgrade":
         return k.hooks.around("page_downgrade", pp)  # type: ignore[no-any-return]
     if pp.p_selock >= 0:
-        raise KernelAssertionError(f"page_downgrade: page {page_name(pp)} is not held exclusively")
+        raise KernelAssertionError(f"page_downgrade: page {pp.name} is not held exclusively")
     pp.p_selock = 1
     return None
 
@@ -223,7 +288,7 @@ def page_io_lock(pp: Page) -> None:
     if k.hooks is not None and k.hooks.entering != "page_io_lock":
         return k.hooks.around("page_io_lock", pp)  # type: ignore[no-any-return]
     if pp.p_iolock_state & PAGE_IO_INUSE:
-        sleep(k, f"i/o lock of {page_name(pp)}", pp.p_ioowner, lambda: _io_free(pp))
+        sleep(k, f"i/o lock of {pp.name}", pp.p_ioowner, lambda: _io_free(pp))
     pp.p_iolock_state |= PAGE_IO_INUSE  # io_take(pp, k.curthread), written out
     pp.p_ioowner = k.curthread
     return None
@@ -266,7 +331,7 @@ def page_io_wait(pp: Page) -> None:
     if k.hooks is not None and k.hooks.entering != "page_io_wait":
         return k.hooks.around("page_io_wait", pp)  # type: ignore[no-any-return]
     if pp.p_iolock_state & PAGE_IO_INUSE:
-        sleep(k, f"i/o lock of {page_name(pp)}", pp.p_ioowner, lambda: _io_free(pp))
+        sleep(k, f"i/o lock of {pp.name}", pp.p_ioowner, lambda: _io_free(pp))
     return None
 
 

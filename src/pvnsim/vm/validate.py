@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 _TAG = PVN_VPLIST_HASH_TAG
+_U64 = 1 << 64
 _FREE_BITS = P_REF | P_MOD | P_RO
 _NO_BUCKET: dict[int, Page] = {}
 
@@ -178,8 +179,10 @@ def check_lists(k: Kernel) -> None:
 
 
 def check_hash(k: Kernel) -> None:
-    """The page hash and the vnode lists hold exactly the same pages."""
+    """The page hash and the vnode lists hold exactly the same pages, at
+    page-aligned offsets below 2^64 (u_offset_t)."""
     page_hash = k.page_hash
+    mask = k.pageoffset
     for vp in k.vnodes:
         bucket = page_hash.get(vp, _NO_BUCKET)
         get = bucket.get
@@ -199,7 +202,12 @@ def check_hash(k: Kernel) -> None:
                     break
         for off, pp in bucket.items():
             if pp.p_vnode is not vp or pp.p_offset != off:
-                _fail(f"hash entry ({vp.v_name}, {off}) holds {page_name(pp)}")
+                _fail(f"hash entry ({vp.v_name}, {off:#x}) holds {page_name(pp)}")
+            if off & mask or not 0 <= off < _U64:
+                _fail(
+                    f"page {page_name(pp)}: offset is not a page-aligned u_offset_t "
+                    f"(PAGESIZE {k.pagesize:#x})"
+                )
         if on_list != len(bucket):
             _fail(f"vnode {vp.v_name}: {len(bucket)} pages hashed but {on_list} on v_pages")
 
@@ -307,7 +315,9 @@ def check_vmodsort(k: Kernel) -> None:
 
 
 def check_lock_words(k: Kernel) -> None:
-    """Lock words valid, holders recorded, I/O-list pages hold both locks."""
+    """Lock words valid, holders recorded, I/O-list pages hold both locks; an
+    i/o-locked page in use holds its page lock; SE_EWANTED only on a page
+    with an identity."""
     for pp in k.pages:
         selock = pp.p_selock
         if selock == 0:
@@ -322,11 +332,23 @@ def check_lock_words(k: Kernel) -> None:
         if pp.p_next is not pp and not pp.p_state & P_FREE:
             if not pp.p_iolock_state & PAGE_IO_INUSE or selock == 0:
                 _fail(f"{_name(pp)} is on an I/O list without holding its page and i/o locks")
+        if pp.p_iolock_state & PAGE_IO_INUSE:
+            if selock == 0 and not pp.p_state & P_FREE:
+                _fail(f"{_name(pp)} holds its i/o lock without its page lock")
+            if pp.p_ioowner is None:
+                _fail(f"{_name(pp)} is i/o locked but records no holder")
+        elif pp.p_ioowner is not None:
+            _fail(f"{_name(pp)}: i/o lock free but records holder {pp.p_ioowner!r}")
+        if pp.p_ewanted not in (0, 1):
+            _fail(f"{_name(pp)}: invalid SE_EWANTED bit {pp.p_ewanted!r}")
+        if pp.p_ewanted and pp.p_vnode is None:
+            _fail(f"{_name(pp)} has no identity but is wanted exclusively (SE_EWANTED)")
 
 
 def check_free_pages(k: Kernel) -> None:
-    """A free page is idle: unmapped, not i/o-locked, no bits, locked only by a walk."""
-    walking: bool | None = None
+    """A free page is idle: unmapped, not i/o-locked, no bits, locked only by
+    the walk of its own vnode (pvn_vplist_dirty locks cached pages with
+    P_NO_RECLAIM)."""
     for pp in k.pages:
         if not pp.p_state & P_FREE:
             continue
@@ -339,10 +361,12 @@ def check_free_pages(k: Kernel) -> None:
         if pp.p_nrm & _FREE_BITS:
             _fail(f"free {_name(pp)} has ref/mod bits {pp.p_nrm:#x}")
         if pp.p_selock:
-            if walking is None:
-                walking = any(vp.v_flag & VVMLOCK for vp in k.vnodes)
-            if not walking:
-                _fail(f"free {_name(pp)} is locked ({pp.p_selock}) while no pvn_vplist_dirty runs")
+            vp = pp.p_vnode
+            if vp is None or not vp.v_flag & VVMLOCK:
+                _fail(
+                    f"free {_name(pp)} is locked by {pp.p_sowner!r} "
+                    "but no pvn_vplist_dirty walks its vnode"
+                )
 
 
 def check_locks(k: Kernel) -> None:
@@ -382,6 +406,8 @@ def invariants_hold(k: Kernel, in_flight: bool = False) -> bool:
         ):
             return False
         page_hash = k.page_hash
+        mask = k.pageoffset
+        u64 = _U64
         sort_on = k.pvn_vmodsort_supported
         tag = _TAG
         free_flag = P_FREE
@@ -410,7 +436,11 @@ def invariants_hold(k: Kernel, in_flight: bool = False) -> bool:
                         return False
                     if pp.p_hash is tag:
                         count += 1
-                    elif bucket[pp.p_offset] is not pp:
+                    elif (
+                        bucket[pp.p_offset] is not pp
+                        or pp.p_offset & mask
+                        or not 0 <= pp.p_offset < u64
+                    ):
                         return False
                     if pp.p_iolock_state & PAGE_IO_INUSE:
                         io = True
@@ -438,7 +468,11 @@ def invariants_hold(k: Kernel, in_flight: bool = False) -> bool:
                         return False
                     if pp.p_hash is tag:
                         count += 1
-                    elif bucket[pp.p_offset] is not pp:
+                    elif (
+                        bucket[pp.p_offset] is not pp
+                        or pp.p_offset & mask
+                        or not 0 <= pp.p_offset < u64
+                    ):
                         return False
                     pp = nxt
                     if pp is head:
@@ -503,6 +537,11 @@ def invariants_hold(k: Kernel, in_flight: bool = False) -> bool:
         whole: set[Page] | None = None
         for pp in pages:
             selock = pp.p_selock
+            io_state = pp.p_iolock_state
+            if (io_state & PAGE_IO_INUSE) != (pp.p_ioowner is not None):
+                return False  # an i/o lock without its holder, or a holder without it
+            if pp.p_ewanted and (pp.p_ewanted != 1 or pp.p_vnode is None):
+                return False
             if pp.p_state & free_flag:
                 # A free page: idle (check_free_pages), counted by identity
                 # (check_conservation), its lock word valid.
@@ -522,12 +561,18 @@ def invariants_hold(k: Kernel, in_flight: bool = False) -> bool:
                     if pp.p_sowner is not None:
                         return False
                     continue
-                if not walks:
-                    return False
+                owner_vp = pp.p_vnode
+                if owner_vp is None or not owner_vp.v_flag & VVMLOCK:
+                    return False  # a free page is locked only by its own vnode's walk
             elif selock == 0:
                 # In use and unlocked: no holder, has identity (else lost),
-                # on no I/O list (which needs both locks).
-                if pp.p_sowner is not None or pp.p_vnode is None or pp.p_next is not pp:
+                # on no I/O list (which needs both locks), not i/o-locked.
+                if (
+                    pp.p_sowner is not None
+                    or pp.p_vnode is None
+                    or pp.p_next is not pp
+                    or io_state & PAGE_IO_INUSE
+                ):
                     return False
                 continue
             elif pp.p_next is not pp:
