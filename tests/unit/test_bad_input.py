@@ -341,7 +341,6 @@ def _set_pp(**state: Any) -> Spoil:
         case("flag_b_read", S(flags=B_READ)),
         case("flag_b_error", S(flags=B_ERROR)),
         case("negative_flags", S(flags=-1)),
-        case("vp_len_zero", S(vp_len=0)),
         case("negative_vp_off", S(vp_off=-4096)),
         case("page_of_other_vnode", _set_pp(vp=lambda e: e.vp2, nrm=P_MOD, lock="S", io="me")),
         case("page_of_other_kernel", _set_pp(vp=lambda e: e.w, nrm=P_MOD, lock="S", io="me")),
@@ -504,7 +503,6 @@ def _no_marker_cache(e: Env, a: Args) -> None:
     [
         case("vchr_vnode_with_pages", _vchr(True)),
         case("vchr_vnode_without_pages", _vchr(False)),
-        case("misaligned_off", S(off=100)),
         case("negative_off", S(off=-4096)),
         case("unknown_flag_bits", S(flags=UNKNOWN)),
         case("flag_b_read", S(flags=B_READ)),
@@ -516,7 +514,7 @@ def _no_marker_cache(e: Env, a: Args) -> None:
     ],
 )
 def test_vplist_dirty_bad_input(spoil: Spoil, consistent: bool) -> None:
-    """pvn_vplist_dirty rejects a VCHR vnode, a misaligned offset, bad flags and a non-callable putapage.
+    """pvn_vplist_dirty rejects a VCHR vnode, an offset no u_offset_t holds, bad flags and a non-callable putapage.
 
     Why: ASSERT(vp->v_type != VCHR) comes first (vm_pvn.c L755, before the
     v_pages test of L757); flags are {B_ASYNC, B_INVAL, B_FREE, B_DONTNEED,
@@ -589,8 +587,8 @@ def test_vpzero_bad_input(spoil: Spoil, consistent: bool) -> None:
     [
         case("getpage_none", S(getpage=None)),
         case("getpage_not_callable", S(getpage=0)),
-        case("misaligned_off", S(off=100)),
         case("len_zero", S(len=0)),
+        case("range_reaches_the_last_page", S(off=(1 << 64) - 8192, len=8192, plsz=8192)),
         case("len_negative", S(len=-4096)),
         case("plsz_smaller_than_len", S(plsz=4096)),
         case("plsz_negative", S(plsz=-1)),
@@ -632,7 +630,7 @@ def _plist_with_marker(e: Env, a: Args) -> None:
         case("pl_not_a_list", S(pl=(None, None, None))),
         case("pl_too_short", S(pl=[None, None])),
         case("pl_too_short_for_plsz_0", S(plsz=0, pl=[None])),
-        case("misaligned_off", S(off=100)),
+        case("off_beyond_u_offset_t", S(off=1 << 64)),
         case("negative_plsz", S(plsz=-1)),
         case("negative_io_len", S(io_len=-1)),
         case("rw_not_a_seg_rw", S(rw=99)),

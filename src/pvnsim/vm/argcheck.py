@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import UsageError
 from pvnsim.flags import ALL_BUF_FLAGS, P_FREE, PAGE_IO_INUSE, BufFlag, SegRw, flag_names
+from pvnsim.vm.cint import U_OFFSET_T, in_range
 from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, Page
 from pvnsim.vm.vnode import Vnode
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "check_aligned",
     "check_callable",
+    "check_ctype",
     "check_flags",
     "check_int",
     "check_page",
@@ -49,11 +51,21 @@ def check_int(routine: str, name: str, value: Any, *, minimum: int | None = 0) -
     return int(value)
 
 
+def check_ctype(routine: str, name: str, value: Any, ctype: str) -> int:
+    """``value`` must be an int (not bool) that a C variable of ``ctype`` can hold."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{routine}: {name} must be an int, not {type(value).__name__}")
+    number = int(value)
+    if not in_range(ctype, number):
+        raise UsageError(f"{routine}: {name}={number} does not fit a {ctype}")
+    return number
+
+
 def check_aligned(routine: str, k: Kernel, name: str, value: Any) -> int:
-    """``value`` must be a non-negative multiple of PAGESIZE."""
-    if type(value) is int and value >= 0 and not value & k.pageoffset:
+    """``value`` must be a page-aligned u_offset_t."""
+    if type(value) is int and 0 <= value <= U_OFFSET_T and not value & k.pageoffset:
         return value
-    checked = check_int(routine, name, value)
+    checked = check_ctype(routine, name, value, "u_offset_t")
     if checked & k.pageoffset:
         raise UsageError(
             f"{routine}: {name}={checked:#x} is not aligned to PAGESIZE ({k.pagesize:#x})"

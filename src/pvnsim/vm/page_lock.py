@@ -138,6 +138,7 @@ def page_lock(
             upgraded = True
             se = SE_EXCL
     got = False
+    mark_wanted = False
     if se == SE_EXCL:
         if pp.p_ewanted and not es & SE_EXCL_WANTED:
             pass  # another thread is first in line for the exclusive lock
@@ -147,7 +148,7 @@ def page_lock(
             pp.p_ewanted = 0  # granted: our own want, if any, is met
             got = True
         elif es & SE_EXCL_WANTED:
-            pp.p_ewanted = 1
+            mark_wanted = True  # set below, once we know we may sleep
     elif pp.p_selock >= 0 and not pp.p_ewanted:
         # _add_reader(pp, k.curthread), its first-reader case written out:
         # once per page a synchronous walk visits.
@@ -164,6 +165,8 @@ def page_lock(
             what += ", wanted exclusively"
         if k.sched is None:
             sleep(k, what, holder(pp), lambda: False)
+        if mark_wanted:
+            pp.p_ewanted = 1
         from pvnsim.vm.mutex import mutex_enter, mutex_exit
 
         ident = (pp.p_vnode, pp.p_offset)

@@ -23,19 +23,20 @@ from pvnsim.vm import vm_pvn as _pvn
 from pvnsim.vm.argcheck import (
     check_aligned,
     check_callable,
+    check_ctype,
     check_flags,
-    check_int,
     check_page,
     check_plist,
     check_rw,
     check_vnode,
 )
 from pvnsim.vm.seg import Seg
+from pvnsim.vm.vm_pvn import PageSlots
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
     from pvnsim.vm.page import Page
-    from pvnsim.vm.vm_pvn import GetpageFn, Kluster, PageCheckFn, PutapageFn
+    from pvnsim.vm.vm_pvn import GetpageFn, Kluster, PageArray, PageCheckFn, PutapageFn
     from pvnsim.vm.vnode import Vnode
 
 __all__ = [
@@ -63,7 +64,19 @@ def _check_seg(routine: str, k: Kernel, seg: Any) -> None:
         raise UsageError(f"{routine}: segment {seg.name} belongs to another kernel")
 
 
-# -- the checks --------------------------------------------------------------
+# -- the checks ----------------------------------------------------------------
+#
+# Each check refuses only what the C asserts (the ASSERTs at a port's entry
+# are the port's own first statements, not repeated here), what the C type
+# of an argument cannot hold, or what would corrupt the model; docs/model.md
+# lists every check with its reason.
+
+
+def _check_pl(routine: str, pl: Any, slots: int) -> None:
+    if not isinstance(pl, (list, PageSlots)):
+        raise UsageError(f"{routine}: pl must be a list or a PageSlots, not {type(pl).__name__}")
+    if builtins.len(pl) < slots:
+        raise UsageError(f"{routine}: pl needs at least {slots} slots, not {builtins.len(pl)}")
 
 
 def check_pvn_read_kluster(
@@ -73,10 +86,10 @@ def check_pvn_read_kluster(
     routine = "pvn_read_kluster"
     k = check_vnode(routine, vp)
     check_aligned(routine, k, "off", off)
-    check_int(routine, "addr", addr)
-    check_int(routine, "vp_off", vp_off)
-    check_int(routine, "vp_len", vp_len, minimum=1)
-    check_int(routine, "isra", int(isra))
+    check_ctype(routine, "addr", addr, "caddr_t")
+    check_ctype(routine, "vp_off", vp_off, "u_offset_t")
+    check_ctype(routine, "vp_len", vp_len, "size_t")
+    check_ctype(routine, "isra", int(isra), "int")
     _check_seg(routine, k, seg)
 
 
@@ -85,8 +98,8 @@ def check_pvn_write_kluster(vp: Any, pp: Any, vp_off: Any, vp_len: Any, flags: A
     routine = "pvn_write_kluster"
     k = check_vnode(routine, vp)
     flags = check_flags(routine, flags, PVN_FLAGS)
-    check_int(routine, "vp_off", vp_off)
-    check_int(routine, "vp_len", vp_len, minimum=1)
+    check_ctype(routine, "vp_off", vp_off, "u_offset_t")
+    check_ctype(routine, "vp_len", vp_len, "size_t")
     locked = "excl" if flags & B_INVAL and not flags & B_FREE else "any"
     check_page(routine, pp, k, vp=vp, locked=locked, io_locked=True)
     if pp.p_next is not pp:
@@ -130,10 +143,14 @@ def check_pvn_init(k: Any) -> None:
 
 
 def check_pvn_vplist_dirty(vp: Any, off: Any, putapage: Any, flags: Any, cred: Any) -> int:
-    """pvn_vplist_dirty's contract (VCHR is the port's own ASSERT); returns the flags."""
+    """pvn_vplist_dirty's contract (VCHR is the port's own ASSERT); returns the flags.
+
+    ``off`` need not be page aligned: the C only compares it with each
+    page's offset.
+    """
     routine = "pvn_vplist_dirty"
     k = check_vnode(routine, vp)
-    check_aligned(routine, k, "off", off)
+    check_ctype(routine, "off", off, "u_offset_t")
     flags = check_flags(routine, flags, PVN_FLAGS)
     check_callable(routine, "putapage", putapage)
     if k.marker_cache is None:
@@ -151,8 +168,8 @@ def check_pvn_vpzero(vp: Any, vplen: Any, zbytes: Any) -> None:
     """pvn_vpzero's contract (VCHR is the port's own ASSERT)."""
     routine = "pvn_vpzero"
     check_vnode(routine, vp)
-    check_int(routine, "vplen", vplen)
-    check_int(routine, "zbytes", zbytes)
+    check_ctype(routine, "vplen", vplen, "u_offset_t")
+    check_ctype(routine, "zbytes", zbytes, "size_t")
     if vp.v_pages is not None and (vp.v_op.getpage is None or vp.v_op.putpage is None):
         raise UsageError(f"{routine}: vnode {vp.v_name} needs getpage and putpage operations")
 
@@ -174,35 +191,41 @@ def check_pvn_getpages(
     routine = "pvn_getpages"
     check_callable(routine, "getpage", getpage)
     k = check_vnode(routine, vp)
-    check_aligned(routine, k, "off", off)
-    check_int(routine, "len", len, minimum=1)
-    check_int(routine, "addr", addr)
+    check_ctype(routine, "off", off, "u_offset_t")
+    check_ctype(routine, "len", len, "size_t")
+    check_ctype(routine, "addr", addr, "caddr_t")
     check_rw(routine, rw)
+    # The C loops from off while below off + len, a PAGESIZE at a time: with
+    # len 0, or a sum past the last page of the offset space, the loop never
+    # starts (the C returns an uninitialised error) or its counter wraps
+    # around 2^64 and it never ends.
+    if len == 0 or off + len > (1 << 64) - k.pagesize:
+        raise UsageError(
+            f"{routine}: [off, off + len) = [{off:#x}, {off + len:#x}) is empty or "
+            "reaches the last page of the offset space (the C's loop would not run, "
+            "or never end)"
+        )
     if pl is not None:
-        if not isinstance(pl, list):
-            raise UsageError(f"{routine}: pl must be a list or None")
-        check_int(routine, "plsz", plsz)
-        if plsz >= len and builtins.len(pl) < k.btopr(plsz) + 1:
-            raise UsageError(f"{routine}: pl needs at least {k.btopr(plsz) + 1} slots")
+        check_ctype(routine, "plsz", plsz, "size_t")
+        if plsz >= len:  # (otherwise the port's ASSERT refuses the call)
+            _check_pl(routine, pl, k.btopr(plsz) + 1)
 
 
 def check_pvn_plist_init(pp: Any, pl: Any, plsz: Any, off: Any, io_len: Any, rw: Any) -> None:
-    """pvn_plist_init's contract."""
+    """pvn_plist_init's contract.  ``off`` need not be page aligned (the C
+    compares it with each page's offset, and releases every page when none
+    matches)."""
     routine = "pvn_plist_init"
-    if not isinstance(pl, list):
-        raise UsageError(f"{routine}: pl must be a list")
     k = check_plist(routine, pp, locked="excl")
-    check_int(routine, "plsz", plsz)
-    check_int(routine, "io_len", io_len)
+    check_ctype(routine, "plsz", plsz, "size_t")
+    check_ctype(routine, "off", off, "u_offset_t")
+    check_ctype(routine, "io_len", io_len, "size_t")
     check_rw(routine, rw)
-    if k is not None:
-        check_aligned(routine, k, "off", off)
+    if k is None:
+        _check_pl(routine, pl, 1)
+    else:
         # The loop stores at least one page and then the terminating NULL.
-        slots = max(k.btopr(plsz), 1) + 1
-        if builtins.len(pl) < slots:
-            raise UsageError(f"{routine}: pl needs at least {slots} slots")
-    elif builtins.len(pl) < 1:
-        raise UsageError(f"{routine}: pl needs at least 1 slot")
+        _check_pl(routine, pl, max(k.btopr(plsz), 1) + 1)
 
 
 # -- the public routines -------------------------------------------------------
@@ -399,7 +422,7 @@ def pvn_getpages(
     off: int,
     len: int,
     protp: Any,
-    pl: list[Page | None] | None,
+    pl: PageArray | None,
     plsz: int,
     seg: Seg | None,
     addr: int,
@@ -427,7 +450,7 @@ def pvn_getpages(
 
 
 def pvn_plist_init(
-    pp: Page | None, pl: list[Page | None], plsz: int, off: int, io_len: int, rw: SegRw | int
+    pp: Page | None, pl: PageArray, plsz: int, off: int, io_len: int, rw: SegRw | int
 ) -> None:
     """Turn a read kluster into the caller's page array.
 

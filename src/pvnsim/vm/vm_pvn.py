@@ -83,6 +83,7 @@ from pvnsim.flags import (
 )
 from pvnsim.hooks import call_back, implements, panic
 from pvnsim.trace import register_line_map
+from pvnsim.vm.cint import CADDR_T, PGCNT_T, SIZE_T, U_OFFSET_T, spgcnt_t, ssize_t
 from pvnsim.vm.hat import (
     hat_clrrefmod,
     hat_ismod,
@@ -152,7 +153,6 @@ __all__ = [
 ]
 
 _U64 = 1 << 64
-_ADDR_MASK = _U64 - 1
 
 #: The credential the C passes as ``kcred`` (opaque to the simulation).
 KCRED: Any = "kcred"
@@ -198,17 +198,26 @@ class Kluster(NamedTuple):
 
 
 class PageSlots:
-    """A view of a page array from some index on: the C's ``page_t **ppp``.
+    """The page-array type every routine that takes ``pl`` accepts: a view of
+    a page array from some index on (the C's ``page_t **``).
 
-    pvn_getpages hands this to the getpage callback, so ``pl[0] = pp`` in the
-    callback stores into the caller's array at the current position.
+    pvn_getpages hands one to its getpage callback at the current slot, so
+    ``pl[0] = pp`` there stores into the caller's array, and the callback
+    may hand it on to pvn_plist_init (the tmpfs pattern).  A plain list is
+    accepted wherever a PageSlots is.
     """
 
     __slots__ = ("_array", "_start")
 
-    def __init__(self, array: list[Page | None], start: int) -> None:
-        self._array = array
-        self._start = start
+    def __init__(self, array: list[Page | None] | PageSlots, start: int = 0) -> None:
+        base: list[Page | None]
+        if isinstance(array, PageSlots):
+            base = array._array
+            start += array._start
+        else:
+            base = array
+        self._array: list[Page | None] = base
+        self._start: int = start
 
     def __getitem__(self, index: int) -> Page | None:
         return self._array[self._start + index]
@@ -218,6 +227,14 @@ class PageSlots:
 
     def __len__(self) -> int:
         return len(self._array) - self._start
+
+    def __repr__(self) -> str:
+        rest = self._array[self._start :]
+        names = ", ".join("NULL" if pp is None else pp.name for pp in rest)
+        return f"PageSlots([{names}])"
+
+
+PageArray = list[Page | None] | PageSlots
 
 
 def _kassert(cond: object, text: str) -> None:
@@ -250,7 +267,7 @@ def pvn_read_kluster(
         return k.hooks.around(  # type: ignore[no-any-return]
             "pvn_read_kluster", vp, off, seg, addr, vp_off, vp_len, isra
         )
-    if not (off >= vp_off and off < vp_off + vp_len):  # L107
+    if not (off >= vp_off and off < (vp_off + vp_len) & U_OFFSET_T):  # L107
         raise UsageError(
             f"pvn_read_kluster: off={off:#x} is outside the window "
             f"[{vp_off:#x}, {vp_off + vp_len:#x})"
@@ -259,7 +276,7 @@ def pvn_read_kluster(
     plist: Page | None = None
 
     # Klustering (and read-ahead) only spends memory above minfree.
-    pagesavail = k.freemem - k.minfree  # type: ignore[operator]  # L113
+    pagesavail = spgcnt_t(k.freemem - k.minfree)  # type: ignore[operator]  # L113
 
     if pagesavail <= 0:  # L115
         if isra:  # L116
@@ -268,16 +285,18 @@ def pvn_read_kluster(
             pagesavail = 1  # L119
 
     # Compare in pages, as the C does to stay clear of 32-bit byte overflow.
-    if pagesavail < (vp_len + k.pageoffset) >> k.pageshift:  # L122: btopr(vp_len)
+    # btopr(vp_len), a uintptr_t, compared as a signed page count:
+    if pagesavail < spgcnt_t(((vp_len + k.pageoffset) & PGCNT_T) >> k.pageshift):  # L122
         # Not enough for the whole window: first drop the part before off.
-        deltab = off - vp_off  # L127
-        vp_len -= deltab  # L128
-        vp_off += deltab  # L129
-        if pagesavail < (vp_len + k.pageoffset) >> k.pageshift:  # L130: btopr(vp_len)
+        deltab = ssize_t(off - vp_off)  # L127
+        vp_len = (vp_len - deltab) & SIZE_T  # L128
+        vp_off = (vp_off + deltab) & U_OFFSET_T  # L129
+        # Here the signed page count meets an unsigned one: compared unsigned.
+        if pagesavail & PGCNT_T < ((vp_len + k.pageoffset) & PGCNT_T) >> k.pageshift:  # L130
             # Still too much: settle for what is available (at least a page).
-            vp_len = k.ptob(pagesavail)  # L135
+            vp_len = (pagesavail << k.pageshift) & SIZE_T  # L135: ptob(pagesavail)
 
-    vp_end = vp_off + vp_len  # L139
+    vp_end = (vp_off + vp_len) & U_OFFSET_T  # L139
     if not (off >= vp_off and off < vp_end):  # L140
         _kassert(False, "off >= vp_off && off < vp_end")  # pragma: no cover
 
@@ -295,12 +314,11 @@ def pvn_read_kluster(
         # Walk backwards from off, prepending each new page, until the window
         # start, a refusal by the segment, or a page that already exists.
         deltab = PAGESIZE  # L158
-        while off >= vp_off + deltab:
+        while off >= (vp_off + deltab) & U_OFFSET_T:
             if SEGOP_KLUSTER(seg, addr, -deltab):  # L164
                 break  # L165
-            # caddr_t arithmetic: the address wraps modulo 2^64 as in C.
             pp = page_create_va(  # L166
-                vp, off - deltab, PAGESIZE, PG_EXCL, seg, (addr - deltab) & _ADDR_MASK
+                vp, (off - deltab) & U_OFFSET_T, PAGESIZE, PG_EXCL, seg, (addr - deltab) & CADDR_T
             )
             if pp is None:
                 break  # L169
@@ -310,28 +328,28 @@ def pvn_read_kluster(
 
         # Then forwards, appending, until the window end.
         deltaf = PAGESIZE  # L178
-        while off + deltaf < vp_end:
+        while (off + deltaf) & U_OFFSET_T < vp_end:
             if SEGOP_KLUSTER(seg, addr, deltaf):  # L184
                 break  # L185
             pp = page_create_va(  # L186
-                vp, off + deltaf, PAGESIZE, PG_EXCL, seg, (addr + deltaf) & _ADDR_MASK
+                vp, (off + deltaf) & U_OFFSET_T, PAGESIZE, PG_EXCL, seg, (addr + deltaf) & CADDR_T
             )
             if pp is None:
                 break  # L189
             plist = page_add(plist, pp)  # L194
             plist = plist.p_next  # L195
             deltaf += PAGESIZE  # L179
-        off = off - deltab  # L197
+        off = (off - deltab) & U_OFFSET_T  # L197
         offp = off
-        lenp = deltab + deltaf  # L198
+        lenp = (deltab + deltaf) & SIZE_T  # L198
         if off < vp_off:  # L199
             _kassert(False, "off >= vp_off")  # pragma: no cover
 
         # A window narrower than the pages covering it (fragments smaller
         # than a page) is reported with its own end, not the page end.
-        if (vp_off + vp_len) < (off + lenp):  # L212
+        if (vp_off + vp_len) & U_OFFSET_T < (off + lenp) & U_OFFSET_T:  # L212
             _kassert(vp_end > off, "vp_end > off")  # L213
-            lenp = vp_end - off  # L214
+            lenp = (vp_end - off) & SIZE_T  # L214
     return Kluster(plist, offp, lenp)  # L220
 
 
@@ -375,8 +393,8 @@ def pvn_write_kluster(
     dirty = pp  # L267
     # Backwards; the comparison is written so the unsigned C never wraps.
     deltab = PAGESIZE  # L273
-    while off >= vp_off + deltab:
-        pp = page_lookup_nowait(vp, off - deltab, se)  # type: ignore[assignment]  # L274
+    while off >= (vp_off + deltab) & U_OFFSET_T:
+        pp = page_lookup_nowait(vp, (off - deltab) & U_OFFSET_T, se)  # type: ignore[assignment]  # L274
         if pp is None:
             break  # L276
         if pvn_getdirty(pp, flags | B_DELWRI) == 0:  # L277
@@ -385,10 +403,10 @@ def pvn_write_kluster(
         deltab += PAGESIZE  # L273
     deltab -= PAGESIZE  # L281
 
-    vp_end = vp_off + vp_len  # L283
+    vp_end = (vp_off + vp_len) & U_OFFSET_T  # L283
     deltaf = PAGESIZE  # L285
-    while off + deltaf < vp_end:
-        pp = page_lookup_nowait(vp, off + deltaf, se)  # type: ignore[assignment]  # L286
+    while (off + deltaf) & U_OFFSET_T < vp_end:
+        pp = page_lookup_nowait(vp, (off + deltaf) & U_OFFSET_T, se)  # type: ignore[assignment]  # L286
         if pp is None:
             break  # L288
         if pvn_getdirty(pp, flags | B_DELWRI) == 0:  # L289
@@ -397,7 +415,7 @@ def pvn_write_kluster(
         dirty = dirty.p_next  # L292
         deltaf += PAGESIZE  # L285
 
-    return Kluster(dirty, off - deltab, deltab + deltaf)  # L295-297
+    return Kluster(dirty, (off - deltab) & U_OFFSET_T, (deltab + deltaf) & SIZE_T)  # L295-297
 
 
 # ---------------------------------------------------------------------------
@@ -980,12 +998,12 @@ def pvn_vpzero(vp: Vnode, vplen: int, zbytes: int) -> None:
     if zbytes == 0 and (PAGESIZE - (vplen & PAGEOFFSET)) == 0:  # L1060
         return None  # pragma: no cover - dead in the C too (the term is 1..PAGESIZE)  # L1061
 
-    if (zbytes + (vplen & MAXBOFFSET)) > MAXBSIZE:  # L1076
+    if (zbytes + (vplen & MAXBOFFSET)) & SIZE_T > MAXBSIZE:  # L1076
         panic(k, "pvn_vptrunc zbytes")  # L1077
     segkmap: Seg = k.segkmap  # type: ignore[assignment]  # set at boot
     count = max(zbytes, PAGESIZE - (vplen & PAGEOFFSET))
     addr = segmap_getmapflt(segkmap, vp, vplen, count, 1, S_WRITE)  # L1078-1079
-    kzero(addr + (vplen & MAXBOFFSET), count, segkmap)  # L1080-1081
+    kzero((addr + (vplen & MAXBOFFSET)) & CADDR_T, count, segkmap)  # L1080-1081
     segmap_release(segkmap, addr, SM_WRITE | SM_ASYNC)  # L1082
     return None
 
@@ -1001,7 +1019,7 @@ def pvn_getpages(
     off: int,
     len: int,
     protp: Any,
-    pl: list[Page | None] | None,
+    pl: PageArray | None,
     plsz: int,
     seg: Seg | None,
     addr: int,
@@ -1029,13 +1047,13 @@ def pvn_getpages(
     # fill the remaining slots.
     slot = 0  # L1122: ppp = pl
     sz = PAGESIZE if pl is not None else 0  # L1123
-    eoff = off + len  # L1124
+    eoff = (off + len) & U_OFFSET_T  # L1124
     xlen = len  # L1125
     err = 0
     o = off  # L1126
     while o < eoff:
-        if o + PAGESIZE >= eoff and pl is not None:  # L1128
-            sz = plsz - (o - off)  # L1133
+        if (o + PAGESIZE) & U_OFFSET_T >= eoff and pl is not None:  # L1128
+            sz = (plsz - (o - off)) & SIZE_T  # L1133
         ppp = PageSlots(pl, slot) if pl is not None else None
         err = call_back(  # L1135
             k,
@@ -1064,9 +1082,9 @@ def pvn_getpages(
             break  # L1145
         if pl is not None:  # L1147
             slot += 1  # L1148
-        o += PAGESIZE  # L1126
-        addr += PAGESIZE
-        xlen -= PAGESIZE
+        o = (o + PAGESIZE) & U_OFFSET_T  # L1126
+        addr = (addr + PAGESIZE) & CADDR_T
+        xlen = (xlen - PAGESIZE) & SIZE_T
     return int(err)  # L1150
 
 
@@ -1077,7 +1095,7 @@ def pvn_getpages(
 @implements
 def pvn_plist_init(
     pp: Page | None,
-    pl: list[Page | None],
+    pl: PageArray,
     plsz: int,
     off: int,
     io_len: int,
@@ -1107,7 +1125,7 @@ def pvn_plist_init(
         pl[0] = None  # L1180
         return None  # L1181
 
-    sz = plsz  # L1184
+    sz = ssize_t(plsz)  # L1184: a size_t kept in an ssize_t
 
     slot = 0  # L1189
     while True:  # L1190: do
