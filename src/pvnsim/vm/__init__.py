@@ -10,29 +10,24 @@ ports; their checked public versions are in ports.py and exported by
 This package exports the primitives the ports call (page_create_va,
 page_lookup, page_lock, hat_pagesync, VN_DISPOSE, ...), for file systems and
 tests written against the model, the way ``trio.lowlevel`` exports trio's
-machinery.  The user's vocabulary (Kernel, Vnode, Page, the twelve ports,
+machinery.  Each checks its arguments first (:mod:`pvnsim.vm.lowlevel`):
+inside the library the ports call the primitives of their own modules, which
+trust their arguments as the C does.  The user's vocabulary (Kernel, Vnode, Page, the twelve ports,
 ...) is exported by :mod:`pvnsim` itself.
 """
 
-from pvnsim.vm.hat import (
-    HatMapping,
-    hat_clrrefmod,
-    hat_ismod,
-    hat_map,
-    hat_page_clrattr,
-    hat_page_getattr,
-    hat_page_is_mapped,
-    hat_page_setattr,
-    hat_pagesync,
-    hat_pageunload,
-    hat_setmod,
-    hat_setmod_only,
-    hat_supported,
-    hat_touch,
-    hat_unmap,
-)
-from pvnsim.vm.kmem import KM_NOSLEEP, KM_SLEEP, KmemCache, kmem_cache_alloc, kmem_cache_free
-from pvnsim.vm.mutex import KCondvar, KMutex, cv_broadcast, cv_wait, mutex_enter, mutex_exit
+from pvnsim.vm import hat as _hat
+from pvnsim.vm import kmem as _kmem
+from pvnsim.vm import mutex as _mutex
+from pvnsim.vm import page as _page
+from pvnsim.vm import page_lock as _page_lock
+from pvnsim.vm import seg as _seg
+from pvnsim.vm import seg_map as _seg_map
+from pvnsim.vm import vm_page as _vm_page
+from pvnsim.vm.hat import HatMapping
+from pvnsim.vm.kmem import KM_NOSLEEP, KM_SLEEP, KmemCache
+from pvnsim.vm.lowlevel import exported
+from pvnsim.vm.mutex import KCondvar, KMutex
 from pvnsim.vm.page import (
     NOOFFSET,
     PAGE_EXCL,
@@ -40,48 +35,69 @@ from pvnsim.vm.page import (
     PAGE_SHARED,
     PP_ISFREE,
     PVN_VPLIST_HASH_TAG,
-    page_add,
-    page_hashin,
-    page_hashout,
     page_iolock_assert,
-    page_list_add,
-    page_list_sub,
     page_name,
-    page_sub,
-    page_vpadd,
-    page_vpsub,
     ring,
 )
-from pvnsim.vm.page_lock import (
-    page_downgrade,
-    page_io_lock,
-    page_io_locked,
-    page_io_trylock,
-    page_io_unlock,
-    page_io_wait,
-    page_lock,
-    page_lock_clr_exclwanted,
-    page_trylock,
-    page_tryupgrade,
-    page_unlock,
-)
-from pvnsim.vm.seg import SEGOP_KLUSTER
-from pvnsim.vm.seg_map import SEGKMAP_BASE, kzero, segmap_getmapflt, segmap_release
-from pvnsim.vm.vm_page import (
-    VN_DISPOSE,
-    fs_dispose,
-    page_create_va,
-    page_destroy,
-    page_destroy_free,
-    page_exists,
-    page_free,
-    page_lookup,
-    page_lookup_nowait,
-    page_reclaim,
-    page_release,
-)
+from pvnsim.vm.seg_map import SEGKMAP_BASE
 from pvnsim.vm.vm_pvn import PVN_FLAGS, marker_constructor
 from pvnsim.vm.vnode import IS_SWAPFSVP, IS_SWAPVP, IS_VMODSORT, page_vnode_mutex
+
+# The primitives, each with its argument contract checked (pvnsim.vm.lowlevel).
+hat_clrrefmod = exported(_hat.hat_clrrefmod)
+hat_ismod = exported(_hat.hat_ismod)
+hat_map = exported(_hat.hat_map)
+hat_page_clrattr = exported(_hat.hat_page_clrattr)
+hat_page_getattr = exported(_hat.hat_page_getattr)
+hat_page_is_mapped = exported(_hat.hat_page_is_mapped)
+hat_page_setattr = exported(_hat.hat_page_setattr)
+hat_pagesync = exported(_hat.hat_pagesync)
+hat_pageunload = exported(_hat.hat_pageunload)
+hat_setmod = exported(_hat.hat_setmod)
+hat_setmod_only = exported(_hat.hat_setmod_only)
+hat_supported = exported(_hat.hat_supported)
+hat_touch = exported(_hat.hat_touch)
+hat_unmap = exported(_hat.hat_unmap)
+kmem_cache_alloc = exported(_kmem.kmem_cache_alloc)
+kmem_cache_free = exported(_kmem.kmem_cache_free)
+cv_broadcast = exported(_mutex.cv_broadcast)
+cv_wait = exported(_mutex.cv_wait)
+mutex_enter = exported(_mutex.mutex_enter)
+mutex_exit = exported(_mutex.mutex_exit)
+page_add = exported(_page.page_add)
+page_hashin = exported(_page.page_hashin)
+page_hashout = exported(_page.page_hashout)
+page_list_add = exported(_page.page_list_add)
+page_list_sub = exported(_page.page_list_sub)
+page_sub = exported(_page.page_sub)
+page_vpadd = exported(_page.page_vpadd)
+page_vpsub = exported(_page.page_vpsub)
+page_downgrade = exported(_page_lock.page_downgrade)
+page_io_lock = exported(_page_lock.page_io_lock)
+page_io_locked = exported(_page_lock.page_io_locked)
+page_io_trylock = exported(_page_lock.page_io_trylock)
+page_io_unlock = exported(_page_lock.page_io_unlock)
+page_io_wait = exported(_page_lock.page_io_wait)
+page_lock = exported(_page_lock.page_lock)
+page_lock_clr_exclwanted = exported(_page_lock.page_lock_clr_exclwanted)
+page_trylock = exported(_page_lock.page_trylock)
+page_tryupgrade = exported(_page_lock.page_tryupgrade)
+page_unlock = exported(_page_lock.page_unlock)
+SEGOP_KLUSTER = exported(_seg.SEGOP_KLUSTER)
+kzero = exported(_seg_map.kzero)
+segmap_getmapflt = exported(_seg_map.segmap_getmapflt)
+segmap_release = exported(_seg_map.segmap_release)
+VN_DISPOSE = exported(_vm_page.VN_DISPOSE)
+fs_dispose = exported(_vm_page.fs_dispose)
+page_create_va = exported(_vm_page.page_create_va)
+page_destroy = exported(_vm_page.page_destroy)
+page_destroy_free = exported(_vm_page.page_destroy_free)
+page_exists = exported(_vm_page.page_exists)
+page_free = exported(_vm_page.page_free)
+page_lookup = exported(_vm_page.page_lookup)
+page_lookup_nowait = exported(_vm_page.page_lookup_nowait)
+page_reclaim = exported(_vm_page.page_reclaim)
+page_release = exported(_vm_page.page_release)
 
 __all__ = [
     "IS_SWAPFSVP",
