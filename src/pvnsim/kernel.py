@@ -98,6 +98,10 @@ class Kernel:
         debug: behave like a DEBUG kernel (runs the C's ``#ifdef DEBUG``
             self-checks).
         seed: seed of the kernel's random generator.
+        poison: fill every page page_create_va creates with
+            :attr:`poison_pattern` (``DEADBEEF`` repeated), so a file system
+            that exposes a page it never filled is caught.  In illumos (and
+            here by default) a new page holds whatever its memory held.
     """
 
     total_pages: int = 4096
@@ -116,6 +120,7 @@ class Kernel:
     hat_vmodsort: int = 1
     debug: bool = False
     seed: int = 0
+    poison: bool = False
 
     pageshift: int = attrs.field(init=False, default=0)
     pageoffset: int = attrs.field(init=False, default=0)
@@ -144,6 +149,8 @@ class Kernel:
     segkmap: Seg | None = attrs.field(init=False, default=None)
     memory_reclaim: Callable[[Kernel, int], None] | None = attrs.field(init=False, default=None)
     rng: random.Random = attrs.field(init=False, default=None)
+    #: What a page created with ``poison`` on holds: DEADBEEF, one page long.
+    poison_pattern: bytes = attrs.field(init=False, default=b"")
     kzero_fail: bool = attrs.field(init=False, default=False)
     _names: dict[str, Vnode] = attrs.field(init=False, factory=dict)
 
@@ -171,6 +178,7 @@ class Kernel:
         self.unused_pages = self.total_pages - self.kernel_pages
         self.freemem = self.unused_pages
         self.rng = random.Random(self.seed)
+        self.poison_pattern = b"\xde\xad\xbe\xef" * (self.pagesize // 4)
         # What illumos's startup does for the part of the VM modelled here.
         self.segkmap = SegMap(self, "segkmap")
         pvn_init(self)

@@ -62,6 +62,7 @@ def test_every_byte_read_is_the_last_byte_written(steps, write_behind, vmodsort,
     sim = Machine(
         memory=256 * 4096,
         verify=True,
+        poison=True,  # a page the kit forgot to fill would read as DEADBEEF
         write_behind=write_behind,
         vmodsort=vmodsort,
         maxcontig=maxcontig,
@@ -83,3 +84,20 @@ def test_every_byte_read_is_the_last_byte_written(steps, write_behind, vmodsort,
         assert err == 0
         assert sim.model is not None and data == bytes(sim.model[name])
     sim.check()
+
+
+def test_poison_catches_a_file_system_that_exposes_an_unfilled_page():
+    """With poison on, a created page the file system never fills reads as
+    DEADBEEF, so verify's comparison with the last write fails."""
+    from pvnsim import SegMap
+    from pvnsim.vm import page_create_va
+
+    sim = Machine(memory=64 * 4096, poison=True)
+    k = sim.kernel
+    vp = k.vnode("raw")
+    pp = page_create_va(vp, 0, 4096, 2, SegMap(k, "s"), 0)  # PG_WAIT
+    assert pp is not None and bytes(pp.p_data) == k.poison_pattern
+    assert k.poison_pattern[:8] == bytes.fromhex("deadbeefdeadbeef")
+    plain = Machine(memory=64 * 4096)
+    fresh = page_create_va(plain.kernel.vnode("raw"), 0, 4096, 2, SegMap(plain.kernel, "s"), 0)
+    assert fresh is not None and fresh.p_data is None  # never-used memory: nothing there

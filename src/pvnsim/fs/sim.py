@@ -82,6 +82,9 @@ class SimConfig:
 
     Checking:
         verify: check every byte read against the last write.
+        poison: fill every page page_create_va creates with a poison
+            pattern (Kernel ``poison``): a page the file system forgets to
+            fill reads back as DEADBEEF, which ``verify`` catches.
         seed: seed of the kernel's random generator (workload generators
             take their own).
     """
@@ -115,6 +118,7 @@ class SimConfig:
     pageout_interval_ns: int = attrs.field(default=250_000_000, validator=_nonneg)
     handspread: int | None = attrs.field(default=None, validator=_nonneg)
     verify: bool = False
+    poison: bool = False
     seed: int = 0
 
 
@@ -169,6 +173,7 @@ class Machine:
             write_free=c.write_free,
             pages_before_pager=c.pages_before_pager,
             seed=c.seed,
+            poison=c.poison,
         )
         self.clock = Clock()
         self.disk = Disk(

@@ -233,6 +233,9 @@ def page_create_va(
                 pp.p_nrm = 0
                 continue
             spare = None
+            if k.poison:
+                # Ours: the page's old contents made recognisable (see Kernel).
+                pp.p_data = bytearray(k.poison_pattern)
             page_io_lock(pp)
             created += 1
         elif flags & PG_EXCL:
