@@ -252,3 +252,30 @@ def test_async_walk_leaves_busy_page_and_view_reports_it(roomy):
     assert (
         c[pname("f", 0x0)]["data-state"] == "dirty" and c[pname("f", 0x0)]["data-lock"] == "X@other"
     )
+
+
+def test_marker_cards_have_their_own_colour(roomy):
+    """A marker card carries a solid band of the marker purple, a colour no other part uses."""
+    vp = roomy.vnode("f")
+    make_page(vp, 0x0, nrm=P_MOD)
+    drawn: list[str] = []
+    write = make_putapage(4096)
+
+    def putapage(vp, pp, offp, lenp, flags, cred):
+        drawn.append(show(vp).svg())
+        return write(vp, pp, offp, lenp, flags, cred)
+
+    pvn_vplist_dirty(vp, 0, putapage, 0, None)
+    root = parse(drawn[0])
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "pv-marker":
+            fills = [r.get("fill") for r in g.iter(f"{SVG}rect")]
+            assert pal.PURPLE in fills, g.get("data-name")
+    others = [c for k, c in pal.STATE_COLOURS.items() if k != "marker"]
+    assert pal.PURPLE not in others and pal.PURPLE not in pal.KIND_COLOURS.values()
+    assert [label for colour, label in pal.LEGEND if colour == pal.PURPLE] == ["walk marker"]
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "pv-page":
+            assert pal.PURPLE not in {e.get("fill") for e in g.iter()} | {
+                e.get("stroke") for e in g.iter()
+            }
