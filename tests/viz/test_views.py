@@ -58,19 +58,25 @@ def test_cards_follow_the_ring_from_the_head(roomy):
     ]
 
 
-def test_markers_are_drawn_while_a_walk_is_in_progress(roomy):
-    """During pvn_vplist_dirty both markers are on the ring and drawn as markers."""
-    vp = roomy.vnode("f")
+def _drawn_during_walk(k, render):
+    """A one-page vnode, and ``render(show(vp))`` as its putapage saw it during an fsync."""
+    vp = k.vnode("f")
     make_page(vp, 0x0, nrm=P_MOD)
     seen: list[str] = []
     write = make_putapage(4096)
 
     def putapage(vp, pp, offp, lenp, flags, cred):
-        seen.append(show(vp).html())
+        seen.append(render(show(vp)))
         return write(vp, pp, offp, lenp, flags, cred)
 
     pvn_vplist_dirty(vp, 0, putapage, 0, None)
-    during = parse(seen[0])
+    return vp, seen[0]
+
+
+def test_markers_are_drawn_while_a_walk_is_in_progress(roomy):
+    """During pvn_vplist_dirty both markers are on the ring and drawn as markers."""
+    vp, drawn = _drawn_during_walk(roomy, lambda view: view.html())
+    during = parse(drawn)
     # The only page was the head, so the walking marker moved to the head (v_pages)
     # and the end marker stayed behind the page.
     assert markers(during) == ["MARK(-1)", "MARK(-2)"]
@@ -256,17 +262,8 @@ def test_async_walk_leaves_busy_page_and_view_reports_it(roomy):
 
 def test_marker_cards_have_their_own_colour(roomy):
     """A marker card carries a solid band of the marker purple, a colour no other part uses."""
-    vp = roomy.vnode("f")
-    make_page(vp, 0x0, nrm=P_MOD)
-    drawn: list[str] = []
-    write = make_putapage(4096)
-
-    def putapage(vp, pp, offp, lenp, flags, cred):
-        drawn.append(show(vp).svg())
-        return write(vp, pp, offp, lenp, flags, cred)
-
-    pvn_vplist_dirty(vp, 0, putapage, 0, None)
-    root = parse(drawn[0])
+    _vp, drawn = _drawn_during_walk(roomy, lambda view: view.svg())
+    root = parse(drawn)
     for g in root.iter(f"{SVG}g"):
         if g.get("class") == "pv-marker":
             fills = [r.get("fill") for r in g.iter(f"{SVG}rect")]

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import os
 import select
-import termios
 import textwrap
-import tty
 from types import TracebackType
 from typing import Any
 
@@ -271,6 +269,10 @@ class Keys:
         self._saved: list[Any] | None = None
 
     def __enter__(self) -> Keys:
+        # POSIX only; imported here so that the rest of the views import anywhere.
+        import termios
+        import tty
+
         self._saved = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd, termios.TCSANOW)
         return self
@@ -282,6 +284,8 @@ class Keys:
         tb: TracebackType | None,
     ) -> None:
         if self._saved is not None:
+            import termios
+
             termios.tcsetattr(self.fd, termios.TCSADRAIN, self._saved)
             self._saved = None
 

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
+from rich.text import Text
 
 from pvnsim.errors import UsageError
 from pvnsim.viz.csource import CSource, SourceArg, resolve_source
@@ -92,7 +93,7 @@ def print_tour(
     for n in chosen:
         title, lesson = LESSONS[n]
         con.print()
-        con.rule(f"Lesson {n}: {title}", style="pv.rule")
+        con.rule(Text(f"Lesson {n}: {title}", style="pv.header"), style="pv.rule")
         for step in lesson(src):
             shown += 1
             con.print()
@@ -241,7 +242,8 @@ def add_tour_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def run_tour_command(args: argparse.Namespace) -> int:
     """Run ``pvnsim tour`` with parsed arguments; returns the exit status (130 after Ctrl-C)."""
     on_terminal = sys.stdout is not None and sys.stdout.isatty()
-    keys = sys.stdin is not None and sys.stdin.isatty()
+    # A terminal that cannot clear its screen (TERM=dumb) gets the printed tour.
+    keys = sys.stdin is not None and sys.stdin.isatty() and not Console().is_dumb_terminal
     try:
         if on_terminal and keys and not args.no_pause:
             run_tour_interactive(args.lesson, source=args.c_source)
