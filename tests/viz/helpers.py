@@ -31,3 +31,19 @@ def markers(root: ET.Element) -> list[str]:
 def all_text(root: ET.Element) -> str:
     """Every text node of the tree, joined by spaces."""
     return " ".join(t.strip() for t in root.itertext() if t.strip())
+
+
+def _hex_page_names() -> bool:
+    # Page names are moving from decimal offsets (f@4096) to hex (f@0x1000):
+    # ask the model which it writes rather than hard-coding either.
+    from pvnsim import Kernel, make_page
+
+    return make_page(Kernel(total_pages=8).vnode("probe"), 0x1000).name == "probe@0x1000"
+
+
+_HEX = _hex_page_names()
+
+
+def pname(vnode: str, off: int) -> str:
+    """The name the model gives the page of ``vnode`` at ``off`` (as the trace writes it)."""
+    return f"{vnode}@{off:#x}" if _HEX else f"{vnode}@{off}"

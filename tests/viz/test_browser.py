@@ -1,86 +1,24 @@
 """A real browser draws the views: headless Chromium takes a screenshot of a vnode view.
 
-Chromium is Debian's ``chromium`` package (.ci/run installs it).  Without it
-the test skips, unless ``PVNSIM_REQUIRE_BROWSER=1`` (CI), where it fails.
+See tests/viz/chromium.py for how Chromium runs (and when a missing one fails).
 """
 
 from __future__ import annotations
-
-import os
-import pathlib
-import shutil
-import subprocess
-import tempfile
-
-import pytest
 
 from pvnsim import Kernel, make_page, pvn_vplist_dirty
 from pvnsim.flags import P_MOD, P_REF
 from pvnsim.fs import make_putapage
 from pvnsim.viz import palette as pal
 from pvnsim.viz import show
-from tests.viz.png import read_png
-
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-]
+from tests.viz.chromium import matches, screenshot_html
 
 
-def _chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe is None:
-        if os.environ.get("PVNSIM_REQUIRE_BROWSER") == "1":
-            pytest.fail("PVNSIM_REQUIRE_BROWSER=1 but chromium is not installed")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    return exe
+def _screenshot(html, out):
+    return screenshot_html(html, out)
 
 
-def _screenshot(
-    html: str, out: pathlib.Path, size: str = "640,640"
-) -> list[list[tuple[int, int, int]]]:
-    page = out.with_suffix(".html")
-    page.write_text(
-        '<!DOCTYPE html><html><head><meta charset="utf-8"/></head>'
-        f'<body style="margin:0;background:#FFFFFF">{html}</body></html>',
-        encoding="utf-8",
-    )
-    with tempfile.TemporaryDirectory() as profile:
-        proc = subprocess.run(
-            [
-                _chromium(),
-                *FLAGS,
-                f"--user-data-dir={profile}",
-                f"--screenshot={out}",
-                f"--window-size={size}",
-                page.as_uri(),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-    assert out.is_file(), (
-        f"chromium made no screenshot (exit {proc.returncode}):\n{proc.stderr[-2000:]}"
-    )
-    _w, _h, rows = read_png(out.read_bytes())
-    return rows
-
-
-def _rgb(colour: str) -> tuple[int, int, int]:
-    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
-
-
-def _present(pixels: set[tuple[int, int, int]], colour: str) -> bool:
-    want = _rgb(colour)
-    return any(all(abs(a - b) <= 3 for a, b in zip(p, want, strict=True)) for p in pixels)
+def _present(pixels, colour):
+    return any(matches(p, colour) for p in pixels)
 
 
 def test_vnode_view_renders_in_headless_chromium(tmp_path):

@@ -15,7 +15,7 @@ from pvnsim import SegMap, make_page, pvn_read_kluster
 from pvnsim.errors import UsageError
 from pvnsim.flags import P_MOD
 from pvnsim.viz import View, enable_notebook, show
-from tests.viz.helpers import SVG, cards, parse
+from tests.viz.helpers import SVG, cards, parse, pname
 
 
 def _shell():
@@ -36,7 +36,7 @@ def test_model_objects_display_as_html_in_ipython(roomy, monkeypatch):
         data, _meta = ip.display_formatter.format(obj)
         root = parse(data["text/html"])
         assert root.get("class") == "pvnsim"
-        assert cards(root)["f@0x2000"]["data-state"] == "dirty"
+        assert cards(root)[pname("f", 0x2000)]["data-state"] == "dirty"
 
 
 def test_klusters_and_traces_display_as_html_after_enable_notebook(roomy):
@@ -80,7 +80,7 @@ def test_a_view_keeps_the_moment_it_was_made(roomy):
     view = show(vp)
     make_page(vp, 0)
     assert cards(parse(view.html())) == {}
-    assert list(cards(parse(show(vp).html()))) == ["f@0x0"]
+    assert list(cards(parse(show(vp).html()))) == [pname("f", 0x0)]
 
 
 def test_importing_the_views_inside_ipython_registers_the_formatters(roomy, monkeypatch):

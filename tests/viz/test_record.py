@@ -9,7 +9,8 @@ from pvnsim.errors import DeadlockError, UsageError
 from pvnsim.flags import P_MOD, P_REF, SE_SHARED, VMODSORT
 from pvnsim.fs import make_putapage
 from pvnsim.viz import Recorder, record
-from pvnsim.vm import page_lookup
+from pvnsim.vm.vm_page import page_lookup
+from tests.viz.helpers import pname
 
 ROOMY = dict(
     lotsfree=0, desfree=0, minfree=0, throttlefree=0, pageout_reserve=0, pages_before_pager=0
@@ -54,16 +55,16 @@ def test_snapshots_show_the_markers_as_the_walk_moves_them():
     with Recorder(k) as rec:
         _fsync(vp)
     r = rec.recording
-    assert _ring(r[0]) == ["f@0x0", "f@0x1000"]
+    assert _ring(r[0]) == [pname("f", 0x0), pname("f", 0x1000)]
     seq = next(e.seq for e in r.events if e.name == "page_vpadd" and "MARK(-1)" in e.args)
     # Snapshot k follows event k-1: event seq shows in snapshot seq+1.
-    assert _ring(r[seq]) == ["f@0x0", "f@0x1000"]
-    assert _ring(r[seq + 1]) == ["f@0x0", "f@0x1000", "MARK(-1)"]
-    assert _ring(r[seq + 2]) == ["f@0x0", "f@0x1000", "MARK(-1)", "MARK(-2)"]
+    assert _ring(r[seq]) == [pname("f", 0x0), pname("f", 0x1000)]
+    assert _ring(r[seq + 1]) == [pname("f", 0x0), pname("f", 0x1000), "MARK(-1)"]
+    assert _ring(r[seq + 2]) == [pname("f", 0x0), pname("f", 0x1000), "MARK(-1)", "MARK(-2)"]
     assert any(f.state.vnode("f").walking for f in r)
     assert not r[-1].state.vnode("f").walking
     # pvn_write_done moved the written, now clean page to the head (VMODSORT).
-    assert _ring(r[-1]) == ["f@0x1000", "f@0x0"]
+    assert _ring(r[-1]) == [pname("f", 0x1000), pname("f", 0x0)]
 
 
 def test_snapshots_show_page_locks_taken_during_the_run():
@@ -73,9 +74,11 @@ def test_snapshots_show_page_locks_taken_during_the_run():
         _fsync(vp)
     r = rec.recording
     seq = next(e.seq for e in r.events if e.name == "page_lock")
-    page = next(p for p in r[seq + 1].state.vnode("f").pages if p.name == "f@0x1000")
+    page = next(p for p in r[seq + 1].state.vnode("f").pages if p.name == pname("f", 0x1000))
     assert page.lock == "S1"
-    assert next(p for p in r[seq].state.vnode("f").pages if p.name == "f@0x1000").lock == "-"
+    assert (
+        next(p for p in r[seq].state.vnode("f").pages if p.name == pname("f", 0x1000)).lock == "-"
+    )
 
 
 def test_the_trace_and_tracing_flag_are_given_back():

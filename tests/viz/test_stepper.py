@@ -1,6 +1,9 @@
-"""Stepping through a recording: frames as HTML and text, a slider, a static fallback."""
+"""Stepping through a recording: frames as HTML and text, the static stepper, a slider."""
 
 from __future__ import annotations
+
+import itertools
+import re
 
 import pytest
 
@@ -10,7 +13,7 @@ from pvnsim.flags import B_ASYNC, B_FREE, P_MOD, P_REF, VMODSORT
 from pvnsim.fs import make_putapage
 from pvnsim.viz import Recorder, Stepper, show
 from pvnsim.viz import stepper as stepper_module
-from tests.viz.helpers import all_text, markers, parse
+from tests.viz.helpers import all_text, markers, parse, pname
 
 
 def _recording(flags=0):
@@ -31,7 +34,7 @@ def test_frame_html_shows_the_events_that_led_to_it_and_the_state():
     root = parse(st.frame_html(k))
     text = all_text(root)
     assert f"step {k} of {len(r) - 1}" in text
-    assert "page_vpadd(&f@0x1000.p_vpnext, MARK(-1))" in text and "807" in text
+    assert f"page_vpadd(&{pname('f', 0x1000)}.p_vpnext, MARK(-1))" in text and "807" in text
     assert markers(root) == ["MARK(-1)"]
     assert markers(parse(st.frame_html(0))) == []
     assert "the state when recording started" in all_text(parse(st.frame_html(0)))
@@ -63,19 +66,69 @@ def test_changed_counters_are_highlighted_in_the_frame_that_changed_them():
     assert "fsfree=1*" in st.frame_text(changed[0])
 
 
-def test_static_display_renders_every_frame_without_widgets(monkeypatch):
-    """Without ipywidgets the stepper displays a static sequence with every frame."""
+def _frames(root):
+    """The frame sections of a static stepper, in order, with the radio button before each."""
+    container = next(e for e in root.iter("div") if e.get("class") == "pv-frames")
+    children = list(container)
+    out = []
+    for before, el in itertools.pairwise(children):
+        if el.tag == "section":
+            assert before.tag == "input" and before.get("type") == "radio"
+            out.append((before, el))
+    return out
+
+
+def test_static_stepper_holds_every_frame_and_needs_no_script(monkeypatch):
+    """The notebook display is static HTML with one section per frame, and no JavaScript."""
     r = _recording().compact()
     st = Stepper(r, source=False)
-    monkeypatch.setattr(stepper_module, "widgets_available", lambda: False)
-    bundle = st._repr_mimebundle_()
-    assert set(bundle) == {"text/html", "text/plain"}
-    root = parse(bundle["text/html"])
-    sections = list(root.iter("details"))
-    assert len(sections) == len(r)
-    assert sections[0].get("open") == "open" and sections[-1].get("open") == "open"
-    with pytest.raises(UsageError, match="ipywidgets"):
-        st.widget()
+    for available in (True, False):  # the same with or without ipywidgets
+        monkeypatch.setattr(stepper_module, "widgets_available", lambda a=available: a)
+        html = st._repr_html_()
+        assert "<script" not in html and "onclick" not in html
+        root = parse(html)
+        frames = _frames(root)
+        assert [f.get("data-step") for _r, f in frames] == [str(i) for i in range(len(r))]
+        for i, (_radio, section) in enumerate(frames):
+            assert f"step {i} of {len(r) - 1}" in all_text(section)
+    # Each frame draws its own ring: markers only in the frames of the walk.
+    walking = [i for i, f in enumerate(r) if f.state.vnode("f").walking]
+    drawn = [i for i, (_r, f) in enumerate(_frames(parse(st.static_html()))) if markers(f)]
+    assert drawn == walking and walking and 0 not in walking
+
+
+def test_static_stepper_buttons_select_the_neighbouring_frames():
+    """Only the first frame's radio is checked; back/next/first/last label its neighbours' radios."""
+    r = _recording().compact()
+    root = parse(Stepper(r, source=False).static_html())
+    frames = _frames(root)
+    radios = [radio.get("id") for radio, _f in frames]
+    assert len(set(radios)) == len(radios) == len(r)
+    assert [radio.get("checked") for radio, _f in frames] == ["checked"] + [None] * (len(r) - 1)
+    assert len({radio.get("name") for radio, _f in frames}) == 1
+    last = len(r) - 1
+    for i, (_radio, section) in enumerate(frames):
+        words = ("first", "back", "next", "last")
+        targets = {
+            next(w for w in words if w in (lab.text or "")): lab.get("for")
+            for lab in section.iter("label")
+        }
+        want = {}
+        if i > 0:
+            want |= {"first": radios[0], "back": radios[i - 1]}
+        if i < last:
+            want |= {"next": radios[i + 1], "last": radios[last]}
+        assert targets == want, i
+    # A check box above the frames shows them all (for reading top to bottom).
+    assert [e.get("type") for e in root.iter("input") if e.get("class") == "pv-all"] == ["checkbox"]
+
+
+def test_each_static_display_gets_its_own_ids():
+    """Showing the same stepper twice on one page gives two independent groups of buttons."""
+    st = Stepper(_recording().compact(), source=False)
+    first, second = st.static_html(), st.static_html()
+    ids = [set(re.findall(r' id="([^"]+)"', h)) for h in (first, second)]
+    assert ids[0] and not ids[0] & ids[1]
 
 
 def test_static_display_is_capped():
@@ -83,8 +136,10 @@ def test_static_display_is_capped():
     r = _recording()
     st = Stepper(r, source=False, max_static=3)
     root = parse(st.static_html())
-    assert len(list(root.iter("details"))) == 3
-    assert f"{len(r) - 3} more frames" in all_text(root)
+    assert len(_frames(root)) == 3
+    assert f"{len(r) - 3} more frames not shown" in all_text(root)
+    with pytest.raises(UsageError, match="max_static"):
+        Stepper(r, max_static=0)
 
 
 def test_slider_steps_through_the_frames():
@@ -108,13 +163,18 @@ def test_slider_steps_through_the_frames():
     assert slider.value == 0
 
 
-def test_notebook_display_offers_the_widget_and_a_fallback():
-    """With ipywidgets the display bundle carries the widget and the first frame as HTML."""
+def test_widget_needs_ipywidgets(monkeypatch):
+    """Without ipywidgets, asking for the slider says which extra to install."""
+    monkeypatch.setattr(stepper_module, "widgets_available", lambda: False)
+    with pytest.raises(UsageError, match=r"pvnsim\[notebook\]"):
+        Stepper(_recording(), source=False).widget()
+
+
+def test_show_of_a_recording_is_a_stepper():
+    """show(recording) gives a Stepper, which displays as the static stepper."""
     st = show(_recording().compact(), source=False)
     assert isinstance(st, Stepper)
-    bundle = st._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/html"] == st.frame_html(0)
+    assert 'class="pvnsim pv-stepper"' in st._repr_html_()
 
 
 def test_bad_frames_and_recordings_are_refused():

@@ -149,3 +149,20 @@ def test_empty_trace_says_so(kernel):
     assert "no events recorded" in show(kernel.trace).text()
     with pytest.raises(UsageError, match="no SVG"):
         show(kernel.trace).svg()
+
+
+def test_nested_calls_are_indented_by_their_depth():
+    """An event made inside another traced call is indented by its depth, in text and in HTML."""
+    from pvnsim.viz.state import EventView
+
+    outer = EventView(0, "port", "pvn_getdirty", ("f@0x0", "0"), "1", 600, "main", True)
+    inner = EventView(1, "prim", "hat_pagesync", ("f@0x0",), None, 630, "main", True, depth=1)
+    deeper = EventView(2, "prim", "page_unlock", ("f@0x0",), None, None, "main", True, depth=2)
+    lines = show([outer, inner, deeper], source=False).text().splitlines()
+    calls = [line.split("prim ")[-1].split("port ")[-1] for line in lines]
+    assert calls[0].lstrip().startswith("pvn_getdirty")
+    indents = [len(c) - len(c.lstrip()) for c in calls]
+    assert indents[1] == indents[0] + 2 and indents[2] == indents[0] + 4
+    root = parse(show([outer, inner, deeper], source=False).html())
+    cells = [tr.findall("td")[3] for tr in root.iter("tr") if tr.get("data-seq")]
+    assert [c.get("style") for c in cells] == [None, "padding-left:23px", "padding-left:39px"]

@@ -1,102 +1,164 @@
-"""``pvnsim tour``: the three lessons, their numbers, and when it pauses."""
+"""``pvnsim tour``: printed plainly, printed to a terminal's width, and paged one screen at a time."""
 
 from __future__ import annotations
 
 import io
-import os
-import pty
-import select
+import re
 import subprocess
 import sys
-import time
 
 import pytest
+from rich.console import Console
 
 from pvnsim.cli import main
 from pvnsim.errors import UsageError
-from pvnsim.viz.tour import lesson_fsync, lesson_klustering, lesson_pageout, run_tour
+from pvnsim.viz.lessons import LESSONS
+from pvnsim.viz.terminal import THEME, fit, pages, reflow
+from pvnsim.viz.tour import print_tour, run_tour, run_tour_interactive
+
+CSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def _steps(lesson):
-    return {s.title: s.body for s in lesson(None)}
+def _titles(n):
+    return [s.title for s in LESSONS[n][1](None)]
 
 
-def test_lesson_one_shrinks_the_kluster_as_memory_runs_out():
-    """16 pages with plenty of memory, 3 when 3 pages are above minfree, NULL then 1 page at minfree."""
-    steps = _steps(lesson_klustering)
-    assert (
-        "kluster off=0x0 len=0x10000 (16 pages)"
-        in steps["Plenty of memory: the whole block window"]
-    )
-    # pagesavail 3 < 16: start at the fault (5 pages to the window end), then 3 pages.
-    shrink = steps["The kluster shrinks to fit"]
-    assert "kluster off=0x1b000 len=0x3000 (3 pages)" in shrink
-    assert "returns NULL" in steps["No memory to spare: read-ahead gives up"]
-    assert "a kluster of 1 page: off=0x24000 len=0x1000" in steps["A demand fault gets one page"]
-
-
-def test_lesson_two_walks_with_markers_and_stops_early():
-    """The VMODSORT fsync shows the markers and needs 4 pvn_getdirty calls where a plain vnode needs 8."""
-    steps = list(lesson_fsync(None))
-    walk = [s for s in steps if s.title.startswith("walk step")]
-    assert any("---- MARK(-1) mark ----" in s.body for s in walk)
-    assert any("---- MARK(-2) end ----" in s.body for s in walk)
-    assert "MARK" not in walk[-1].body.split("vnode file")[1]
-    last = steps[-1].body
-    # VMODSORT: 0x4000 and 0x1000 are written, each block probes one clean
-    # neighbour, then the walk stops at the clean page 0x0.  Plain: all 6 pages
-    # plus the same 2 probes.
-    assert "called pvn_getdirty 4 times" in last and "8 pvn_getdirty calls" in last
-
-
-def test_lesson_three_frees_the_unused_pages_and_keeps_the_used_one():
-    """pvn_write_done frees the 7 pages nobody touched and reclaims the one read during the write."""
-    steps = _steps(lesson_pageout)
-    done = steps["The write completes: pvn_write_done(plist, B_WRITE|B_ASYNC|B_FREE)"]
-    assert "dfree=7* pgrec=1*" in done and "pgpgout=8*" in done and "fsfree=7*" in done
-    assert "cache list 7" in done
-    assert (
-        "kluster off=0x0 len=0x8000 (8 pages)"
-        in steps["putapage: pvn_write_kluster gathers the dirty neighbours"]
+def _console(width=80, height=24, colour=False):
+    return Console(
+        file=io.StringIO(),
+        width=width,
+        height=height,
+        theme=THEME,
+        force_terminal=True,
+        color_system="truecolor" if colour else None,
+        highlight=False,
     )
 
 
-def test_tour_pauses_after_each_step_when_asked_and_q_quits():
-    """With pause=True the tour asks after every step; answering q stops it."""
+def _screens(console):
+    """The screens drawn, as lists of lines without escape codes (split at each clear)."""
+    out = console.file.getvalue()
+    screens = [CSI.sub("", chunk).split("\n") for chunk in out.split("\x1b[2J")[1:]]
+    if screens and screens[-1][-1] == "":
+        screens[-1].pop()  # the newline printed on leaving
+    return screens
+
+
+def test_fit_breaks_at_spaces_and_never_exceeds_the_width():
+    """Long lines go on indented after a space; a word longer than the width ends in an ellipsis."""
+    row = "     6   main vm_pvn.c:807   prim     page_vpadd(&file@0x4000.p_vpnext, MARK(-1))"
+    # The call does not fit after the 37 columns before it: it goes on the next
+    # line, indented 4 past the row's own 5 leading spaces.
+    assert fit(row, 60) == [
+        "     6   main vm_pvn.c:807   prim",
+        "         page_vpadd(&file@0x4000.p_vpnext, MARK(-1))",
+    ]
+    assert all(len(line) <= 40 for line in fit(row, 40))
+    assert fit("x" * 30, 10) == ["x" * 9 + "\u2026"]
+    assert fit("short", 10) == ["short"]
+    # Column alignment (runs of spaces) survives in a line that fits.
+    assert fit("a     b", 10) == ["a     b"]
+
+
+def test_reflow_rewraps_paragraphs():
+    """Prose is joined within paragraphs and wrapped anew; blank lines stay between paragraphs."""
+    text = "The walk takes VVMLOCK,\nputs two markers\n\nand visits pages."
+    assert reflow(text, 20) == [
+        "The walk takes",
+        "VVMLOCK, puts two",
+        "markers",
+        "",
+        "and visits pages.",
+    ]
+
+
+def test_pages_keep_the_title_and_explanation_on_every_page():
+    """A long exhibit is split into pages; each starts with the header, title and explanation."""
+    exhibit = "\n".join(f"line {i}" for i in range(40))
+    screens = pages("[1/1] Lesson", "A title", "Some words to explain.", exhibit, 80, 24)
+    assert len(screens) > 1
+    body = [line for s in screens for line in s.body]
+    assert [line for line in body if line] == [f"line {i}" for i in range(40)]
+    for s in screens:
+        assert s.lines()[:3] == ["[1/1] Lesson", "A title", "Some words to explain."]
+        assert len(s.lines()) <= 23  # the 24th line is the footer
+
+
+def test_interactive_tour_steps_with_single_keys():
+    """n shows the next step, b the one before, q quits; each screen ends with the key help."""
+    con = _console(height=60)  # tall enough for each of these steps to fit on one page
+    keys = iter(["n", "n", "b", "q"])
+    shown = run_tour_interactive([1], console=con, read_key=lambda: next(keys))
+    screens = _screens(con)
+    titles = _titles(1)
+    assert shown == 3
+    assert len(screens) == 4
+    shown_titles = [s[1] for s in screens]
+    assert shown_titles == [titles[0], titles[1], titles[2], titles[1]]
+    for s in screens:
+        assert "b: back  q: quit" in s[-1]
+    assert con.file.getvalue().endswith("\n")  # the shell prompt starts on a fresh line
+
+
+@pytest.mark.parametrize(("width", "height"), [(80, 24), (60, 16), (100, 40)])
+def test_every_step_of_every_lesson_fits_and_is_reached(width, height):
+    """Pressing space to the end shows every step's title, on screens that fit the window."""
+    con = _console(width, height)
+    shown = run_tour_interactive(console=con, read_key=lambda: " ")
+    screens = _screens(con)
+    every = [t for n in LESSONS for t in _titles(n)]
+    assert shown == len(every)
+    seen = []
+    for s in screens:
+        assert len(s) <= height and all(len(line) <= width - 1 for line in s)
+        assert s[0].startswith("[") and "Lesson" in s[0] and "q: quit" in s[-1]
+        if not seen or seen[-1] != s[1]:
+            seen.append(s[1])
+    assert seen == [reflow(t, width - 1)[0] for t in every]
+    assert "n/space: finish" in screens[-1][-1]
+
+
+def test_colour_follows_the_terminal():
+    """With a colour terminal the marker rows carry the marker's purple; without, no colour codes."""
+    con = _console(colour=True)
+    keys = iter(["n"] * 5 + ["q"])
+    run_tour_interactive([2], console=con, read_key=lambda: next(keys))
+    out = con.file.getvalue()
+    assert "\x1b[1;38;2;204;121;167m---- MARK(-1) mark ----" in out  # bold #CC79A7
+    plain = _console(colour=False)
+    keys = iter(["n"] * 5 + ["q"])
+    run_tour_interactive([2], console=plain, read_key=lambda: next(keys))
+    assert not re.search(r"\x1b\[[0-9;]*3[0-8][;m]", plain.file.getvalue())
+
+
+def test_printed_tour_fits_the_terminal_width():
+    """Without pauses on a terminal every step is printed, no line wider than the terminal."""
+    con = _console(width=70)
+    assert print_tour([3], console=con) == 5
+    text = CSI.sub("", con.file.getvalue())
+    assert all(len(line) <= 70 for line in text.splitlines())
+    for title in _titles(3):
+        assert title in text
+
+
+def test_plain_tour_prints_every_step():
+    """run_tour writes each lesson and step heading, then the step's text and exhibit."""
     out = io.StringIO()
-    asked: list[str] = []
-    shown = run_tour([3], write=out.write, pause=True, ask=lambda p: asked.append(p) or "")
-    assert shown == len(asked) == 5  # lesson 3 has five steps
-    asked.clear()
-    shown = run_tour([1, 2], write=out.write, pause=True, ask=lambda p: asked.append(p) or "q")
-    assert shown == 1 and len(asked) == 1
-
-
-def test_tour_runs_straight_through_when_stdin_is_not_a_terminal(monkeypatch):
-    """By default the tour pauses only when standard input is a terminal."""
-    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
-
-    def never(prompt: str) -> str:
-        raise AssertionError("the tour paused without a terminal")
-
-    assert run_tour([3], write=io.StringIO().write, ask=never) == 5
-
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    monkeypatch.setattr(sys, "stdin", Tty(""))
-    asked: list[str] = []
-    run_tour([3], write=io.StringIO().write, ask=lambda p: asked.append(p) or "")
-    assert len(asked) == 5
+    assert run_tour([3], write=out.write) == 5
+    text = out.getvalue()
+    assert "######## Lesson 3: Pageout through pvn_write_done" in text
+    for title in _titles(3):
+        assert f"=== {title}\n" in text
 
 
 def test_unknown_lessons_are_refused():
     """A lesson number outside 1-3 raises UsageError before anything is shown."""
     out = io.StringIO()
     with pytest.raises(UsageError, match="no lesson 4"):
-        run_tour([1, 4], write=out.write, pause=False)
+        run_tour([1, 4], write=out.write)
     assert out.getvalue() == ""
+    with pytest.raises(UsageError, match="no lesson 0"):
+        run_tour_interactive([0], console=_console(), read_key=lambda: "q")
 
 
 def test_cli_tour_command(capsys, tmp_path):
@@ -119,9 +181,9 @@ def test_cli_tour_shows_c_text_with_a_copy(capsys, tmp_path):
 
 
 def test_tour_subprocess_without_a_terminal_finishes():
-    """`python -m pvnsim tour` with no terminal on stdin runs every lesson to the end."""
+    """`python -m pvnsim tour` piped, with no terminal on stdin, prints every lesson plainly."""
     proc = subprocess.run(
-        [sys.executable, "-m", "pvnsim", "tour", "--lesson", "3"],
+        [sys.executable, "-m", "pvnsim", "tour"],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -129,49 +191,6 @@ def test_tour_subprocess_without_a_terminal_finishes():
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "=== The write completes" in proc.stdout and "Enter: next step" not in proc.stdout
-
-
-def _read_until(fd: int, needle: bytes, timeout: float) -> bytes:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while needle not in data and time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            data += chunk
-    return data
-
-
-def test_tour_subprocess_on_a_terminal_pauses_and_quits():
-    """On a terminal the tour stops after the first step until answered; q ends it."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pvnsim", "tour", "--lesson", "3"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        close_fds=True,
-    )
-    os.close(slave)
-    try:
-        first = _read_until(master, b"Enter: next step", 60)
-        assert b"=== Memory is short" in first
-        assert b"=== pvn_getdirty" not in first
-        os.write(master, b"\n")
-        second = _read_until(master, b"Enter: next step", 60)
-        assert b"=== pvn_getdirty(pp, B_ASYNC|B_FREE)" in second
-        os.write(master, b"q\n")
-        assert proc.wait(timeout=60) == 0
-        rest = _read_until(master, b"never printed", 2)
-        assert b"=== putapage" not in rest
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+    for n in LESSONS:
+        assert f"=== {_titles(n)[-1]}\n" in proc.stdout
+    assert "q: quit" not in proc.stdout and "\x1b[" not in proc.stdout

@@ -10,7 +10,7 @@ from pvnsim.flags import B_ASYNC, P_MOD, P_REF, VMODSORT
 from pvnsim.fs import make_putapage
 from pvnsim.viz import View, show
 from pvnsim.viz import palette as pal
-from tests.viz.helpers import SVG, all_text, cards, markers, parse
+from tests.viz.helpers import SVG, all_text, cards, markers, parse, pname
 
 
 def test_vnode_view_shows_offset_lock_io_and_state_of_each_page(roomy):
@@ -22,18 +22,25 @@ def test_vnode_view_shows_offset_lock_io_and_state_of_each_page(roomy):
     make_page(vp, 0x3000, cached=True)
     root = parse(show(vp).html())
     c = cards(root)
-    assert set(c) == {"f@0x0", "f@0x1000", "f@0x2000", "f@0x3000"}
-    assert (c["f@0x0"]["data-state"], c["f@0x0"]["data-lock"], c["f@0x0"]["data-io"]) == (
+    assert set(c) == {pname("f", 0x0), pname("f", 0x1000), pname("f", 0x2000), pname("f", 0x3000)}
+    assert (
+        c[pname("f", 0x0)]["data-state"],
+        c[pname("f", 0x0)]["data-lock"],
+        c[pname("f", 0x0)]["data-io"],
+    ) == (
         "dirty",
         "-",
         "0",
     )
-    assert "0x0" in c["f@0x0"]["text"] and "dirty" in c["f@0x0"]["text"]
-    assert (c["f@0x1000"]["data-lock"], c["f@0x1000"]["data-io"]) == ("X", "1")
-    assert "0x1000" in c["f@0x1000"]["text"] and "io" in c["f@0x1000"]["text"]
-    assert c["f@0x2000"]["data-lock"] == "S1@other"
-    assert "lckcnt 2" in c["f@0x2000"]["text"] and "lock@other" in c["f@0x2000"]["text"]
-    assert c["f@0x3000"]["data-state"] == "cached"
+    assert "0x0" in c[pname("f", 0x0)]["text"] and "dirty" in c[pname("f", 0x0)]["text"]
+    assert (c[pname("f", 0x1000)]["data-lock"], c[pname("f", 0x1000)]["data-io"]) == ("X", "1")
+    assert "0x1000" in c[pname("f", 0x1000)]["text"] and "io" in c[pname("f", 0x1000)]["text"]
+    assert c[pname("f", 0x2000)]["data-lock"] == "S1@other"
+    assert (
+        "lckcnt 2" in c[pname("f", 0x2000)]["text"]
+        and "lock@other" in c[pname("f", 0x2000)]["text"]
+    )
+    assert c[pname("f", 0x3000)]["data-state"] == "cached"
     assert markers(root) == []
 
 
@@ -43,26 +50,37 @@ def test_cards_follow_the_ring_from_the_head(roomy):
     for off in (0x0, 0x1000, 0x2000):
         make_page(vp, off)
     make_page(vp, 0x3000, at="tail")
-    assert list(cards(parse(show(vp).html()))) == ["f@0x2000", "f@0x1000", "f@0x0", "f@0x3000"]
+    assert list(cards(parse(show(vp).html()))) == [
+        pname("f", 0x2000),
+        pname("f", 0x1000),
+        pname("f", 0x0),
+        pname("f", 0x3000),
+    ]
 
 
-def test_markers_are_drawn_while_a_walk_is_in_progress(roomy):
-    """During pvn_vplist_dirty both markers are on the ring and drawn as markers."""
-    vp = roomy.vnode("f")
+def _drawn_during_walk(k, render):
+    """A one-page vnode, and ``render(show(vp))`` as its putapage saw it during an fsync."""
+    vp = k.vnode("f")
     make_page(vp, 0x0, nrm=P_MOD)
     seen: list[str] = []
     write = make_putapage(4096)
 
     def putapage(vp, pp, offp, lenp, flags, cred):
-        seen.append(show(vp).html())
+        seen.append(render(show(vp)))
         return write(vp, pp, offp, lenp, flags, cred)
 
     pvn_vplist_dirty(vp, 0, putapage, 0, None)
-    during = parse(seen[0])
+    return vp, seen[0]
+
+
+def test_markers_are_drawn_while_a_walk_is_in_progress(roomy):
+    """During pvn_vplist_dirty both markers are on the ring and drawn as markers."""
+    vp, drawn = _drawn_during_walk(roomy, lambda view: view.html())
+    during = parse(drawn)
     # The only page was the head, so the walking marker moved to the head (v_pages)
     # and the end marker stayed behind the page.
     assert markers(during) == ["MARK(-1)", "MARK(-2)"]
-    assert list(cards(during)) == ["f@0x0"]
+    assert list(cards(during)) == [pname("f", 0x0)]
     assert "walk in progress" in all_text(during)
     after = parse(show(vp).html())
     assert markers(after) == []
@@ -124,7 +142,7 @@ def test_page_view_shows_the_fields_of_a_page(roomy):
     text = all_text(root)
     assert "0x5000 (20480)" in text
     assert "held by other" in text and "1 / 0" in text and "rm/w" in text
-    assert cards(root)["f@0x5000"]["data-lock"] == "X"
+    assert cards(root)[pname("f", 0x5000)]["data-lock"] == "X"
 
 
 def test_kluster_view_numbers_the_kluster_pages_on_the_ring(roomy):
@@ -139,8 +157,10 @@ def test_kluster_view_numbers_the_kluster_pages_on_the_ring(roomy):
     for i in range(8):
         assert f"k{i}" in text
     ring = cards(root)
-    assert ring["f@0x3000"]["data-lock"] == "X" and ring["f@0x3000"]["data-io"] == "1"
-    assert ring["f@0x8000"]["data-lock"] == "-"
+    assert (
+        ring[pname("f", 0x3000)]["data-lock"] == "X" and ring[pname("f", 0x3000)]["data-io"] == "1"
+    )
+    assert ring[pname("f", 0x8000)]["data-lock"] == "-"
 
 
 def test_long_rings_are_elided_in_the_middle(roomy):
@@ -152,8 +172,8 @@ def test_long_rings_are_elided_in_the_middle(roomy):
     c = cards(root)
     assert len(c) == 64
     # Kept: indexes 0-31 and 168-199 (offsets are index * 4096).
-    assert "f@0x0" in c and "f@0x1f000" in c and "f@0x20000" not in c
-    assert "f@0xa7000" not in c and "f@0xa8000" in c and "f@0xc7000" in c
+    assert pname("f", 0x0) in c and pname("f", 0x1F000) in c and pname("f", 0x20000) not in c
+    assert pname("f", 0xA7000) not in c and pname("f", 0xA8000) in c and pname("f", 0xC7000) in c
     assert "136 pages" in all_text(root)
 
 
@@ -187,7 +207,7 @@ def test_kernel_view_can_show_chosen_vnodes_only(roomy):
     a, b = roomy.vnode("a"), roomy.vnode("b")
     make_page(a, 0)
     make_page(b, 0)
-    assert list(cards(parse(show(roomy, vnodes=["b"]).html()))) == ["b@0x0"]
+    assert list(cards(parse(show(roomy, vnodes=["b"]).html()))) == [pname("b", 0x0)]
     with pytest.raises(UsageError, match="no vnode named"):
         show(roomy, vnodes=["zz"])
 
@@ -219,10 +239,14 @@ def test_page_colours_are_okabe_ito_with_words_beside_them(roomy):
     for g in root.iter(f"{SVG}g"):
         if g.get("class") == "pv-page":
             bands[g.get("data-name")] = [r.get("fill") for r in g.iter(f"{SVG}rect")][1]
-    assert bands == {"f@0x0": pal.VERMILLION, "f@0x1000": pal.SKY, "f@0x2000": pal.YELLOW}
+    assert bands == {
+        pname("f", 0x0): pal.VERMILLION,
+        pname("f", 0x1000): pal.SKY,
+        pname("f", 0x2000): pal.YELLOW,
+    }
     c = cards(root)
-    assert "dirty" in c["f@0x0"]["text"] and "ref" in c["f@0x1000"]["text"]
-    assert "cached" in c["f@0x2000"]["text"]
+    assert "dirty" in c[pname("f", 0x0)]["text"] and "ref" in c[pname("f", 0x1000)]["text"]
+    assert "cached" in c[pname("f", 0x2000)]["text"]
 
 
 def test_async_walk_leaves_busy_page_and_view_reports_it(roomy):
@@ -231,4 +255,24 @@ def test_async_walk_leaves_busy_page_and_view_reports_it(roomy):
     make_page(vp, 0, nrm=P_MOD, lock="X@other")
     pvn_vplist_dirty(vp, 0, make_putapage(4096), B_ASYNC, None)
     c = cards(parse(show(vp).html()))
-    assert c["f@0x0"]["data-state"] == "dirty" and c["f@0x0"]["data-lock"] == "X@other"
+    assert (
+        c[pname("f", 0x0)]["data-state"] == "dirty" and c[pname("f", 0x0)]["data-lock"] == "X@other"
+    )
+
+
+def test_marker_cards_have_their_own_colour(roomy):
+    """A marker card carries a solid band of the marker purple, a colour no other part uses."""
+    _vp, drawn = _drawn_during_walk(roomy, lambda view: view.svg())
+    root = parse(drawn)
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "pv-marker":
+            fills = [r.get("fill") for r in g.iter(f"{SVG}rect")]
+            assert pal.PURPLE in fills, g.get("data-name")
+    others = [c for k, c in pal.STATE_COLOURS.items() if k != "marker"]
+    assert pal.PURPLE not in others and pal.PURPLE not in pal.KIND_COLOURS.values()
+    assert [label for colour, label in pal.LEGEND if colour == pal.PURPLE] == ["walk marker"]
+    for g in root.iter(f"{SVG}g"):
+        if g.get("class") == "pv-page":
+            assert pal.PURPLE not in {e.get("fill") for e in g.iter()} | {
+                e.get("stroke") for e in g.iter()
+            }

@@ -9,7 +9,7 @@
     show(k.trace, source="vm_pvn.c")   # trace with vm_pvn.c lines and their C text
     with Recorder(k) as rec:       # one snapshot per trace event
         pvn_vplist_dirty(vp, 0, putapage, 0, None)
-    rec.recording.compact().stepper()  # a slider (ipywidgets) or a static sequence
+    rec.recording.compact().stepper()  # every step, as HTML that needs no JavaScript
 
 A Kernel, a Vnode and a Page display themselves as HTML in a notebook.
 Klusters and Traces do once this package is imported inside IPython (it then

@@ -40,11 +40,13 @@ __all__ = [
     "wrap",
 ]
 
+# The doubled class outranks JupyterLab's right-aligned output tables
+# (``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td``), in nbconvert's HTML too.
 STYLE = (
     ".pvnsim{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;font-size:13px;color:#222}"
     ".pvnsim h4{margin:8px 0 4px 0;font-size:14px}"
     ".pvnsim table{border-collapse:collapse;margin:4px 0}"
-    ".pvnsim td,.pvnsim th{padding:1px 7px;text-align:left;vertical-align:top}"
+    ".pvnsim.pvnsim td,.pvnsim.pvnsim th{padding:1px 7px;text-align:left;vertical-align:top}"
     ".pvnsim th{border-bottom:1px solid #999}"
     ".pvnsim .pv-mono,.pvnsim table.pv-trace{font-family:DejaVu Sans Mono,Menlo,Consolas,monospace;"
     "font-size:12px}"
@@ -63,10 +65,18 @@ def _esc(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def wrap(body: str, title: str | None = None) -> str:
-    """Wrap a fragment in the ``pvnsim`` container with its style sheet."""
+def wrap(body: str, title: str | None = None, *, style: str = "", cls: str = "") -> str:
+    """Wrap a fragment in the ``pvnsim`` container with its style sheet.
+
+    Args:
+        body: the fragment.
+        title: a heading above it.
+        style: more CSS rules for this view (appended to :data:`STYLE`).
+        cls: more classes for the container.
+    """
     head = f"<h4>{_esc(title)}</h4>" if title else ""
-    return f'<div class="pvnsim"><style>{STYLE}</style>{head}{body}</div>'
+    classes = f"pvnsim {cls}" if cls else "pvnsim"
+    return f'<div class="{classes}"><style>{STYLE}{style}</style>{head}{body}</div>'
 
 
 def legend_html() -> str:
@@ -247,9 +257,11 @@ def trace_table(
             )
         colour = pal.KIND_COLOURS.get(e.kind, pal.ORANGE)
         line = "" if e.line is None else str(e.line)
+        # A call made inside another traced call is indented by its depth.
+        indent = f' style="padding-left:{7 + 16 * e.depth}px"' if e.depth > 0 else ""
         cells = (
             f'<td style="border-left:4px solid {colour}">{e.seq}</td><td>{_esc(e.thread)}</td>'
-            f"<td>{_esc(e.kind)}</td><td>{_esc(_call_text(e))}</td><td>{line}</td>"
+            f"<td>{_esc(e.kind)}</td><td{indent}>{_esc(_call_text(e))}</td><td>{line}</td>"
         )
         if src is not None:
             cells += f'<td class="pv-c">{_esc(src.line(e.line) or "")}</td>'

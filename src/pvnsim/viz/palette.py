@@ -14,6 +14,7 @@ exclusive page lock    blue            badge ``X``
 shared page lock       bluish green    badge ``S<n>``
 i/o lock               orange          badge ``io``
 walk marker            reddish purple  dashed, hatched, label ``mark``/``end``
+                                       (purple marks walk markers only)
 kluster member         black           thick outline, index ``k0``, ``k1``...
 =====================  ==============  ==========================================
 """
@@ -65,7 +66,8 @@ KIND_COLOURS = {
     "prim": MUTED,
     "callback": GREEN,
     "note": BLACK,
-    "switch": PURPLE,
+    # Not purple: that colour belongs to the walk markers alone.
+    "switch": BLACK,
 }
 
 #: (colour, label) pairs the legend shows, in order.

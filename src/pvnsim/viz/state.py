@@ -153,6 +153,8 @@ class EventView:
     line: int | None
     thread: str
     done: bool
+    #: How deeply the call is nested in another traced call (0: called directly).
+    depth: int = 0
 
     def format(self) -> str:
         """``name(args) = result``, as :meth:`pvnsim.trace.Event.format`."""
@@ -324,4 +326,8 @@ def capture_kernel(
 
 def capture_event(e: Event) -> EventView:
     """Freeze a trace event as it stands now."""
-    return EventView(e.seq, e.kind, e.name, tuple(e.args), e.result, e.line, e.thread, e.done)
+    # Traces that record nesting give each event a depth; older ones do not.
+    depth = getattr(e, "depth", 0)
+    return EventView(
+        e.seq, e.kind, e.name, tuple(e.args), e.result, e.line, e.thread, e.done, int(depth or 0)
+    )

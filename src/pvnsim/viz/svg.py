@@ -11,7 +11,8 @@ so any number of drawings can sit in one notebook page, inside collapsed
 A page is a card: a coloured band with its offset and state word, badges for
 the page lock (``X``/``S<n>``) and the i/o lock (``io``), the software R and M
 bits, its translations, and its logical lock counts.  A marker page is a
-narrower hatched, dashed card.  ``v_pages`` is drawn as a ring (few pages) or
+narrower hatched, dashed card with a solid band of the marker colour
+(purple, used for nothing else).  ``v_pages`` is drawn as a ring (few pages) or
 as rows read left to right with an arrow from the tail back to the head.
 """
 
@@ -106,11 +107,14 @@ def _page_cell(x: float, y: float, pv: PageView, kindex: int | None = None) -> s
             f'<g class="pv-marker" data-name="{esc(pv.name)}">{title}'
             + rect(x, y, w, CELL_H, "#FFFFFF", rx=6)
             + hatch(x, y, w, CELL_H, pal.PURPLE)
+            # A solid band of the marker colour, as page cards have their state's band.
+            + rect(x, y, w, 21, pal.PURPLE, rx=6)
+            + rect(x, y + 11, w, 10, pal.PURPLE)
             + rect(x, y, w, CELL_H, "none", pal.PURPLE, 2.5, rx=6, dash="6 3")
-            + rect(x + 7, y + 20, w - 14, 60, "#FFFFFF", rx=3)
-            + text(x + w / 2, y + 36, "MARK", 12, weight="bold", anchor="middle")
-            + text(x + w / 2, y + 54, pv.role or "marker", 11, anchor="middle")
-            + text(x + w / 2, y + 72, pv.name[4:], 10, fill=pal.INK, anchor="middle")
+            + text(x + w / 2, y + 15, "MARK", 12, weight="bold", anchor="middle")
+            + rect(x + 7, y + 30, w - 14, 50, "#FFFFFF", rx=3)
+            + text(x + w / 2, y + 50, pv.role or "marker", 11, anchor="middle")
+            + text(x + w / 2, y + 68, pv.name[4:], 10, fill=pal.INK, anchor="middle")
             + "</g>"
         )
     state = pv.state

@@ -138,7 +138,7 @@ def kluster_text(kv: KlusterView, *, limit: int = 64) -> str:
 
 def _event_line(e: EventView, c_text: str | None, marker: str) -> str:
     where = f"vm_pvn.c:{e.line:<5}" if e.line is not None else " " * 14
-    call = e.format()
+    call = "  " * e.depth + e.format()  # nested calls indented by their depth
     if not e.done and e.kind not in ("note", "switch"):
         call += " ... (running)"
     line = f"{marker}{e.seq:5d} {e.thread:>6} {where} {e.kind:<8} {call}"

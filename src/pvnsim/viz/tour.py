@@ -1,361 +1,65 @@
-"""``pvnsim tour``: three lessons on the paged-vnode layer, step by step.
+"""``pvnsim tour``: the lessons of :mod:`pvnsim.viz.lessons`, on a terminal or as plain text.
 
-1. Klustering under memory pressure (pvn_read_kluster).
-2. fsync, VMODSORT and the marker walk (pvn_vplist_dirty).
-3. Pageout through pvn_write_done.
-
-Each lesson is a generator of :class:`Step` (a title and a text body built
-with the terminal views), so the command prints them, pausing between steps
-on a terminal, and tests can read them.  Every number in the narration is read
-from the simulated kernel, never written in by hand.
+On a terminal (standard input and output both a terminal) the tour is a small
+full-screen program: one step at a time, its title and explanation kept at
+the top, its exhibit in pages that fit the window, every line cut to the
+window's width, single keys (``n``/space/Enter/right: next, ``b``/left: back,
+``q``/Esc/Ctrl-D: quit; Ctrl-C quits too), colour where the terminal has it
+and ``NO_COLOR`` is unset.  Piped or redirected, it prints every step as plain
+text, as scripts expect.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Sequence
 
-import attrs
+from rich.console import Console
+from rich.text import Text
 
-from pvnsim.errors import InternalError, UsageError
-from pvnsim.flags import B_ASYNC, B_FREE, B_WRITE, P_MOD, P_REF, SE_EXCL, VMODSORT
-from pvnsim.fs.ufslike import make_putapage
-from pvnsim.kernel import Kernel
+from pvnsim.errors import UsageError
 from pvnsim.viz.csource import CSource, SourceArg, resolve_source
-from pvnsim.viz.record import Recorder
-from pvnsim.viz.state import capture_kernel, capture_kluster, capture_vnode
-from pvnsim.viz.stepper import Stepper
-from pvnsim.viz.text import kluster_text, memory_text, stats_text, trace_text, vnode_text
-from pvnsim.vm.build import make_page, populate
-from pvnsim.vm.hat import hat_map, hat_touch
-from pvnsim.vm.seg import SegMap
-from pvnsim.vm.vm_page import page_free, page_lookup_nowait
-from pvnsim.vm.vm_pvn import (
-    Kluster,
-    pvn_getdirty,
-    pvn_io_done,
-    pvn_read_kluster,
-    pvn_vplist_dirty,
-    pvn_write_done,
-    pvn_write_kluster,
-)
-from pvnsim.vm.vnode import Vnode
+from pvnsim.viz.lessons import LESSONS, Step
+from pvnsim.viz.terminal import KEYS, THEME, Keys, pages, print_steps, render
 
 __all__ = [
-    "LESSONS",
-    "Step",
     "add_tour_command",
-    "lesson_fsync",
-    "lesson_klustering",
-    "lesson_pageout",
+    "print_tour",
     "run_tour",
     "run_tour_command",
+    "run_tour_interactive",
 ]
 
-ROOMY = {
-    "lotsfree": 0,
-    "desfree": 0,
-    "minfree": 0,
-    "throttlefree": 0,
-    "pageout_reserve": 0,
-    "pages_before_pager": 0,
-}
 
-
-@attrs.frozen
-class Step:
-    """One step of a lesson: a title and what to show."""
-
-    title: str
-    body: str
-
-
-T = TypeVar("T")
-
-
-def _must(value: T | None) -> T:
-    if value is None:  # pragma: no cover - the lessons are built so this cannot happen
-        raise InternalError("tour: a lesson step returned NULL where it cannot")
-    return value
-
-
-def _mem(k: Kernel) -> str:
-    return memory_text(capture_kernel(k, []))
-
-
-def _vn(vp: Vnode, highlight: Sequence[str] = ()) -> str:
-    return vnode_text(capture_vnode(vp), highlight=highlight)
-
-
-# ---------------------------------------------------------------------------
-
-
-def lesson_klustering(source: CSource | None = None) -> Iterator[Step]:
-    """Lesson 1: pvn_read_kluster spends only the memory above minfree."""
-    k = Kernel(total_pages=512)
-    vp = k.vnode("file")
-    seg = SegMap(k, "segmap")
-    yield Step(
-        "A small machine",
-        "512 pages of 4 KiB, with illumos's default thresholds.  pvn_read_kluster\n"
-        "builds a read kluster only out of memory above minfree:\n"
-        "pagesavail = freemem - minfree (vm_pvn.c:113).\n\n" + _mem(k),
-    )
-
-    kl = _must(pvn_read_kluster(vp, 0x3000, seg, 0x3000, 0, 0x10000, 0))
-    yield Step(
-        "Plenty of memory: the whole block window",
-        f"A fault at 0x3000 in a 64 KiB block window [0, 0x10000).  pagesavail is\n"
-        f"{k.freemem + len(kl.pages) - k.minfree}, more than the 16 pages of the window, so "  # type: ignore[operator]
-        "pvn_read_kluster creates every\n"
-        "absent page: backwards from the fault to the window start (vm_pvn.c:158-175),\n"
-        "then forwards to its end (178-195).  Each new page is locked SE_EXCL (X) and\n"
-        "i/o-locked (io) until the read completes.\n\n" + kluster_text(capture_kluster(kl)),
-    )
-
-    pvn_io_done(kl.plist)
-    yield Step(
-        "The read completes",
-        "pvn_io_done drops each page's i/o lock and page lock (vm_pvn.c:309-313).\n\n" + _vn(vp),
-    )
-
-    hog = k.vnode("hog")
-    populate(hog, [i * k.pagesize for i in range(k.freemem - k.minfree - 3)])  # type: ignore[operator]
-    yield Step(
-        "Memory gets tight",
-        f"Another file now holds {len(k.page_hash[hog])} pages: freemem - minfree = "
-        f"{k.freemem - k.minfree} pages.\n\n" + _mem(k),  # type: ignore[operator]
-    )
-
-    avail = k.freemem - k.minfree  # type: ignore[operator]
-    kl = _must(pvn_read_kluster(vp, 0x1B000, seg, 0x1B000, 0x10000, 0x10000, 0))
-    yield Step(
-        "The kluster shrinks to fit",
-        f"A fault at 0x1b000 in the window [0x10000, 0x20000).  pagesavail = {avail} is\n"
-        "less than the 16 pages of the window, so pvn_read_kluster first drops the\n"
-        "part before the fault (vm_pvn.c:127-129), leaving [0x1b000, 0x20000) = 5 pages;\n"
-        f"still more than {avail}, so it settles for {avail} pages (vm_pvn.c:135).\n\n"
-        + kluster_text(capture_kluster(kl)),
-    )
-    pvn_io_done(kl.plist)
-
-    ra = pvn_read_kluster(vp, 0x24000, seg, 0x24000, 0x20000, 0x10000, 1)
-    yield Step(
-        "No memory to spare: read-ahead gives up",
-        f"freemem - minfree = {k.freemem - k.minfree}.  A read-ahead (isra=1) returns "  # type: ignore[operator]
-        f"{'NULL' if ra is None else ra} (vm_pvn.c:116-117):\n"
-        "it must not take the last pages.  A demand fault still needs its page\n"
-        "(pagesavail = 1, vm_pvn.c:119), and page_create_va waits for the pageout\n"
-        "daemon to free memory.\n\n" + _mem(k),
-    )
-
-    freed: list[int] = []
-
-    def pageout_standin(kern: Kernel, shortfall: int) -> None:
-        # Free some of the other file's clean pages, as the page scanner would.
-        for off in sorted(kern.page_hash[hog])[: shortfall + 8]:
-            pp = page_lookup_nowait(hog, off, SE_EXCL)
-            if pp is not None:
-                page_free(pp, 0)
-                freed.append(off)
-
-    k.memory_reclaim = pageout_standin
-    kl = _must(pvn_read_kluster(vp, 0x24000, seg, 0x24000, 0x20000, 0x10000, 0))
-    pvn_io_done(kl.plist)
-    yield Step(
-        "A demand fault gets one page",
-        f"The pageout stand-in freed {len(freed)} of the other file's clean pages to the\n"
-        f"cache list; the fault got a kluster of {len(kl.pages)} page: off={kl.off:#x} "
-        f"len={kl.len:#x}.\n\n" + _mem(k) + "\n\n" + _vn(vp),
-    )
-
-
-# ---------------------------------------------------------------------------
-
-
-def _dirty_two(k: Kernel, vp: Vnode) -> None:
-    for i in range(6):
-        pp = make_page(vp, i * k.pagesize, nrm=P_REF)
-        hat_map(pp)
-    for off in (0x1000, 0x4000):
-        hat_touch(k.page_hash[vp][off], write=True)
-
-
-def lesson_fsync(source: CSource | None = None) -> Iterator[Step]:
-    """Lesson 2: fsync walks v_pages from the tail with two markers; VMODSORT stops early."""
-    k = Kernel(total_pages=256, **ROOMY)  # type: ignore[arg-type]
-    vp = k.vnode("file", v_flag=VMODSORT)
-    for i in range(6):
-        hat_map(make_page(vp, i * k.pagesize, nrm=P_REF))
-    yield Step(
-        "Six clean pages, mapped by a process",
-        "The vnode is VMODSORT: the HAT keeps its modified pages at the tail of\n"
-        "v_pages.  A clean page of such a vnode is mapped read-only, so the first\n"
-        "write to it faults.\n\n" + _vn(vp),
-    )
-    for off in (0x1000, 0x4000):
-        hat_touch(k.page_hash[vp][off], write=True)
-    yield Step(
-        "The process writes two pages",
-        "Each first write faults, sets P_MOD (hat_setmod) and moves the page to the\n"
-        "tail: clean pages gather at the head, dirty ones at the tail.\n\n" + _vn(vp),
-    )
-
-    written: list[Kluster] = []
-    with Recorder(k, vnodes=[vp]) as rec:
-        err = pvn_vplist_dirty(vp, 0, make_putapage(8192, klusters=written), 0, None)
-    steps = Stepper(rec.recording.compact(), source=source or False)
-    calls = [e for e in rec.recording.events if e.name == "pvn_getdirty" and e.kind == "port"]
-    yield Step(
-        "fsync: pvn_vplist_dirty(vp, 0, putapage, 0)",
-        "The walk takes VVMLOCK (vm_pvn.c:767-782), puts two markers after the tail,\n"
-        "MARK(-1) that walks and MARK(-2) that stays at the end (788-808), and visits\n"
-        "pages from the tail towards the head, moving MARK(-1) past each page before it\n"
-        "drops the page-list mutex.  The next steps show each change of state, with\n"
-        f"the calls that led to it ({len(steps) - 1} steps).",
-    )
-    for i in range(1, len(steps)):
-        yield Step(f"walk step {i} of {len(steps) - 1}", _frame_body(steps, i))
-    other = k.vnode("plain")
-    _dirty_two(k, other)
-    t = k.trace_on()
-    start = len(t)
-    pvn_vplist_dirty(other, 0, make_putapage(8192), 0, None)
-    k.trace_off()
-    plain_calls = [e for e in t.since(start) if e.name == "pvn_getdirty" and e.kind == "port"]
-    yield Step(
-        "Why VMODSORT matters",
-        f"pvn_vplist_dirty returned {err} after writing {len(written)} klusters.  On the VMODSORT\n"
-        f"vnode the walk called pvn_getdirty {len(calls)} times (the dirty pages and the\n"
-        "clean neighbours its putapage probed) and stopped at the first clean, idle page\n"
-        "(vm_pvn.c:840-869).  The same pages on a vnode without VMODSORT cost\n"
-        f"{len(plain_calls)} pvn_getdirty calls: that walk must look at every page.\n\n" + _vn(vp),
-    )
-
-
-def _frame_body(steps: Stepper, i: int) -> str:
-    frame = steps.recording.frames[i]
-    body = trace_text(frame.events, source=steps.source or False, limit=12)
-    return body + "\n\n" + vnode_text(frame.state.vnodes[0])
-
-
-# ---------------------------------------------------------------------------
-
-
-def lesson_pageout(source: CSource | None = None) -> Iterator[Step]:
-    """Lesson 3: pageout writes dirty pages and pvn_write_done frees them."""
-    k = Kernel(total_pages=512)
-    vp = k.vnode("file")
-    for i in range(8):
-        pp = make_page(vp, i * k.pagesize, nrm=P_REF | P_MOD)
-        hat_map(pp)
-    hog = k.vnode("hog")
-    populate(hog, [i * k.pagesize for i in range(k.freemem - 100)])
-    yield Step(
-        "Memory is short and a file is dirty",
-        f"freemem is {k.freemem}, below lotsfree ({k.lotsfree}): the page scanner runs.\n"
-        "It finds the file's dirty pages and asks the file system to write each one out\n"
-        "with VOP_PUTPAGE(vp, off, PAGESIZE, B_ASYNC|B_FREE).\n\n" + _mem(k) + "\n\n" + _vn(vp),
-    )
-
-    flags = B_ASYNC | B_FREE
-    pp = _must(page_lookup_nowait(vp, 0x3000, SE_EXCL))
-    dirty = pvn_getdirty(pp, flags)
-    yield Step(
-        "pvn_getdirty(pp, B_ASYNC|B_FREE)",
-        f"The file system locks the page SE_EXCL and calls pvn_getdirty, which answers {dirty}\n"
-        "(write it).  It took the i/o lock, unloaded every translation so the next access\n"
-        "faults (hat_pageunload, vm_pvn.c:630), cleared ref/mod (669) and, because the\n"
-        "page will be freed after the write, downgraded the lock to SE_SHARED (678)\n"
-        "so others may use the page during the write.\n\n" + _vn(vp),
-    )
-
-    kl = pvn_write_kluster(vp, pp, 0, 0x8000, flags)
-    names = [p.name for p in kl.pages]
-    yield Step(
-        "putapage: pvn_write_kluster gathers the dirty neighbours",
-        f"Within the 32 KiB block, the neighbours are looked up without waiting and passed\n"
-        f"to pvn_getdirty with B_DELWRI: the kluster has {len(names)} pages, off={kl.off:#x}\n"
-        f"len={kl.len:#x}.  The write to disk starts now (asynchronously).\n\n"
-        + kluster_text(capture_kluster(kl)),
-    )
-
-    used = k.page_hash[vp][0x5000]
-    hat_map(used)
-    hat_touch(used)
-    yield Step(
-        "A process reads one page while it is being written",
-        f"{used.name} is faulted in again (its lock is only shared) and read: the new\n"
-        "translation's hardware reference bit is set (map r).\n\n" + _vn(vp, names),
-    )
-
-    before = capture_kernel(k, [])
-    t = k.trace_on()
-    start = len(t)
-    pvn_write_done(kl.plist, B_WRITE | flags)
-    k.trace_off()
-    after = capture_kernel(k, [])
-    changed = [n for (n, v), (_, w) in zip(before.stats, after.stats, strict=True) if v != w]
-    events = [
-        e
-        for e in t.since(start)
-        if e.name in ("page_tryupgrade", "hat_pagesync", "VN_DISPOSE", "page_unlock")
-    ]
-    yield Step(
-        "The write completes: pvn_write_done(plist, B_WRITE|B_ASYNC|B_FREE)",
-        "For each page: drop the i/o lock, try to upgrade to SE_EXCL (vm_pvn.c:468),\n"
-        "read ref/mod without clearing them (483).  A page nobody used is freed to the\n"
-        "cache list (VN_DISPOSE B_FREE, 525, dfree++); the page that was read during\n"
-        "the write keeps its identity and is only unlocked (pgrec++, 529-530).\n\n"
-        + trace_text(events, source=source or False)
-        + "\n\n"
-        + stats_text(after, changed)
-        + "\n\n"
-        + memory_text(after)
-        + "\n\n"
-        + _vn(vp),
-    )
-
-
-LESSONS: dict[int, tuple[str, Callable[[CSource | None], Iterator[Step]]]] = {
-    1: ("Klustering under memory pressure", lesson_klustering),
-    2: ("fsync, VMODSORT and the marker walk", lesson_fsync),
-    3: ("Pageout through pvn_write_done", lesson_pageout),
-}
+def _chosen(lessons: Sequence[int] | None) -> list[int]:
+    chosen = list(LESSONS) if lessons is None else list(lessons)
+    for n in chosen:
+        if n not in LESSONS:
+            raise UsageError(f"tour: no lesson {n!r}; lessons are {sorted(LESSONS)}")
+    return chosen
 
 
 def run_tour(
     lessons: Sequence[int] | None = None,
     *,
     write: Callable[[str], object] | None = None,
-    pause: bool | None = None,
-    ask: Callable[[str], str] = input,
     source: SourceArg = None,
 ) -> int:
-    """Print the lessons step by step.
+    """Print the lessons as plain text, one step after another.
 
     Args:
         lessons: which lessons (1-3), in order; ``None`` means all.
         write: where the text goes (default: standard output).
-        pause: wait for Enter between steps; ``None`` means only when
-            standard input is a terminal.
-        ask: how to wait (``input``); answering ``q`` ends the tour.
         source: a copy of vm_pvn.c to show the C text of traced calls.
 
     Returns:
-        The number of steps shown.
+        The number of steps printed.
 
     Raises:
-        UsageError: an unknown lesson number.
+        UsageError: an unknown lesson number, or no vm_pvn.c at ``source``.
     """
-    chosen = list(LESSONS) if lessons is None else list(lessons)
-    for n in chosen:
-        if n not in LESSONS:
-            raise UsageError(f"tour: no lesson {n!r}; lessons are {sorted(LESSONS)}")
-    if pause is None:
-        pause = sys.stdin is not None and sys.stdin.isatty()
+    chosen = _chosen(lessons)
     src = resolve_source(source)
     out = write if write is not None else sys.stdout.write
     shown = 0
@@ -365,9 +69,144 @@ def run_tour(
         for step in lesson(src):
             shown += 1
             out(f"\n=== {step.title}\n{step.body}\n")
-            if pause and ask("-- Enter: next step, q: quit -- ").strip().lower() == "q":
-                return shown
     return shown
+
+
+def print_tour(
+    lessons: Sequence[int] | None = None,
+    *,
+    console: Console | None = None,
+    source: SourceArg = None,
+) -> int:
+    """Print the lessons through ``console``: in colour, cut to its width, without pauses.
+
+    Returns:
+        The number of steps printed.
+
+    Raises:
+        UsageError: as :func:`run_tour`.
+    """
+    chosen = _chosen(lessons)
+    src = resolve_source(source)
+    con = console if console is not None else Console(theme=THEME, highlight=False)
+    shown = 0
+    for n in chosen:
+        title, lesson = LESSONS[n]
+        con.print()
+        con.rule(Text(f"Lesson {n}: {title}", style="pv.header"), style="pv.rule")
+        for step in lesson(src):
+            shown += 1
+            con.print()
+            print_steps(con, step.title, step.text, step.exhibit)
+    return shown
+
+
+class _Tour:
+    """Where the reader is: lesson, step and page; lessons are run when first reached."""
+
+    def __init__(self, chosen: list[int], source: CSource | None) -> None:
+        self.chosen = chosen
+        self.source = source
+        self._steps: dict[int, list[Step]] = {}
+        self.lesson = self.step = self.page = 0
+        self.seen: set[tuple[int, int]] = set()
+
+    def steps(self, lesson: int) -> list[Step]:
+        if lesson not in self._steps:
+            self._steps[lesson] = list(LESSONS[self.chosen[lesson]][1](self.source))
+        return self._steps[lesson]
+
+    def header(self) -> str:
+        n = self.chosen[self.lesson]
+        count = len(self.steps(self.lesson))
+        return f"[{self.step + 1}/{count}] Lesson {n}: {LESSONS[n][0]}"
+
+    def at_end(self, npages: int) -> bool:
+        return (
+            self.page + 1 >= npages
+            and self.step + 1 >= len(self.steps(self.lesson))
+            and self.lesson + 1 >= len(self.chosen)
+        )
+
+    def forward(self, npages: int) -> bool:
+        """Move one page on; False at the end of the tour."""
+        if self.page + 1 < npages:
+            self.page += 1
+        elif self.step + 1 < len(self.steps(self.lesson)):
+            self.step, self.page = self.step + 1, 0
+        elif self.lesson + 1 < len(self.chosen):
+            self.lesson, self.step, self.page = self.lesson + 1, 0, 0
+        else:
+            return False
+        return True
+
+    def backward(self) -> None:
+        """Move one page back (to the last page of the step before)."""
+        if self.page > 0:
+            self.page -= 1
+        elif self.step > 0:
+            self.step, self.page = self.step - 1, -1
+        elif self.lesson > 0:
+            self.lesson -= 1
+            self.step, self.page = len(self.steps(self.lesson)) - 1, -1
+
+
+def run_tour_interactive(
+    lessons: Sequence[int] | None = None,
+    *,
+    console: Console | None = None,
+    read_key: Callable[[], str] | None = None,
+    source: SourceArg = None,
+) -> int:
+    """Show the lessons one screen at a time and follow the reader's keys.
+
+    Args:
+        lessons: which lessons (1-3), in order; ``None`` means all.
+        console: where to draw (default: a rich Console on standard output).
+        read_key: the next key press (default: single keys from standard
+            input, which must be a terminal; it is put back as it was).
+        source: a copy of vm_pvn.c to show the C text of traced calls.
+
+    Returns:
+        The number of steps shown.
+
+    Raises:
+        UsageError: as :func:`run_tour`.
+        KeyboardInterrupt: Ctrl-C; the terminal is restored and the cursor is
+            on a fresh line first.
+    """
+    tour = _Tour(_chosen(lessons), resolve_source(source))
+    con = console if console is not None else Console(theme=THEME, highlight=False)
+    if read_key is not None:
+        return _loop(tour, con, read_key)
+    with Keys(sys.stdin.fileno()) as keys:
+        return _loop(tour, con, keys.read)
+
+
+def _loop(tour: _Tour, con: Console, read_key: Callable[[], str]) -> int:
+    con.show_cursor(False)
+    try:
+        while True:
+            step = tour.steps(tour.lesson)[tour.step]
+            size = con.size
+            screens = pages(
+                tour.header(), step.title, step.text, step.exhibit, size.width, size.height
+            )
+            if tour.page < 0 or tour.page >= len(screens):
+                tour.page = len(screens) - 1
+            tour.seen.add((tour.lesson, tour.step))
+            screen = screens[tour.page]
+            more = f"  page {screen.page}/{screen.pages}" if screen.pages > 1 else ""
+            finish = "finish" if tour.at_end(len(screens)) else "next"
+            render(con, screen, f" n/space: {finish}  b: back  q: quit{more} ")
+            action = KEYS.get(read_key())
+            if action == "quit" or (action == "next" and not tour.forward(len(screens))):
+                return len(tour.seen)
+            if action == "back":
+                tour.backward()
+    finally:
+        con.show_cursor(True)
+        con.print()
 
 
 def add_tour_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -376,8 +215,9 @@ def add_tour_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "tour",
         help="three lessons on vm_pvn.c, step by step",
         description="Walk through three lessons: klustering under memory pressure; fsync, "
-        "VMODSORT and the marker walk; pageout through pvn_write_done.  Pauses between "
-        "steps when standard input is a terminal.",
+        "VMODSORT and the marker walk; pageout through pvn_write_done.  On a terminal it "
+        "shows one step at a time (n or space: next, b: back, q: quit); piped, it prints "
+        "every step as plain text.",
     )
     p.add_argument(
         "--lesson",
@@ -386,7 +226,11 @@ def add_tour_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         choices=sorted(LESSONS),
         help="run only this lesson (repeatable); default: all three",
     )
-    p.add_argument("--no-pause", action="store_true", help="run straight through")
+    p.add_argument(
+        "--no-pause",
+        action="store_true",
+        help="print every step straight through, even on a terminal",
+    )
     p.add_argument(
         "--c-source",
         metavar="VM_PVN_C",
@@ -396,13 +240,25 @@ def add_tour_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def run_tour_command(args: argparse.Namespace) -> int:
-    """Run ``pvnsim tour`` with parsed arguments; returns the exit status."""
+    """Run ``pvnsim tour`` with parsed arguments; returns the exit status (130 after Ctrl-C)."""
+    on_terminal = sys.stdout is not None and sys.stdout.isatty()
+    # A terminal that cannot clear its screen (TERM=dumb) gets the printed tour.
+    keys = sys.stdin is not None and sys.stdin.isatty() and not Console().is_dumb_terminal
     try:
-        run_tour(args.lesson, pause=False if args.no_pause else None, source=args.c_source)
+        if on_terminal and keys and not args.no_pause:
+            run_tour_interactive(args.lesson, source=args.c_source)
+        elif on_terminal:
+            print_tour(args.lesson, source=args.c_source)
+        else:
+            run_tour(args.lesson, source=args.c_source)
     except UsageError as exc:
         sys.stderr.write(f"pvnsim tour: {exc}\n")
         return 2
-    except (BrokenPipeError, EOFError):
-        # The reader went away (``| head``, end of input): stop quietly.
+    except KeyboardInterrupt:
+        if not (on_terminal and keys and not args.no_pause):
+            sys.stdout.write("\n")  # the interactive tour has ended its line already
+        return 130
+    except BrokenPipeError:
+        # The reader went away (``| head``): stop quietly.
         return 0
     return 0
