@@ -200,6 +200,8 @@ class Simulation:
         self._pinned: list[Page] = []
         self._hog = k.vnode("<pressure>")
         self._hog_next = 0
+        #: Applies each operation of :meth:`run` when set (see pvnsim.fs.timeline).
+        self.sampler: Callable[[Simulation, Op], int] | None = None
 
     # -- time -----------------------------------------------------------------
 
@@ -448,7 +450,10 @@ class Simulation:
         """
         done = 0
         for op in ops:
-            self.apply(op)
+            if self.sampler is None:
+                self.apply(op)
+            else:
+                self.sampler(self, op)
             done += 1
             if check:
                 self.check()

@@ -1,0 +1,331 @@
+"""Running a sweep's tasks on an executor and collecting their rows.
+
+Theory of operation
+-------------------
+Tasks go to a :class:`concurrent.futures.Executor`: local worker processes
+(a :class:`~concurrent.futures.ProcessPoolExecutor`, ``workers`` of them),
+the executor of a Dask distributed client when a scheduler address is given,
+any executor the caller passes, or none at all (``workers=0``: one after the
+other in this process).  Rows are written as tasks finish, in whatever
+order that is; :attr:`SweepResult.rows` puts them back in SPEC order.
+
+With an ``output`` base path, rows already in ``BASE.jsonl`` with status
+``ok`` or ``failed`` are kept and their tasks skipped; ``error`` rows are
+run again (a worker that died, a value fixed since), replacing the old row.
+
+``KeyboardInterrupt`` (Ctrl-C) stops the sweep: tasks not started are
+cancelled, local workers are stopped, every row that finished is already on
+disk, and the result says ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from pvnsim.errors import UsageError
+from pvnsim.sweep.results import ResultsFiles, columns, make_row
+from pvnsim.sweep.spec import Spec, Task
+from pvnsim.sweep.tasks import run_task
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from rich.console import Console
+
+__all__ = ["SweepResult", "default_output", "run_sweep"]
+
+#: Statuses whose rows a rerun keeps.
+_KEPT = ("ok", "failed")
+
+
+@attrs.frozen
+class SweepResult:
+    """What :func:`run_sweep` did.
+
+    Attributes:
+        spec: the SPEC.
+        rows: one row per task that has one (run now or kept), SPEC order.
+        ran: tasks run this time.
+        skipped: tasks skipped because their rows were already there.
+        interrupted: the sweep was stopped (Ctrl-C) before every task ran.
+        elapsed: wall time of this call, in seconds.
+    """
+
+    spec: Spec
+    rows: tuple[dict[str, Any], ...]
+    ran: int
+    skipped: int
+    interrupted: bool
+    elapsed: float
+
+    def count(self, status: str) -> int:
+        """Rows with ``status`` (``"ok"``, ``"failed"`` or ``"error"``)."""
+        return sum(1 for r in self.rows if r["status"] == status)
+
+    def plot(
+        self, x: str | None = None, y: str | None = None, by: Sequence[str] | None = None
+    ) -> Figure:
+        """Draw metric ``y`` against parameter ``x``, one line per value of ``by``.
+
+        Defaults come from the SPEC's ``[plot]`` table, then: ``x`` the first
+        parameter that varies, ``y`` virtual time (fs) or failing runs
+        found (explore), ``by`` every other parameter that varies.
+
+        Raises:
+            UsageError: nothing varies, or ``x`` is not a parameter.
+            ImportError: matplotlib is not installed.
+        """
+        from pvnsim.viz.plots import plot_sweep
+
+        spec = self.spec
+        x = x or spec.plot.x or (spec.axes[0] if spec.axes else None)
+        if x is None or x not in spec.columns:
+            raise UsageError(
+                f"plot: x must be a parameter of the sweep ({', '.join(spec.columns)}), not {x!r}"
+            )
+        y = y or spec.plot.y or ("virtual_ns" if spec.kind == "fs" else "failures")
+        if by is None:
+            by = spec.plot.by if spec.plot.by is not None else [a for a in spec.axes if a != x]
+        return plot_sweep(self.rows, x, y, by=by, title=spec.name)
+
+
+def default_output(spec_path: str | Path) -> Path:
+    """Where results go by default: the SPEC's path without its suffix."""
+    path = Path(spec_path)
+    return path.with_suffix("") if path.suffix else path.with_name(path.name + ".results")
+
+
+def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
+    # A fork server (where there is one) starts each worker from a process
+    # that has already imported pvnsim, without forking this one, whose
+    # threads (the progress bar's) must not be copied mid-flight.
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        server = multiprocessing.get_context("forkserver")
+        server.set_forkserver_preload(["pvnsim.sweep.tasks"])
+        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=server)
+    spawn = multiprocessing.get_context("spawn")  # pragma: no cover - Windows
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=spawn)  # pragma: no cover
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("a Dask scheduler needs Dask: pip install 'pvnsim[dask]'") from None
+    try:
+        return Client(address, timeout="10s", set_as_default=False)  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as e:
+        raise UsageError(f"cannot reach the Dask scheduler at {address}: {e}") from None
+
+
+@contextlib.contextmanager
+def _executor(
+    workers: int | None, scheduler: str | None, given: cf.Executor | None
+) -> Iterator[cf.Executor | None]:
+    if given is not None:
+        yield given
+    elif scheduler is not None:
+        client = _dask_client(scheduler)
+        try:
+            yield client.get_executor(pure=False)
+        finally:
+            client.close()
+    elif workers == 0:
+        yield None
+    else:
+        pool = _local_pool(workers or os.cpu_count() or 1)
+        try:
+            yield pool
+        finally:
+            _stop_pool(pool)
+
+
+def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
+    """Shut ``pool`` down without waiting for tasks still running."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    # The pool has no public way to stop a running task; its worker
+    # processes are ours, so end them rather than wait for their tasks.
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
+    pool.shutdown(wait=True)
+
+
+def _outcomes(
+    tasks: Sequence[Task], executor: cf.Executor | None
+) -> Iterator[tuple[Task, dict[str, Any]]]:
+    """Each task with its outcome, as they finish."""
+    if executor is None:
+        for task in tasks:
+            yield task, run_task(task)
+        return
+    futures = {executor.submit(run_task, task): task for task in tasks}
+    try:
+        for fut in cf.as_completed(futures):
+            try:
+                outcome = fut.result()
+            except cf.CancelledError:
+                continue
+            except Exception as e:  # the worker died, or the executor failed
+                outcome = {
+                    "status": "error",
+                    "error": f"the task did not return: {type(e).__name__}: {e}",
+                }
+            yield futures[fut], outcome
+    finally:
+        for fut in futures:
+            fut.cancel()
+
+
+def _select(spec: Spec, only: Sequence[str] | None) -> list[Task]:
+    if only is None:
+        return list(spec.tasks)
+    by_id = {t.id: t for t in spec.tasks}
+    unknown = [i for i in only if i not in by_id]
+    if unknown:
+        raise UsageError(
+            f"{spec.path}: no task with id {', '.join(unknown)} (ids are the results' id column)"
+        )
+    return [by_id[i] for i in dict.fromkeys(only)]
+
+
+def run_sweep(
+    spec: Spec,
+    *,
+    output: str | Path | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    executor: cf.Executor | None = None,
+    only: Sequence[str] | None = None,
+    console: Console | None = None,
+    progress: bool = False,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepResult:
+    """Run a sweep's tasks and collect one row per task.
+
+    Args:
+        spec: the sweep (:func:`~pvnsim.sweep.load_spec`).
+        output: base path of the results (``BASE.csv`` and ``BASE.jsonl``);
+            rows already there are kept and their tasks skipped (see the
+            module docstring).  None: keep rows in memory only.
+        workers: local worker processes (default: one per CPU; 0: run in
+            this process, one task after the other).
+        scheduler: address of a Dask scheduler (``tcp://host:8786``): run
+            the tasks on its cluster instead.
+        executor: run the tasks on this executor instead (not shut down).
+        only: run just these task ids.
+        console: a rich console to report failures on (with their replay
+            commands) and, with ``progress``, to draw the progress bar on.
+        progress: draw a progress bar (done/total, failures) on ``console``.
+        on_row: called with each new row as it arrives.
+
+    Returns:
+        A :class:`SweepResult`.
+
+    Raises:
+        UsageError: an unknown id in ``only``, bad ``workers``, a scheduler
+            that cannot be reached, or Dask not installed.
+    """
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 0
+    ):
+        raise UsageError(f"workers must be a non-negative int, not {workers!r}")
+    started = time.perf_counter()
+    tasks = _select(spec, only)
+    files = ResultsFiles(output, columns(spec)) if output is not None else None
+    old = files.load() if files is not None else []
+    kept = {r["id"]: r for r in old if r.get("status") in _KEPT}
+    todo = [t for t in tasks if t.id not in kept]
+    rerun = {t.id for t in todo}
+    rows = [r for r in old if r["id"] not in rerun]
+    done: dict[str, dict[str, Any]] = {t.id: kept[t.id] for t in tasks if t.id in kept}
+    interrupted = False
+    bar = _Bar(console, progress, spec.name, len(tasks), list(done.values()))
+    if files is not None:
+        files.open(rows)
+    try:
+        with bar, _executor(workers, scheduler, executor) as ex:
+            for task, outcome in _outcomes(todo, ex):
+                row = make_row(spec, task, outcome)
+                done[task.id] = row
+                if files is not None:
+                    files.append(row)
+                bar.add(row)
+                if on_row is not None:
+                    on_row(row)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        if files is not None:
+            files.close()
+    ordered = tuple(done[t.id] for t in tasks if t.id in done)
+    return SweepResult(
+        spec,
+        ordered,
+        ran=len(done) - (len(tasks) - len(todo)),
+        skipped=len(tasks) - len(todo),
+        interrupted=interrupted,
+        elapsed=time.perf_counter() - started,
+    )
+
+
+class _Bar:
+    """The progress bar (rich) and the report of each failure."""
+
+    def __init__(
+        self, console: Console | None, show: bool, name: str, total: int, kept: list[dict[str, Any]]
+    ) -> None:
+        self.console = console
+        self.failed = sum(1 for r in kept if r["status"] != "ok")
+        self.progress: Any = None
+        if console is not None and show:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
+            )
+            self.task = self.progress.add_task(
+                name, total=total, completed=len(kept), failed=self.failed
+            )
+
+    def __enter__(self) -> _Bar:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row["status"] != "ok":
+            self.failed += 1
+            if self.console is not None:
+                self.console.print(
+                    f"{row['status']} {row['id']}: {row['error']}\n  replay: {row['replay']}",
+                    markup=False,
+                    highlight=False,
+                )
+        if self.progress is not None:
+            self.progress.update(self.task, advance=1, failed=self.failed)
