@@ -44,6 +44,8 @@ __all__ = ["SweepResult", "default_output", "run_sweep"]
 
 #: Statuses whose rows a rerun keeps.
 _KEPT = ("ok", "failed")
+#: Failures reported one by one on the console; the rest are counted.
+_REPORTED = 10
 
 
 @attrs.frozen
@@ -104,15 +106,15 @@ def default_output(spec_path: str | Path) -> Path:
 
 
 def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
-    # A fork server (where there is one) starts each worker from a process
-    # that has already imported pvnsim, without forking this one, whose
-    # threads (the progress bar's) must not be copied mid-flight.
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        server = multiprocessing.get_context("forkserver")
-        server.set_forkserver_preload(["pvnsim.sweep.tasks"])
-        return cf.ProcessPoolExecutor(max_workers=workers, mp_context=server)
-    spawn = multiprocessing.get_context("spawn")  # pragma: no cover - Windows
-    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=spawn)  # pragma: no cover
+    # A fork server (where there is one) starts workers without forking this
+    # process, whose threads (the progress bar's) must not be copied
+    # mid-flight.  As with spawn, each worker gets this process's sys.path
+    # and imports its __main__ module, which must guard its own top-level
+    # code with ``if __name__ == "__main__"``.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context(method)
+    )
 
 
 def _dask_client(address: str) -> Any:
@@ -194,7 +196,8 @@ def _select(spec: Spec, only: Sequence[str] | None) -> list[Task]:
         raise UsageError(
             f"{spec.path}: no task with id {', '.join(unknown)} (ids are the results' id column)"
         )
-    return [by_id[i] for i in dict.fromkeys(only)]
+    chosen = set(only)
+    return [t for t in spec.tasks if t.id in chosen]
 
 
 def run_sweep(
@@ -278,13 +281,14 @@ def run_sweep(
 
 
 class _Bar:
-    """The progress bar (rich) and the report of each failure."""
+    """The progress bar (rich) and the report of the first failures."""
 
     def __init__(
         self, console: Console | None, show: bool, name: str, total: int, kept: list[dict[str, Any]]
     ) -> None:
         self.console = console
         self.failed = sum(1 for r in kept if r["status"] != "ok")
+        self.reported = 0
         self.progress: Any = None
         if console is not None and show:
             from rich.progress import (
@@ -297,7 +301,7 @@ class _Bar:
             )
 
             self.progress = Progress(
-                TextColumn("{task.description}"),
+                TextColumn("{task.description}", markup=False),
                 BarColumn(),
                 MofNCompleteColumn(),
                 TextColumn("{task.fields[failed]} failed"),
@@ -308,6 +312,10 @@ class _Bar:
             self.task = self.progress.add_task(
                 name, total=total, completed=len(kept), failed=self.failed
             )
+
+    def say(self, text: str) -> None:
+        if self.console is not None:
+            self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def __enter__(self) -> _Bar:
         if self.progress is not None:
@@ -321,11 +329,10 @@ class _Bar:
     def add(self, row: dict[str, Any]) -> None:
         if row["status"] != "ok":
             self.failed += 1
-            if self.console is not None:
-                self.console.print(
-                    f"{row['status']} {row['id']}: {row['error']}\n  replay: {row['replay']}",
-                    markup=False,
-                    highlight=False,
-                )
+            self.reported += 1
+            if self.reported <= _REPORTED:
+                self.say(f"{row['status']} {row['id']}: {row['error']}\n  replay: {row['replay']}")
+            elif self.reported == _REPORTED + 1:
+                self.say("(more failures: the rows' error and replay columns have each one)")
         if self.progress is not None:
             self.progress.update(self.task, advance=1, failed=self.failed)

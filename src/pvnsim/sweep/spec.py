@@ -197,7 +197,7 @@ class _Parser:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise self.fail(
-                f"unknown parameter {name!r} for a {kind} sweep{hint} (known: {', '.join(known)})",
+                f"unknown parameter {name!r} for {kind} sweeps{hint} (known: {', '.join(known)})",
                 *place,
             )
         try:
@@ -246,7 +246,11 @@ class _Parser:
         return seeds
 
     def grid(self, kind: str) -> list[tuple[dict[str, Any], int]]:
+        if "grid" not in self.doc:
+            return []
         grid = self.table("grid")
+        if not grid:
+            raise self.fail("[grid] is empty: give each axis a list of values", "grid")
         fixed: dict[str, Any] = {}
         axes: list[tuple[str, list[Any]]] = []
         for key, value in grid.items():
@@ -260,11 +264,7 @@ class _Parser:
             if not value:
                 raise self.fail(f"{key} = [] is empty: the grid has no points", "grid", key)
             axes.append((key, [self.value(kind, v, "grid", key) for v in value]))
-        if "grid" in self.doc and not grid:
-            raise self.fail("[grid] is empty: give each axis a list of values", "grid")
         line = self.lines.line("grid")
-        if "grid" not in self.doc:
-            return []
         names = [name for name, _ in axes]
         return [
             ({**fixed, **dict(zip(names, combo, strict=True))}, line)
@@ -280,7 +280,7 @@ class _Parser:
             for i, p in enumerate(points)
         ]
 
-    def plot(self, kind: str, columns: list[str]) -> PlotSpec:
+    def plot(self, columns: list[str]) -> PlotSpec:
         table = self.table("plot")
         for key in table:
             if key not in ("x", "y", "by"):
@@ -344,7 +344,7 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
         seen[key] = line
         full.append(point)
     axes = tuple(c for c in columns if len({json.dumps(pt.get(c)) for pt in full}) > 1)
-    plot = p.plot(kind, columns)
+    plot = p.plot(columns)
     return Spec(path, kind, name, tuple(_tasks(kind, full, seeds)), tuple(columns), axes, plot)
 
 

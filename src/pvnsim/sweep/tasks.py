@@ -47,8 +47,8 @@ _FS_DERIVED = (
     "freemem_min",
 )
 _HISTOGRAMS = ("read_klusters", "write_klusters", "vm")
-#: Metrics whose names are also parameters (the workload's ``ops``).
-_RENAMED = {"ops": "ops_done"}
+#: Metrics whose names are also parameters (of the workload, of SimConfig).
+_RENAMED = {"ops": "ops_done", "write_behind": "write_behind_count"}
 _EXPLORE = ("runs", "exhausted", "failures", "first_failure_run")
 
 
@@ -56,8 +56,9 @@ _EXPLORE = ("runs", "exhausted", "failures", "first_failure_run")
 def metric_columns(kind: str) -> tuple[str, ...]:
     """The metric columns of a sweep of ``kind``, in order.
 
-    For ``fs``: every scalar of :class:`~pvnsim.fs.Metrics` (``ops`` as
-    ``ops_done``, since ``ops`` is a workload parameter); the kluster
+    For ``fs``: every scalar of :class:`~pvnsim.fs.Metrics` (``ops`` and
+    ``write_behind`` as ``ops_done`` and ``write_behind_count``, since
+    parameters have those names); the kluster
     histograms as counts and mean pages per kluster; fsync count, mean and
     largest latency and the lowest freemem (from a
     :class:`~pvnsim.fs.timeline.Timeline`); and each kernel vm counter as

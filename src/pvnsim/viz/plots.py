@@ -14,6 +14,8 @@ readers.  Text in SVG files stays text (searchable, and readable by tests).
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -252,6 +254,10 @@ def _binary(value: float, _pos: object = None) -> str:
     return f"{value:g}"
 
 
+def _plain(value: float, _pos: object = None) -> str:
+    return f"{value:g}"
+
+
 def _formatter(column: str) -> tuple[Callable[[float], float], Any, str]:
     """How to show a column on an axis: a scale, a tick formatter, a unit."""
     from matplotlib.ticker import EngFormatter, FuncFormatter, ScalarFormatter
@@ -287,7 +293,8 @@ def plot_sweep(
     """Draw metric ``y`` against parameter ``x``: one line per value of ``by``.
 
     Rows with the same ``by`` values and the same ``x`` (the seeds of a
-    point) are averaged; a bar spans their smallest to largest value.  Rows
+    point) are averaged; a bar spans one standard error of that mean either
+    side (the sample standard deviation over the square root of the count).  Rows
     without a numeric ``y`` (failed runs) are left out.  A numeric ``x``
     that spans a factor of 8 or more is drawn on a log2 axis; string values
     are drawn as categories in the order they first appear.
@@ -320,13 +327,12 @@ def plot_sweep(
         for i, (key, points) in enumerate(groups.items()):
             order = sorted(points, key=lambda v: position[v])
             means = [yscale(sum(points[v]) / len(points[v])) for v in order]
-            lows = [m - yscale(min(points[v])) for m, v in zip(means, order, strict=True)]
-            highs = [yscale(max(points[v])) - m for m, v in zip(means, order, strict=True)]
+            errors = [yscale(_standard_error(points[v])) for v in order]
             label = ", ".join(f"{b}={_label(b, k)}" for b, k in zip(by, key, strict=True))
             ax.errorbar(
                 [position[v] for v in order],
                 means,
-                yerr=[lows, highs] if any(len(points[v]) > 1 for v in order) else None,
+                yerr=errors if any(len(points[v]) > 1 for v in order) else None,
                 color=LINE_COLOURS[i % len(LINE_COLOURS)],
                 marker=_MARKERS[i % len(_MARKERS)],
                 ls=_DASHES[(i // len(LINE_COLOURS)) % len(_DASHES)],
@@ -339,9 +345,20 @@ def plot_sweep(
         ax.yaxis.set_major_formatter(yfmt)
         ax.set_ylabel(f"{y} ({yunit})" if yunit else y)
         if by:
-            ax.legend(title=", ".join(by), loc="best", fontsize=8)
+            ax.legend(title=", ".join(by), loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
         ax.set_title(title or f"{y} against {x}")
     return fig
+
+
+def _standard_error(values: list[float]) -> float:
+    """The standard error of the mean of ``values`` (0 for fewer than two).
+
+    >>> _standard_error([10.0, 20.0])
+    5.0
+    """
+    if len(values) < 2:
+        return 0.0
+    return statistics.stdev(values) / math.sqrt(len(values))
 
 
 def _label(column: str, value: Any) -> str:
@@ -362,5 +379,4 @@ def _x_axis(ax: Axes, x: str, xs: list[Any], position: dict[Any, float], categor
         ax.set_xscale("log", base=2)
         ax.xaxis.set_major_locator(FixedLocator(values))
         ax.xaxis.set_minor_locator(NullLocator())
-    if x in _BYTES:
-        ax.xaxis.set_major_formatter(FuncFormatter(_binary))
+    ax.xaxis.set_major_formatter(FuncFormatter(_binary if x in _BYTES else _plain))
