@@ -6,6 +6,9 @@ import pathlib
 import textwrap
 from typing import Any
 
+#: docs/examples: the worked SPECs and the lost_update scenario.
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "docs" / "examples"
+
 
 def write_spec(tmp_path: pathlib.Path, text: str, name: str = "spec.toml") -> pathlib.Path:
     """Write a SPEC (dedented) into ``tmp_path`` and return its path."""

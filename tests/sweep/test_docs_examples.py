@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import pathlib
 import xml.etree.ElementTree as ET
 
 from pvnsim.sweep import load_spec, run_sweep
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "docs" / "examples"
+from .helpers import EXAMPLES
 
 
 def test_the_worked_sweep_names_45_tasks_on_two_axes():
@@ -18,9 +17,8 @@ def test_the_worked_sweep_names_45_tasks_on_two_axes():
     assert (spec.plot.x, spec.plot.y) == ("memory", "virtual_ns")
 
 
-def test_the_campaign_finds_the_lost_update(monkeypatch):
+def test_the_campaign_finds_the_lost_update():
     """docs/examples/campaign.toml on lost_update.py: the exhaustive search finds it on run 2."""
-    monkeypatch.syspath_prepend(str(EXAMPLES))
     spec = load_spec(EXAMPLES / "campaign.toml")
     assert len(spec.tasks) == 240
     exhaustive = [t.id for t in spec.tasks if t.values["strategy"] == "exhaustive"]

@@ -91,7 +91,7 @@ def test_an_explore_spec_names_scenarios_and_strategies():
         """
         kind = "explore"
         [grid]
-        scenario = ["two-fsyncs", "tests.sweep.racy:lost_update"]
+        scenario = ["two-fsyncs", "lost_update:scenario"]
         strategy = ["pct", "exhaustive"]
         budget = 20
         """
