@@ -315,3 +315,5 @@ def test_workers_must_be_a_non_negative_int(small):
     for bad in (-1, 1.5, True):
         with pytest.raises(UsageError, match="workers must be"):
             run_sweep(small, workers=bad)
+    with pytest.raises(UsageError, match="at most one of workers, scheduler and executor"):
+        run_sweep(small, workers=2, scheduler="tcp://127.0.0.1:8786")

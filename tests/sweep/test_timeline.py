@@ -84,12 +84,16 @@ def test_an_fsync_of_a_dirty_block_waits_for_the_disk():
 
 
 def test_every_n_operations_and_detach():
-    """every=10 samples a tenth as often; fsyncs are all kept; detach takes a last sample."""
+    """every=10 samples a tenth as often; fsyncs and the lowest freemem are all kept."""
     sim, ops = _mixed()
     tl = Timeline.attach(sim, every=10)
     sim.run(ops)
+    dense, _ = _mixed()
+    every_op = Timeline.attach(dense)
+    dense.run(ops)
     assert len(tl.t_ns) == 1 + len(ops) // 10
     assert len(tl.fsyncs) == sum(1 for op in ops if op.kind == "fsync")
+    assert tl.freemem_min == every_op.freemem_min == min(every_op.freemem)
     tl.detach()
     assert sim.sampler is None
     assert tl.t_ns[-1] == sim.clock.now

@@ -200,7 +200,7 @@ def run_simulate(
     started = time.monotonic()
     try:
         sim.run(setup)
-        timeline = Timeline.attach(sim) if args.plot else None
+        timeline = Timeline.attach(sim, every=max(1, len(ops) // 20_000)) if args.plot else None
         metrics = sim.run(ops, check=args.check, progress=bar.update, every=256)
     except (UsageError, DeadlockError) as e:
         bar.finish()

@@ -10,7 +10,8 @@ the operation itself and afterwards reads only public counters: the clock,
 histograms.  Every ``every`` operations it records a sample (time, freemem,
 pages read and written so far); the klusters issued since the previous
 sample are recorded as ``(time, pages, count)`` by diffing the histograms;
-every fsync's latency is recorded whatever ``every`` is.
+every fsync's latency, and the lowest freemem after any operation, are kept
+whatever ``every`` is.
 
 Nothing is recorded for operations called directly (``sim.write(...)``)
 rather than through ``run``, and a simulation without a timeline pays one
@@ -94,6 +95,7 @@ class Timeline:
     fsyncs: list[FsyncSample] = attrs.field(factory=list)
     _sim: Simulation | None = attrs.field(default=None, repr=False)
     _ops: int = 0
+    _low: int = attrs.field(default=1 << 62, repr=False)
     _seen_read: dict[int, int] = attrs.field(factory=dict, repr=False)
     _seen_write: dict[int, int] = attrs.field(factory=dict, repr=False)
 
@@ -138,6 +140,7 @@ class Timeline:
         """Apply ``op`` to ``sim`` and record what it did; returns its errno."""
         start = sim.clock.now
         err = sim.apply(op)
+        self._low = min(self._low, sim.kernel.freemem)
         if op.kind == "fsync":
             self.fsyncs.append(FsyncSample(start, sim.clock.now - start, op.file))
         self._ops += 1
@@ -162,8 +165,8 @@ class Timeline:
 
     @property
     def freemem_min(self) -> int:
-        """The lowest freemem sampled (0 before any sample)."""
-        return min(self.freemem, default=0)
+        """The lowest freemem after any operation since attach, sampled or not."""
+        return min(self._low, *self.freemem)
 
     def fsync_latencies(self) -> list[int]:
         """Every fsync's latency in ns, in the order they ran."""

@@ -146,19 +146,21 @@ def _executor(
         pool = _local_pool(workers or os.cpu_count() or 1)
         try:
             yield pool
-        finally:
+        except BaseException:
             _stop_pool(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
-    """Shut ``pool`` down without waiting for tasks still running."""
+    """Stop ``pool`` without waiting for the tasks still running (Ctrl-C)."""
     pool.shutdown(wait=False, cancel_futures=True)
     # The pool has no public way to stop a running task; its worker
     # processes are ours, so end them rather than wait for their tasks.
     for proc in list((getattr(pool, "_processes", None) or {}).values()):
         if proc.is_alive():
             proc.terminate()
-    pool.shutdown(wait=True)
 
 
 def _outcomes(
@@ -234,9 +236,12 @@ def run_sweep(
         A :class:`SweepResult`.
 
     Raises:
-        UsageError: an unknown id in ``only``, bad ``workers``, a scheduler
-            that cannot be reached, or Dask not installed.
+        UsageError: an unknown id in ``only``, bad ``workers``, more than one
+            of ``workers``, ``scheduler`` and ``executor``, a scheduler that
+            cannot be reached, or Dask not installed.
     """
+    if sum(x is not None for x in (workers, scheduler, executor)) > 1:
+        raise UsageError("give at most one of workers, scheduler and executor")
     if workers is not None and (
         isinstance(workers, bool) or not isinstance(workers, int) or workers < 0
     ):
