@@ -222,3 +222,12 @@ def test_sweep_plot_draws_the_spec_s_plot(tmp_path, capsys):
     assert "disk_reads" in text and "memory (bytes)" in text
     assert "maxcontig=1" in text and "maxcontig=4" in text
     assert "ran 0, skipped 12" in capsys.readouterr().err  # the plot reused the results
+
+
+def test_a_figure_shows_itself_in_a_notebook_without_pyplot(timeline):
+    """IPython's display machinery gets a PNG from the figure, pyplot never imported."""
+    from IPython.core.formatters import DisplayFormatter
+
+    data, _meta = DisplayFormatter().format(plot_timeline(timeline))
+    width, height, _rows = read_png(data["image/png"])
+    assert (width, height) == (800, 900)  # 8 x 9 inches at 100 dpi

@@ -14,6 +14,8 @@ readers.  Text in SVG files stays text (searchable, and readable by tests).
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import statistics
 from collections.abc import Callable, Mapping, Sequence
@@ -120,13 +122,32 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     return path
 
 
+@functools.cache
+def _figure_type() -> type[Figure]:
+    from matplotlib.figure import Figure
+
+    class PlotFigure(Figure):
+        """A Figure that shows itself as an image in a notebook.
+
+        Without pyplot nothing registers matplotlib's notebook display, so
+        the figure renders itself (when that display is registered, it wins).
+        """
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            with _mpl().rc_context(_STYLE):
+                self.savefig(buf, format="png", dpi=100)
+            return buf.getvalue()
+
+    return PlotFigure
+
+
 def _figure(rows: int, height: float) -> Figure:
     mpl = _mpl()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
     with mpl.rc_context(_STYLE):
-        fig = Figure(figsize=(8.0, height), layout="constrained")
+        fig = _figure_type()(figsize=(8.0, height), layout="constrained")
         FigureCanvasAgg(fig)
         fig.subplots(rows, 1, sharex=True, squeeze=False)
     return fig
