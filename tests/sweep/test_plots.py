@@ -231,3 +231,18 @@ def test_a_figure_shows_itself_in_a_notebook_without_pyplot(timeline):
     data, _meta = DisplayFormatter().format(plot_timeline(timeline))
     width, height, _rows = read_png(data["image/png"])
     assert (width, height) == (800, 900)  # 8 x 9 inches at 100 dpi
+
+
+def test_sweep_refuses_a_plot_it_could_not_draw_before_running(tmp_path, capsys):
+    """An unknown -x, -y or --by is a usage error (exit 2) and no task runs."""
+    spec = write_spec(tmp_path, '[grid]\nmemory = ["1M", "2M"]\nops = 1\n')
+    for extra, expect in (
+        (["-x", "colour"], "x must be a parameter"),
+        (["-y", "speed"], "y 'speed' is not a metric of a fs sweep"),
+        (["--by", "colour"], "by colour is not a parameter"),
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(["sweep", str(spec), "--plot", str(tmp_path / "p.svg"), *extra])
+        assert info.value.code == 2
+        assert expect in capsys.readouterr().err
+    assert not (tmp_path / "spec.jsonl").exists()

@@ -20,7 +20,7 @@ be run again alone.  Tasks run on local processes, on a Dask cluster
 from __future__ import annotations
 
 from pvnsim.sweep.results import columns, replay_command
-from pvnsim.sweep.runner import SweepResult, default_output, run_sweep
+from pvnsim.sweep.runner import SweepResult, default_output, plot_axes, run_sweep
 from pvnsim.sweep.scenarios import SCENARIOS, Scenario, get_scenario
 from pvnsim.sweep.spec import PlotSpec, Spec, SpecError, Task, load_spec, parse_spec
 from pvnsim.sweep.tasks import metric_columns, run_task
@@ -39,6 +39,7 @@ __all__ = [
     "load_spec",
     "metric_columns",
     "parse_spec",
+    "plot_axes",
     "replay_command",
     "run_sweep",
     "run_task",

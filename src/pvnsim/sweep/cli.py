@@ -13,7 +13,7 @@ import sys
 from typing import Any, TextIO
 
 from pvnsim.errors import UsageError
-from pvnsim.sweep.runner import SweepResult, default_output, run_sweep
+from pvnsim.sweep.runner import SweepResult, default_output, plot_axes, run_sweep
 from pvnsim.sweep.spec import load_spec
 
 __all__ = ["add_sweep_parser", "run_sweep_command"]
@@ -88,6 +88,7 @@ def run_sweep_command(
             from pvnsim.viz.plots import check_figure_path
 
             check_figure_path(args.plot)
+            plot_axes(spec, args.x, args.y, args.by)
     except (UsageError, ImportError) as e:
         parser.error(str(e))
     console = Console(file=err, highlight=False)

@@ -34,13 +34,13 @@ import attrs
 from pvnsim.errors import UsageError
 from pvnsim.sweep.results import ResultsFiles, columns, make_row
 from pvnsim.sweep.spec import Spec, Task
-from pvnsim.sweep.tasks import run_task
+from pvnsim.sweep.tasks import metric_columns, run_task
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from rich.console import Console
 
-__all__ = ["SweepResult", "default_output", "run_sweep"]
+__all__ = ["SweepResult", "default_output", "plot_axes", "run_sweep"]
 
 #: Statuses whose rows a rerun keeps.
 _KEPT = ("ok", "failed")
@@ -77,26 +77,45 @@ class SweepResult:
     ) -> Figure:
         """Draw metric ``y`` against parameter ``x``, one line per value of ``by``.
 
-        Defaults come from the SPEC's ``[plot]`` table, then: ``x`` the first
-        parameter that varies, ``y`` virtual time (fs) or failing runs
-        found (explore), ``by`` every other parameter that varies.
+        Defaults as for :func:`plot_axes`.
 
         Raises:
-            UsageError: nothing varies, or ``x`` is not a parameter.
+            UsageError: see :func:`plot_axes`; or no row has a number for ``y``.
             ImportError: matplotlib is not installed.
         """
         from pvnsim.viz.plots import plot_sweep
 
-        spec = self.spec
-        x = x or spec.plot.x or (spec.axes[0] if spec.axes else None)
-        if x is None or x not in spec.columns:
-            raise UsageError(
-                f"plot: x must be a parameter of the sweep ({', '.join(spec.columns)}), not {x!r}"
-            )
-        y = y or spec.plot.y or ("virtual_ns" if spec.kind == "fs" else "failures")
-        if by is None:
-            by = spec.plot.by if spec.plot.by is not None else [a for a in spec.axes if a != x]
-        return plot_sweep(self.rows, x, y, by=by, title=spec.name)
+        x, y, by = plot_axes(self.spec, x, y, by)
+        return plot_sweep(self.rows, x, y, by=by, title=self.spec.name)
+
+
+def plot_axes(
+    spec: Spec, x: str | None = None, y: str | None = None, by: Sequence[str] | None = None
+) -> tuple[str, str, tuple[str, ...]]:
+    """What a plot of ``spec``'s rows draws: ``(x, y, by)``.
+
+    Each defaults to the SPEC's ``[plot]`` table, then: ``x`` the first
+    parameter that varies, ``y`` virtual time (fs) or failing runs found
+    (explore), ``by`` every other parameter that varies.
+
+    Raises:
+        UsageError: ``x`` or a ``by`` is not a parameter of the sweep, ``y``
+            is neither a metric nor a parameter, or nothing varies.
+    """
+    x = x or spec.plot.x or (spec.axes[0] if spec.axes else None)
+    if x is None or x not in spec.columns:
+        raise UsageError(
+            f"plot: x must be a parameter of the sweep ({', '.join(spec.columns)}), not {x!r}"
+        )
+    y = y or spec.plot.y or ("virtual_ns" if spec.kind == "fs" else "failures")
+    if y not in metric_columns(spec.kind) and y not in spec.columns:
+        raise UsageError(f"plot: y {y!r} is not a metric of a {spec.kind} sweep")
+    if by is None:
+        by = spec.plot.by if spec.plot.by is not None else [a for a in spec.axes if a != x]
+    bad = [b for b in by if b not in spec.columns]
+    if bad:
+        raise UsageError(f"plot: by {', '.join(bad)} is not a parameter of the sweep")
+    return x, y, tuple(by)
 
 
 def default_output(spec_path: str | Path) -> Path:
