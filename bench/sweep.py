@@ -6,13 +6,15 @@ and on a Dask ``LocalCluster`` of 2 single-threaded worker processes
 started by the benchmark.  Each figure is the median of ``--repeat`` sweeps
 (default 3; 1 with ``--quick``) and includes starting the worker processes;
 the Dask cluster is started once, outside the timed region, and its start
-is reported on its own.  The target (issue 18): 2 workers take at most 0.6x
-the time of 1.  Results go in docs/performance.md.
+is reported on its own.  The three ways are interleaved run by run, so a
+busy neighbour slows them alike.  The target (issue 18): 2 workers take at
+most 0.6x the time of 1.  Results go in docs/performance.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -37,29 +39,47 @@ memory = ["2M", "4M", "8M", "16M"]
 """
 
 
-def _time(runs: int, sweep: Callable[[], Any]) -> float:
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = sweep()
-        times.append(time.perf_counter() - started)
-        if result.count("ok") != len(result.spec.tasks):
-            raise SystemExit(f"bench: the sweep did not complete: {result.rows}")
-    return statistics.median(times)
-
-
-def _dask(spec: Spec, runs: int) -> tuple[float | None, float | None, str | None]:
-    try:
-        from distributed import LocalCluster
-    except ImportError:
-        return None, None, "dask is not installed (pip install 'pvnsim[dask]')"
+def _sweep(run: Callable[[], Any]) -> float:
     started = time.perf_counter()
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster:
-        start = time.perf_counter() - started
-        address = cluster.scheduler_address
-        return _time(runs, lambda: run_sweep(spec, scheduler=address)), start, None
+    result = run()
+    seconds = time.perf_counter() - started
+    if result.count("ok") != len(result.spec.tasks):
+        raise SystemExit(f"bench: the sweep did not complete: {result.rows}")
+    return seconds
+
+
+def _measure(spec: Spec, runs: int) -> dict[str, Any]:
+    """Median seconds of each way to run the sweep, the ways interleaved run by run.
+
+    Interleaving spreads whatever else the machine does over all of them
+    alike; the Dask cluster is started once, outside the timed region.
+    """
+    ways: dict[str, Callable[[], Any]] = {
+        "1": lambda: run_sweep(spec, workers=1),
+        "2": lambda: run_sweep(spec, workers=2),
+    }
+    out: dict[str, Any] = {"dask": None, "dask_start": None, "reason": None}
+    with contextlib.ExitStack() as stack:
+        try:
+            from distributed import LocalCluster
+        except ImportError:
+            out["reason"] = "dask is not installed (pip install 'pvnsim[dask]')"
+        else:
+            started = time.perf_counter()
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+                )
+            )
+            out["dask_start"] = time.perf_counter() - started
+            address = cluster.scheduler_address
+            ways["dask"] = lambda: run_sweep(spec, scheduler=address)
+        times: dict[str, list[float]] = {name: [] for name in ways}
+        for _ in range(runs):
+            for name, run in ways.items():
+                times[name].append(_sweep(run))
+    out.update({name: statistics.median(t) for name, t in times.items()})
+    return out
 
 
 def _row(name: str, value: float | None, unit: str, **extra: Any) -> dict[str, Any]:
@@ -80,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     runs = args.repeat or (1 if args.quick else 3)
     spec = parse_spec(SPEC.format(ops=8000 if args.quick else 25000), "bench-sweep.toml")
-    one = _time(runs, lambda: run_sweep(spec, workers=1))
-    two = _time(runs, lambda: run_sweep(spec, workers=2))
-    dask, dask_start, reason = _dask(spec, runs)
+    load = os.getloadavg()[0]
+    m = _measure(spec, runs)
+    one, two, dask, dask_start, reason = m["1"], m["2"], m["dask"], m["dask_start"], m["reason"]
     ratio = two / one
     rows = [
         _row("sweep_16_runs_1_worker_s", one, "s"),
@@ -92,8 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         _row("sweep_dask_over_1_worker", dask and dask / one, "x"),
         _row("dask_local_cluster_start_s", dask_start, "s"),
     ]
-    header = f"CPUs: {os.cpu_count()}, sweeps per figure: {runs}"
+    header = (
+        f"CPUs: {os.cpu_count()}, sweeps per figure: {runs}, "
+        f"load average before {load:.2f}, after {os.getloadavg()[0]:.2f}"
+    )
     if args.json:
+        rows.append(_row("load_average_1min_before", load, ""))
         for row in rows:
             sys.stdout.write(json.dumps({k: v for k, v in row.items() if v is not None}) + "\n")
     else:
