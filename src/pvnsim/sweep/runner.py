@@ -24,6 +24,7 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -124,6 +125,11 @@ def default_output(spec_path: str | Path) -> Path:
     return path.with_suffix("") if path.suffix else path.with_name(path.name + ".results")
 
 
+def _ignore_interrupts() -> None:
+    """Worker start-up: Ctrl-C is the sweep's to handle; it stops the workers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
     # A fork server (where there is one) starts workers without forking this
     # process, whose threads (the progress bar's) must not be copied
@@ -132,7 +138,9 @@ def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
     # code with ``if __name__ == "__main__"``.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     return cf.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context(method)
+        max_workers=workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_ignore_interrupts,
     )
 
 
@@ -150,21 +158,22 @@ def _dask_client(address: str) -> Any:
 @contextlib.contextmanager
 def _executor(
     workers: int | None, scheduler: str | None, given: cf.Executor | None
-) -> Iterator[cf.Executor | None]:
+) -> Iterator[tuple[cf.Executor | None, bool]]:
+    """The executor to use, and whether to cancel its futures when stopped early."""
     if given is not None:
-        yield given
+        yield given, True
     elif scheduler is not None:
         client = _dask_client(scheduler)
         try:
-            yield client.get_executor(pure=False)
+            yield client.get_executor(pure=False), True
         finally:
             client.close()
     elif workers == 0:
-        yield None
+        yield None, False
     else:
         pool = _local_pool(workers or os.cpu_count() or 1)
         try:
-            yield pool
+            yield pool, False
         except BaseException:
             _stop_pool(pool)
             raise
@@ -173,17 +182,20 @@ def _executor(
 
 
 def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
-    """Stop ``pool`` without waiting for the tasks still running (Ctrl-C)."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    # The pool has no public way to stop a running task; its worker
-    # processes are ours, so end them rather than wait for their tasks.
+    """End ``pool``'s workers without waiting for their tasks (Ctrl-C).
+
+    The pool has no public way to stop a running task; its worker processes
+    are ours, so they are terminated.  The pool then fails every future it
+    still holds, so none may have been cancelled before (Python 3.11 raises
+    InvalidStateError in its manager thread for a cancelled one).
+    """
     for proc in list((getattr(pool, "_processes", None) or {}).values()):
         if proc.is_alive():
             proc.terminate()
 
 
 def _outcomes(
-    tasks: Sequence[Task], executor: cf.Executor | None
+    tasks: Sequence[Task], executor: cf.Executor | None, cancel: bool
 ) -> Iterator[tuple[Task, dict[str, Any]]]:
     """Each task with its outcome, as they finish."""
     if executor is None:
@@ -204,8 +216,9 @@ def _outcomes(
                 }
             yield futures[fut], outcome
     finally:
-        for fut in futures:
-            fut.cancel()
+        if cancel:
+            for fut in futures:
+                fut.cancel()
 
 
 def _select(spec: Spec, only: Sequence[str] | None) -> list[Task]:
@@ -279,8 +292,8 @@ def run_sweep(
     if files is not None:
         files.open(rows)
     try:
-        with bar, _executor(workers, scheduler, executor) as ex:
-            for task, outcome in _outcomes(todo, ex):
+        with bar, _executor(workers, scheduler, executor) as (ex, cancel):
+            for task, outcome in _outcomes(todo, ex, cancel):
                 row = make_row(spec, task, outcome)
                 done[task.id] = row
                 if files is not None:
