@@ -60,6 +60,11 @@ def _module_name(path: pathlib.Path) -> str:
 
 def _layer(module: str) -> int:
     parts = module.split(".")
+    if parts[-1].startswith("cli_") or (len(parts) > 2 and parts[-1] == "cli"):
+        # A package's command-line front end (pvnsim.fs.cli_simulate,
+        # pvnsim.sweep.cli) belongs to the command line's layer: it may draw
+        # with viz, and only pvnsim.cli imports it.
+        return LAYERS["cli"]
     return LAYERS[parts[1] if len(parts) > 1 else "pvnsim"]
 
 

@@ -15,6 +15,7 @@ from pvnsim.flags import B_ASYNC, B_FREE, S_READ, VMODSORT
 from pvnsim.fs.cli_simulate import add_simulate_parser, run_simulate
 from pvnsim.fs.ufslike import make_putapage
 from pvnsim.kernel import Kernel
+from pvnsim.sweep.cli import add_sweep_parser, run_sweep_command
 from pvnsim.viz.tour import add_tour_command, run_tour_command
 from pvnsim.vm.build import populate
 from pvnsim.vm.describe import kernel_text, vnode_text
@@ -121,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser("demo", help="run a short narrated demonstration (default)")
     add_tour_command(sub)
     add_simulate_parser(sub)
+    add_sweep_parser(sub)
     args = parser.parse_args(argv)
     if args.command in (None, "demo"):
         sys.stdout.write(run_demo() + "\n")
@@ -129,5 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_tour_command(args)
     if args.command == "simulate":
         return run_simulate(args)
+    if args.command == "sweep":
+        return run_sweep_command(args)
     parser.error(f"unknown command {args.command}")  # pragma: no cover
     return 2  # pragma: no cover

@@ -138,6 +138,7 @@ def test_a_failing_run_names_its_pages() -> None:
                 stateful_step_count=10,
                 deadline=None,
                 database=None,
+                derandomize=True,
                 suppress_health_check=list(HealthCheck),
             ),
         )

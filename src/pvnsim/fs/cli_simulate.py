@@ -13,8 +13,10 @@ from typing import Any, TextIO
 
 from pvnsim.errors import DeadlockError, UsageError
 from pvnsim.fs.sim import Machine, SimConfig
+from pvnsim.fs.timeline import Timeline
 from pvnsim.fs.tracefile import load_trace, parse_size
 from pvnsim.fs.workload import WORKLOADS, Op, build_workload
+from pvnsim.viz.plots import check_figure_path, plot_timeline, save_figure
 
 __all__ = ["ProgressBar", "add_simulate_parser", "run_simulate"]
 
@@ -129,6 +131,7 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--check", action="store_true", help="run the validators after every step")
     g.add_argument("--json", action="store_true", help="print the metrics as JSON")
     g.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
+    g.add_argument("--plot", metavar="FILE", help="draw the run over virtual time (.svg/.png)")
     p.set_defaults(_simulate_parser=p)
     return p
 
@@ -187,7 +190,9 @@ def run_simulate(
     try:
         sim = Machine(_config(args))
         setup, ops, what = _ops(args)
-    except UsageError as e:
+        if args.plot:
+            check_figure_path(args.plot)
+    except (UsageError, ImportError) as e:
         parser.error(str(e))
     bar = ProgressBar(len(ops), err)
     if args.no_progress:
@@ -195,12 +200,15 @@ def run_simulate(
     started = time.monotonic()
     try:
         sim.run(setup)
+        timeline = Timeline.attach(sim, every=max(1, len(ops) // 20_000)) if args.plot else None
         metrics = sim.run(ops, check=args.check, progress=bar.update, every=256)
     except (UsageError, DeadlockError) as e:
         bar.finish()
         err.write(f"pvnsim simulate: error: {e}\n")
         return 1
     bar.finish()
+    if timeline is not None:
+        save_figure(plot_timeline(timeline, title=f"pvnsim simulate: {what}"), args.plot)
     if args.json:
         record = metrics.as_dict()
         record["wall_s"] = round(time.monotonic() - started, 3)

@@ -206,6 +206,8 @@ class Machine:
         self._pinned: list[Page] = []
         self._hog = k.vnode("<pressure>")
         self._hog_next = 0
+        #: Applies each operation of :meth:`run` when set (see pvnsim.fs.timeline).
+        self.sampler: Callable[[Machine, Op], int] | None = None
 
     # -- time -----------------------------------------------------------------
 
@@ -454,7 +456,10 @@ class Machine:
         """
         done = 0
         for op in ops:
-            self.apply(op)
+            if self.sampler is None:
+                self.apply(op)
+            else:
+                self.sampler(self, op)
             done += 1
             if check:
                 self.check()
