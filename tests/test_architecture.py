@@ -50,6 +50,7 @@ PUBLIC_MODULES = (
     "pvnsim.testing",
     "pvnsim.fs",
     "pvnsim.viz",
+    "pvnsim.sweep",
 )
 
 
