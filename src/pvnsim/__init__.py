@@ -22,6 +22,7 @@ from pvnsim import flags
 from pvnsim.errors import (
     DeadlockError,
     InternalError,
+    InterruptSleep,
     InvariantViolation,
     KernelAssertionError,
     KernelPanic,
@@ -61,6 +62,7 @@ __all__ = [
     "DeadlockError",
     "Event",
     "InternalError",
+    "InterruptSleep",
     "InvariantViolation",
     "Kernel",
     "KernelAssertionError",

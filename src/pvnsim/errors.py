@@ -15,6 +15,7 @@ from collections.abc import Sequence
 __all__ = [
     "DeadlockError",
     "InternalError",
+    "InterruptSleep",
     "InvariantViolation",
     "KernelAssertionError",
     "KernelPanic",
@@ -84,6 +85,15 @@ class DeadlockError(PvnsimError, RuntimeError):
         self.waits = tuple(waits)
         lines = "; ".join(str(w) for w in self.waits)
         super().__init__(f"deadlock: {lines}")
+
+
+class InterruptSleep(KernelPanic):
+    """An interrupt routine (a disk completion, a callout) would sleep.
+
+    Interrupt context has no thread to put to sleep; illumos panics when a
+    completion routine blocks.  The message names the routine and what it
+    would have waited for.
+    """
 
 
 class StepLimitExceeded(PvnsimError, RuntimeError):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from pvnsim import DeadlockError, Kernel, UsageError
+from pvnsim import DeadlockError, UsageError
 from pvnsim.flags import EIO
-from pvnsim.fs import Clock, Disk, IoScheduler
+from pvnsim.fs import Disk
+from pvnsim.sched import Clock, Simulation
 
 
 def _disk(**kw: float) -> Disk:
@@ -144,9 +145,8 @@ def test_clock_runs_ties_in_scheduling_order():
 
 def test_scheduler_sleeps_by_completing_io_and_reports_deadlock():
     """block() completes disk I/O until ready; with nothing in flight it is a deadlock."""
-    k = Kernel(total_pages=64)
     clock = Clock()
-    sched = IoScheduler(k, clock)
+    sched = Simulation(clock=clock, switches=False)
     flag: list[int] = []
     clock.at(100, lambda: flag.append(1))
     sched.block("the flag", None, lambda: bool(flag))

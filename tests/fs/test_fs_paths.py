@@ -363,7 +363,7 @@ def test_bad_configuration_and_arguments_are_refused():
         sim.set_pressure(10_000)
     with pytest.raises(UsageError, match="hole"):
         sim.fail_block("f", 0)
-    with pytest.raises(UsageError, match="another scheduler"):
+    with pytest.raises(UsageError, match="another time than the disk"):
         RefFs(sim.kernel, type(sim.disk)(type(sim.clock)()))
 
 

@@ -10,7 +10,6 @@ Start with :class:`Machine` (see docs/fs.md)::
     (0, (0, b'hello'))
 """
 
-from pvnsim.fs.clock import Clock, IoScheduler
 from pvnsim.fs.disk import Disk, DiskRequest, Fault
 from pvnsim.fs.fs import FsStats, Inode, RefFs
 from pvnsim.fs.metrics import Metrics
@@ -22,14 +21,12 @@ from pvnsim.fs.workload import WORKLOADS, Op, Workload, build_workload, pattern
 
 __all__ = [
     "WORKLOADS",
-    "Clock",
     "Disk",
     "DiskRequest",
     "Fault",
     "FsStats",
     "Fsflush",
     "Inode",
-    "IoScheduler",
     "Machine",
     "Metrics",
     "Op",
@@ -48,9 +45,22 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    # The deprecated name of Machine (see pvnsim.fs.sim).
+    # Deprecated names, kept for one release: Machine's old name (see
+    # pvnsim.fs.sim), and the clock and one-thread scheduler, which are now
+    # pvnsim.sched's Clock and Simulation(switches=False).
     if name == "Simulation":
         from pvnsim.fs import sim
 
         return sim.__getattr__(name)
+    if name in ("Clock", "IoScheduler"):
+        import warnings
+
+        from pvnsim.fs import compat
+
+        warnings.warn(
+            f"pvnsim.fs.{name} is deprecated: use {compat.NEW_NAMES[name]}",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return getattr(compat, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -7,7 +7,7 @@ The disk is addressed in bytes.  A request is costed when it is submitted:
 it starts when the disk becomes free (requests are served first come, first
 served), pays a seek when it does not start where the previous request ended,
 a fixed per-request overhead, and a transfer time per byte.  Its completion
-is an event on the :class:`~pvnsim.fs.clock.Clock` at its finish time; the
+is an event on the :class:`~pvnsim.sched.clock.Clock` at its finish time; the
 event moves the data (a write's payload, captured at submission, reaches the
 store; a read's data is taken from the store) and then calls the request's
 ``on_done`` callback, the way ``biodone`` calls ``b_iodone``.
@@ -32,7 +32,7 @@ import attrs
 
 from pvnsim.errors import InternalError, InvariantViolation, UsageError
 from pvnsim.flags import EIO
-from pvnsim.fs.clock import Clock
+from pvnsim.sched.clock import Clock
 
 __all__ = ["Disk", "DiskRequest", "Fault"]
 
@@ -329,7 +329,7 @@ class Disk:
 
         A write's ``data`` (exactly ``nbytes`` long) is captured now.  The
         caller of a synchronous request waits for it with
-        :meth:`IoScheduler.block` (or :meth:`wait`).  ``tag`` is text, or
+        :meth:`Simulation.block <pvnsim.sched.Simulation.block>` (or :meth:`wait`).  ``tag`` is text, or
         ``(file, offset, pages)``, which :attr:`DiskRequest.tag` turns into
         ``file@offset+Np`` only when it is read.
 

@@ -41,7 +41,6 @@ from pvnsim.flags import (
     VMODSORT,
     VREG,
 )
-from pvnsim.fs.clock import IoScheduler
 from pvnsim.fs.disk import Disk, DiskRequest
 from pvnsim.fs.inode import (
     _MMAP_SPAN,
@@ -54,6 +53,7 @@ from pvnsim.fs.inode import (
     check_fs,
 )
 from pvnsim.kernel import Kernel
+from pvnsim.sched import Simulation
 from pvnsim.vm.page import Page
 from pvnsim.vm.page_lock import page_downgrade, page_io_unlock, page_unlock
 from pvnsim.vm.seg import Seg, SegVn
@@ -82,9 +82,9 @@ class RefFs:
     """The reference file system.
 
     Args:
-        kernel: the kernel; its scheduler must be ``None`` (an
-            :class:`~pvnsim.fs.clock.IoScheduler` on the disk's clock is then
-            installed) or already such a scheduler.
+        kernel: the kernel; its scheduler must be ``None`` (a one-thread
+            :class:`~pvnsim.sched.Simulation` on the disk's clock is then
+            installed) or a simulation whose clock is the disk's.
         disk: the disk the file system lives on.
         bsize: block size: a power of two, a multiple of PAGESIZE, at most
             1 MiB.
@@ -136,9 +136,12 @@ class RefFs:
             raise UsageError(f"maxcontig must be an int of at least 1, not {maxcontig!r}")
         sched = kernel.sched
         if sched is None:
-            kernel.sched = IoScheduler(kernel, disk.clock)
-        elif not isinstance(sched, IoScheduler) or sched.clock is not disk.clock:
-            raise UsageError("the kernel is driven by another scheduler; RefFs needs its own")
+            kernel.sched = Simulation(clock=disk.clock, switches=False)
+        elif getattr(sched, "clock", None) is not disk.clock:
+            raise UsageError(
+                "the kernel's scheduler keeps another time than the disk: "
+                "build the disk on the simulation's clock (Disk(sim.clock))"
+            )
         self.kernel = kernel
         self.disk = disk
         self.bsize = bsize

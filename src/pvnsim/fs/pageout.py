@@ -45,8 +45,8 @@ from pvnsim.flags import (
     PAGE_IO_INUSE,
     SE_EXCL,
 )
-from pvnsim.fs.clock import Clock
 from pvnsim.kernel import Kernel
+from pvnsim.sched.clock import Clock
 from pvnsim.vm.hat import hat_page_clrattr, hat_pagesync, hat_pageunload
 from pvnsim.vm.page_lock import page_trylock, page_unlock
 from pvnsim.vm.vm_page import VN_DISPOSE

@@ -5,7 +5,7 @@ Theory of operation
 -------------------
 :class:`Machine` builds a :class:`~pvnsim.kernel.Kernel` with the
 requested memory and pvn tunables, a :class:`~pvnsim.fs.disk.Disk` on a
-:class:`~pvnsim.fs.clock.Clock`, the reference file system
+:class:`~pvnsim.sched.Clock`, the reference file system
 (:class:`~pvnsim.fs.fs.RefFs`), a :class:`~pvnsim.fs.pageout.Pageout`
 plugged into ``Kernel.memory_reclaim`` and an
 :class:`~pvnsim.fs.pageout.Fsflush`.
@@ -14,8 +14,9 @@ Each operation is a system call of the single simulated thread.  Before it,
 the clock advances by its CPU cost (``syscall_ns`` plus ``copy_ns_per_byte``
 per byte moved), disk completions due by then run, and the background
 daemons (pageout while memory is short, fsflush on its period) get their
-turn.  During it, the thread sleeps only by completing disk I/O (see
-:class:`~pvnsim.fs.clock.IoScheduler`).
+turn.  During it, the thread sleeps only by completing disk I/O: the machine's
+scheduler is a one-thread :class:`~pvnsim.sched.Simulation`
+(``switches=False``), whose sleeps run the clock's events in time order.
 
 With ``verify=True`` the simulation keeps the expected contents of every
 file and checks every byte read against the last byte written.
@@ -32,13 +33,13 @@ import attrs
 from pvnsim.errors import InvariantViolation, UsageError
 from pvnsim.flags import EAGAIN, PG_WAIT
 from pvnsim.fs import rdwr
-from pvnsim.fs.clock import Clock, IoScheduler
 from pvnsim.fs.disk import Disk, Fault
 from pvnsim.fs.fs import Inode, RefFs
 from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
 from pvnsim.fs.workload import Op, pattern
 from pvnsim.kernel import Kernel
+from pvnsim.sched import Simulation
 from pvnsim.vm.page import Page
 from pvnsim.vm.page_lock import page_io_unlock
 from pvnsim.vm.validate import check_kernel
@@ -175,7 +176,8 @@ class Machine:
             seed=c.seed,
             poison=c.poison,
         )
-        self.clock = Clock()
+        self.sched = Simulation(switches=False)
+        self.clock = self.sched.clock
         self.disk = Disk(
             self.clock,
             seek_ns=c.seek_ns,
@@ -183,7 +185,7 @@ class Machine:
             ns_per_byte=c.ns_per_byte,
             keep_log=c.keep_log,
         )
-        k.sched = IoScheduler(k, self.clock)
+        k.sched = self.sched
         self.fs = RefFs(
             k,
             self.disk,

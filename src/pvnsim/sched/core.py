@@ -30,6 +30,41 @@ finishes; threads hand the CPU to each other directly.
   (the other CPU) never keep a run alive: once every other thread is done
   they are stopped.
 
+Time and interrupts
+~~~~~~~~~~~~~~~~~~~
+Every simulation owns a :class:`~pvnsim.sched.clock.Clock` (``sim.clock``):
+virtual time in nanoseconds and a queue of timed events.  Events are
+interrupts (disk completions, the callouts that wake :meth:`Simulation.delay`
+sleepers): each runs in *interrupt context*, on the CPU of whichever thread
+was running, with ``current()`` ``"interrupt"``, and may not sleep: a
+routine that would block raises :class:`~pvnsim.errors.InterruptSleep`
+naming itself and what it waited for.  Interrupts never run in the middle of
+a primitive; they run
+
+* when time passes (:meth:`Simulation.cpu`, :meth:`Simulation.delay`) and
+  an event falls due;
+* when no thread can run: the clock jumps to the next event;
+* with ``interrupts="any"``, at any switch point while an event is
+  pending: the strategy may choose the option :attr:`Simulation.interrupt`
+  (a pseudo-thread listed last), which runs the earliest event at once, as
+  if the device had been faster; then the same switch point chooses again.
+  ``interrupts="due"`` (the default) runs them only when due.
+
+Only when no thread can run *and* no event is pending is a wait a deadlock.
+Timers armed with ``background=True`` (the periodic wake-ups of daemon
+threads) do not count as hope for a waiting thread: when every non-daemon
+thread has waited while only daemons and background timers ran for
+``idle_limit`` consecutive turns, that is a deadlock too.
+
+Without threads
+~~~~~~~~~~~~~~~
+A simulation can also serve code that runs in the caller (``"main"``) and
+never calls :meth:`Simulation.run`, as the file-system kit's one-thread
+mode does: :meth:`Simulation.block` then runs events in time order until the
+sleeper can go on, and raises a deadlock when the queue runs dry.  With
+``switches=False`` the model does not even report switch points (see
+:mod:`pvnsim.hooks`): the fast path for one thread.
+
 A failure (any exception escaping a thread) stops the run: every other
 thread is unwound by throwing an internal exception into it, then
 :meth:`run` re-raises the failure.  Greenlets are pooled per OS thread,
@@ -44,7 +79,15 @@ from typing import Any
 
 import greenlet
 
-from pvnsim.errors import DeadlockError, InternalError, StepLimitExceeded, UsageError, Wait
+from pvnsim.errors import (
+    DeadlockError,
+    InternalError,
+    InterruptSleep,
+    StepLimitExceeded,
+    UsageError,
+    Wait,
+)
+from pvnsim.sched.clock import Clock, _Background
 from pvnsim.sched.interface import Scheduler
 from pvnsim.sched.schedule import Schedule
 
@@ -158,6 +201,22 @@ class SimThread:
 _pool = threading.local()
 
 
+def _no_body() -> None:
+    """The body of the interrupt pseudo-thread (it never runs as a thread)."""
+
+
+def _routine(fn: object) -> str:
+    """The name of an interrupt routine, for reports."""
+    if fn is None:
+        return "?"
+    if isinstance(fn, _Background):
+        fn = fn.fn
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if name is None:
+        name = type(fn).__qualname__
+    return str(name).replace(".<locals>", "")
+
+
 def _worker_main(thread: SimThread) -> None:
     # A pooled greenlet: runs one thread body, hands the CPU to the hub, and
     # is resumed later with the next body to run.
@@ -192,12 +251,28 @@ class Simulation(Scheduler):
             :class:`StepLimitExceeded` is raised in the running thread.
         cpu_only_kinds: switch-point kinds where only ``cpu=True`` threads
             may run (the hardware acts; kernel threads are not preempted).
+        clock: the clock to use (default: a new one); the simulation runs
+            its events in interrupt context.
+        switches: False: never preempt at switch points (the model then
+            does not report them; threads change only where one blocks,
+            yields or ends).  The one-thread mode of the file-system kit.
+        interrupts: ``"due"``: events run when the clock reaches them;
+            ``"any"``: also whenever the strategy chooses, at any switch
+            point while one is pending (explores completion timing).
+        idle_limit: turns that only daemon threads and background timers
+            may take while every other thread waits, before that is called
+            a deadlock.
 
     Attributes:
         threads: every thread spawned, in spawn order.
         choices: the option index taken at each choice point so far.
         log: one line per context switch, for failure reports.
         steps: switch points passed so far.
+        clock: virtual time and the event queue.
+        interrupt: the pseudo-thread that stands for "run the next event
+            now" among a switch point's options (``interrupts="any"``).
+        in_interrupt: the interrupt routine running now, or None.
+        sleeps: how many times a thread went to sleep.
     """
 
     def __init__(
@@ -206,9 +281,29 @@ class Simulation(Scheduler):
         *,
         max_steps: int = 1_000_000,
         cpu_only_kinds: frozenset[str] | set[str] = frozenset(),
+        clock: Clock | None = None,
+        switches: bool = True,
+        interrupts: str = "due",
+        idle_limit: int = 100,
     ) -> None:
-        if not isinstance(max_steps, int) or max_steps < 1:
+        if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise UsageError(f"max_steps must be a positive int, not {max_steps!r}")
+        if clock is not None and not isinstance(clock, Clock):
+            raise UsageError(f"clock must be a Clock, not {type(clock).__name__}")
+        if interrupts not in ("due", "any"):
+            raise UsageError(f"interrupts must be 'due' or 'any', not {interrupts!r}")
+        if isinstance(idle_limit, bool) or not isinstance(idle_limit, int) or idle_limit < 1:
+            raise UsageError(f"idle_limit must be a positive int, not {idle_limit!r}")
+        self.clock = clock if clock is not None else Clock()
+        self.clock.context = self
+        self.switches = bool(switches)
+        self.interrupts = interrupts
+        self.idle_limit = idle_limit
+        self.in_interrupt: str | None = None
+        self.sleeps = 0
+        self._any = interrupts == "any"
+        self._idle = 0
+        self.interrupt = SimThread(self, -1, "interrupt", _no_body, (), True, False)
         self.strategy = strategy if strategy is not None else Strategy()
         self.max_steps = max_steps
         self.cpu_only_kinds = frozenset(cpu_only_kinds)
@@ -294,14 +389,21 @@ class Simulation(Scheduler):
     # -- the Scheduler interface -----------------------------------------------
 
     def current(self) -> str:
-        """The running thread's name; ``"main"`` outside any simulated thread."""
+        """The running thread's name; ``"main"`` outside any simulated thread,
+        ``"interrupt"`` while an interrupt routine runs."""
+        if self.in_interrupt is not None:
+            return "interrupt"
         t = self._current
         return "main" if t is None else t.name
 
     def switch_point(self, kind: str, what: object) -> None:
-        """The running thread may be preempted here."""
+        """The running thread may be preempted here (or an interrupt taken)."""
         cur = self._current
-        if cur is None or self._killing:
+        if cur is None or self._killing or self.in_interrupt is not None:
+            return
+        clock = self.clock
+        if clock._fifo or clock._heap:
+            self._interrupt_point(cur, kind, what)
             return
         if kind in self.cpu_only_kinds:
             if not self._cpus:
@@ -341,24 +443,91 @@ class Simulation(Scheduler):
         if idx:
             self._switch(cur, options[idx], f"preempted at {kind} {what}")
 
+    def _interrupt_point(self, cur: SimThread, kind: str, what: object) -> None:
+        # A switch point while events are pending: due ones run first; with
+        # interrupts="any" the strategy may also take the next one early.
+        self._step(kind, what)
+        clock = self.clock
+        while True:
+            clock.run_due()
+            options = [cur]
+            if kind not in self.cpu_only_kinds:
+                options.extend(t for t in self._live if t is not cur and t.enabled())
+            elif self._cpus:
+                options.extend(t for t in self._live if t.cpu and t is not cur and t.enabled())
+            if self._any and (clock._fifo or clock._heap):
+                options.append(self.interrupt)
+            if len(options) == 1:
+                return
+            idx = self.strategy.choose_thread(options, True)
+            self.choices.append(idx)
+            nxt = options[idx]
+            if nxt is self.interrupt:
+                self._take_interrupt(f"{cur.name} interrupted at {kind} {what}")
+                continue
+            if idx:
+                self._switch(cur, nxt, f"preempted at {kind} {what}")
+            return
+
+    def _take_interrupt(self, how: str) -> None:
+        # Run the earliest event now (the clock moves to its time if later).
+        fn = self.clock.next_event()
+        self.log.append(f"choice {len(self.choices)}: {how}: {_routine(fn)} runs")
+        self.clock.run_next()
+
+    def run_interrupt(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` in interrupt context (the clock calls this for each event)."""
+        clock = self.clock
+        prev_name = self.in_interrupt
+        prev_thread = self.curthread
+        if not isinstance(fn, _Background):
+            self._idle = 0  # progress: something other than a daemon's timer
+        self.in_interrupt = _routine(fn)
+        clock.in_event = True
+        self.set_current("interrupt")
+        try:
+            fn()
+        finally:
+            clock.in_event = prev_name is not None
+            self.in_interrupt = prev_name
+            self.set_current(prev_thread)
+
     def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
-        """Sleep until ``ready()``; a deadlock if nobody else can run."""
-        cur = self._current
-        if cur is None:
+        """Sleep until ``ready()``; a deadlock if nothing could ever make it true.
+
+        Raises:
+            InterruptSleep: called from an interrupt routine that would sleep.
+            DeadlockError: no thread can run and no event is pending.
+        """
+        if self.in_interrupt is not None:
             if ready():
                 return
-            raise DeadlockError([Wait("main", what, holder)])
+            raise InterruptSleep(
+                f"interrupt routine {self.in_interrupt} would sleep on {what}"
+                + (f" (held by {holder})" if holder else "")
+            )
+        cur = self._current
+        if cur is None:
+            # No simulated thread: the caller sleeps until an event wakes it.
+            if ready():
+                return
+            self.sleeps += 1
+            if not self.clock.run_until(ready):
+                raise DeadlockError([Wait(self.current(), what, holder)])
+            return
         if self._killing:
             raise _Killed
         self._step("block", what)
         if ready():
             return
+        self.sleeps += 1
         cur.state = BLOCKED
         cur.ready = ready
         cur.what = what
         cur.holder = holder
         nxt = self._pick(cur)
-        self._switch(cur, nxt, f"blocks on {what}")
+        if nxt is not cur:  # (an interrupt may have woken cur itself)
+            self._switch(cur, nxt, f"blocks on {what}")
         cur.state = READY
         cur.ready = None
 
@@ -370,14 +539,24 @@ class Simulation(Scheduler):
         if cur is None or self._killing:
             return
         self._step("yield", what)
-        others = [t for t in self._live if t is not cur and t.enabled()]
-        if not others:
+        clock = self.clock
+        while True:
+            clock.run_due()
+            options: list[SimThread] = [t for t in self._live if t is not cur and t.enabled()]
+            if self._any and (clock._fifo or clock._heap):
+                options.append(self.interrupt)
+            if not options:
+                return
+            options.append(cur)
+            idx = self.strategy.choose_thread(options, False)
+            self.choices.append(idx)
+            nxt = options[idx]
+            if nxt is self.interrupt:
+                self._take_interrupt(f"{cur.name} yields ({what}) to an interrupt")
+                continue
+            if nxt is not cur:
+                self._switch(cur, nxt, f"yields ({what})")
             return
-        options = [*others, cur]
-        idx = self.strategy.choose_thread(options, False)
-        self.choices.append(idx)
-        if options[idx] is not cur:
-            self._switch(cur, options[idx], f"yields ({what})")
 
     def choose(self, n: int, what: str = "value") -> int:
         """A data choice in ``range(n)``, made by the strategy and recorded."""
@@ -392,6 +571,61 @@ class Simulation(Scheduler):
     def wait(self, what: str, ready: Callable[[], bool], holder: str | None = None) -> None:
         """Block the running thread until ``ready()`` (for user-written threads)."""
         self.block(what, holder, ready)
+
+    # -- time ----------------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        """Virtual time in nanoseconds."""
+        return self.clock.now
+
+    def at(self, when: int, fn: Callable[[], None], *, background: bool = False) -> None:
+        """Run ``fn()`` in interrupt context when the clock reaches ``when`` (ns).
+
+        ``background``: a daemon's periodic timer (see the idle rule in the
+        module docstring).
+        """
+        self.clock.at(when, fn, background=background)
+
+    def cpu(self, ns: int, what: str = "cpu") -> None:
+        """The running code computes for ``ns`` nanoseconds of virtual time.
+
+        Events falling due meanwhile interrupt it (and run); then, in a
+        simulated thread, this is a switch point.
+        """
+        if isinstance(ns, bool) or not isinstance(ns, int) or ns < 0:
+            raise UsageError(f"cpu: ns must be a non-negative int, not {ns!r}")
+        if self.in_interrupt is not None:
+            raise InterruptSleep(f"interrupt routine {self.in_interrupt} would spend time ({what})")
+        self.clock.advance(ns)
+        if self.switches and self._current is not None:
+            self.switch_point(what, ns)
+
+    def delay(self, ns: int, what: str | None = None) -> None:
+        """Sleep ``ns`` nanoseconds of virtual time (illumos ``delay()``).
+
+        Other threads run meanwhile; a callout at the wake-up time makes the
+        sleeper runnable again.  A daemon thread's delay is a background
+        timer (see the module docstring).
+        """
+        if isinstance(ns, bool) or not isinstance(ns, int) or ns < 0:
+            raise UsageError(f"delay: ns must be a non-negative int, not {ns!r}")
+        self.sleep_until(self.clock.now + ns, what)
+
+    def sleep_until(self, when: int, what: str | None = None) -> None:
+        """Sleep until the clock reads ``when`` (ns); see :meth:`delay`."""
+        clock = self.clock
+        if when <= clock.now:
+            return
+        cur = self._current
+        woken = [False]
+
+        def callout() -> None:
+            woken[0] = True
+
+        callout.__qualname__ = f"callout({when} ns)"
+        clock.at(when, callout, background=cur is not None and cur.daemon)
+        self.block(what or f"time {when} ns", None, lambda: woken[0])
 
     # -- running -------------------------------------------------------------------
 
@@ -412,6 +646,7 @@ class Simulation(Scheduler):
         try:
             while self._failure is None:
                 if not any(not t.daemon for t in self._live):
+                    self._settle()
                     break
                 nxt = self._pick(None)
                 self.log.append(f"choice {len(self.choices)}: {nxt.name} runs")
@@ -446,16 +681,57 @@ class Simulation(Scheduler):
         )
 
     def _pick(self, cur: SimThread | None) -> SimThread:
-        """The next thread to run when ``cur`` (or a finished thread) stops."""
-        options = [t for t in self._live if t is not cur and t.enabled()]
-        if not options:
-            # The hub only picks while a non-daemon thread lives, so this is
-            # always a deadlock (daemons waiting alone are stopped instead).
-            raise DeadlockError(self._waits())
-        idx = self.strategy.choose_thread(options, False) if len(options) > 1 else 0
-        if len(options) > 1:
-            self.choices.append(idx)
-        return options[idx]
+        """The next thread to run when ``cur`` (or a finished thread) stops.
+
+        With nobody to run, the CPU idles until the next interrupt.
+        """
+        clock = self.clock
+        while True:
+            clock.run_due()
+            # (cur is blocked or done: listed only if an interrupt woke it.)
+            options: list[SimThread] = [t for t in self._live if t.enabled()]
+            pending = bool(clock._fifo or clock._heap)
+            if not options:
+                if not pending or self._hopeless():
+                    # The hub only picks while a non-daemon thread lives, so
+                    # this is a deadlock (daemons waiting alone are stopped).
+                    raise DeadlockError(self._waits())
+                self._take_interrupt("idle")
+                continue
+            if self._any and pending:
+                options.append(self.interrupt)
+            if len(options) == 1:
+                nxt = options[0]
+            else:
+                idx = self.strategy.choose_thread(options, False)
+                self.choices.append(idx)
+                nxt = options[idx]
+                if nxt is self.interrupt:
+                    self._take_interrupt("interrupt")
+                    continue
+            if nxt.daemon and not any(not t.daemon and t.enabled() for t in self._live):
+                # Only daemons can run: another turn without progress.
+                self._idle += 1
+                if self._idle > self.idle_limit and any(
+                    not t.daemon and t.state == BLOCKED for t in self._live
+                ):
+                    raise DeadlockError(self._waits())
+            else:
+                self._idle = 0
+            return nxt
+
+    def _settle(self) -> None:
+        # Every thread that matters is done: the I/O still in flight
+        # completes (its interrupts run), so the run ends in a quiet machine.
+        # Daemons' timers are left alone: the daemons are stopped next.
+        clock = self.clock
+        while clock.pending > clock.background:
+            self._take_interrupt("settling")
+
+    def _hopeless(self) -> bool:
+        # Only background timers are pending and daemons have had their turns.
+        clock = self.clock
+        return clock.background == clock.pending and self._idle > self.idle_limit
 
     def _hub_glet(self) -> greenlet.greenlet:
         hub = self._hub

@@ -28,6 +28,9 @@ class Scheduler:
     subclass this for small scripted stand-ins.
     """
 
+    #: The running thread's name, as last set by :meth:`set_current`.
+    curthread: str = "main"
+
     #: False for a scheduler whose ``switch_point`` never switches (one
     #: thread): the model then does not hook every call to report switch
     #: points (see :mod:`pvnsim.hooks`); it still calls ``block``.
@@ -54,6 +57,7 @@ class Scheduler:
         A scheduler calls this at each switch; the model reads the running
         thread from its kernel's ``curthread``.
         """
+        self.curthread = name
         for kernel in self.__dict__.get("_kernels", ()):
             kernel.curthread = name
 

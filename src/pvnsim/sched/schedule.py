@@ -12,6 +12,8 @@ options are ordered so that option 0 is the *default*:
 * where the running thread blocks, finishes or yields, the runnable threads
   in spawn order;
 * for a data choice, the values 0, 1, ...
+* with ``interrupts="any"``, while an event is pending, the last option of
+  a thread choice is the interrupt pseudo-thread (run the next event now).
 
 A schedule is the tuple of the option indices chosen, one per choice point,
 in order.  Trailing zeros are dropped: a run that runs out of recorded

@@ -1,7 +1,7 @@
 """A stand-in for the other threads of the system, for single-threaded tests.
 
-:class:`OtherThreads` is a :class:`~pvnsim.sched.interface.Scheduler` with
-one running thread, ``main``, and a thread ``other`` that never runs on its
+:class:`OtherThreads` is a one-thread :class:`~pvnsim.sched.Simulation`
+(``switches=False``) with one running thread, ``main``, and a thread ``other`` that never runs on its
 own: pages and locks can be held by it (``make_page(lock="X@other")``, or
 :meth:`OtherThreads.as_other`), and whenever ``main`` would sleep on
 something ``other`` holds, ``other`` finishes its work (drops every page lock
@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pvnsim.errors import DeadlockError, Wait
 from pvnsim.flags import PAGE_IO_INUSE
 from pvnsim.kernel import Kernel
-from pvnsim.sched.interface import Scheduler
+from pvnsim.sched import Simulation
 from pvnsim.vm.page_lock import page_io_unlock, page_unlock
 
 __all__ = ["OTHER", "OtherThreads"]
@@ -29,7 +28,7 @@ T = TypeVar("T")
 OTHER = "other"
 
 
-class OtherThreads(Scheduler):
+class OtherThreads(Simulation):
     """The scheduler of the machine's kernel: thread ``main`` plus an ``other``
     that finishes its work whenever ``main`` would wait for it.
 
@@ -38,10 +37,9 @@ class OtherThreads(Scheduler):
         finished: how many times ``other`` was made to finish.
     """
 
-    #: ``main`` is never preempted: nothing to hook per call.
-    switches = False
-
     def __init__(self, k: Kernel) -> None:
+        # main is never preempted: nothing to hook per call.
+        super().__init__(switches=False)
         self.k = k
         self.finished = 0
 
@@ -53,14 +51,12 @@ class OtherThreads(Scheduler):
     def current(self) -> str:
         return self.k.curthread
 
-    def switch_point(self, kind: str, what: object) -> None:
-        return
-
     def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
+        """``other`` finishes first if it holds what ``main`` waits for; then
+        the wait is the simulation's (events, or a deadlock)."""
         if holder is not None and OTHER in holder.split(", "):
             self.finish()
-        if not ready():
-            raise DeadlockError([Wait(self.thread, what, holder)])
+        super().block(what, holder, ready)
 
     def as_other(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run ``fn`` as thread ``other``."""
