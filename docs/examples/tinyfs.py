@@ -15,17 +15,24 @@ way illumos file systems drive it:
 
 Asynchronous I/O is a list of requests in flight: a request completes when a
 thread needs its pages (the way biowait would sleep) or when the disk
-"interrupts" (:meth:`TinyFs.interrupt`).
+"interrupts" (:meth:`TinyFs.interrupt`).  Blocks named in ``TinyFs.bad``
+fail every request with EIO.
 
 Run it: ``python docs/examples/tinyfs.py``.
 """
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
-from pvnsim import Kernel, Kluster, SegMap, Vnode, VnodeOps, check_kernel, ring
 from pvnsim import (
+    Kernel,
+    Kluster,
+    SegMap,
+    Vnode,
+    VnodeOps,
+    check_kernel,
     pvn_getdirty,
     pvn_plist_init,
     pvn_read_done,
@@ -34,6 +41,7 @@ from pvnsim import (
     pvn_vpzero,
     pvn_write_done,
     pvn_write_kluster,
+    ring,
 )
 from pvnsim.flags import (
     B_ASYNC,
@@ -91,6 +99,7 @@ class TinyFs:
         self.size: dict[str, int] = {}
         self.vnodes: dict[str, Vnode] = {}
         self.in_flight: list[Request] = []
+        self.bad: set[tuple[str, int]] = set()  # blocks whose I/O fails
         self.reads = self.writes = 0
 
     # -- files ------------------------------------------------------------------
@@ -110,24 +119,33 @@ class TinyFs:
 
     # -- the disk ----------------------------------------------------------------
 
-    def _disk_read(self, vp: Vnode, kl: Kluster) -> None:
+    def _fails(self, vp: Vnode, kl: Kluster) -> bool:
+        return any((vp.v_name, pp.p_offset // self.bsize) in self.bad for pp in kl.pages)
+
+    def _disk_read(self, vp: Vnode, kl: Kluster) -> int:
         """Fill each page of the kluster from its block (holes read as zeros)."""
         ps = self.k.pagesize
+        self.reads += 1
+        if self._fails(vp, kl):
+            return errno.EIO
         for pp in kl.pages:
             block = self.disk.get((vp.v_name, pp.p_offset // self.bsize))
             at = pp.p_offset % self.bsize
             pp.p_data = bytearray(block[at : at + ps]) if block else bytearray(ps)
-        self.reads += 1
+        return 0
 
     def _payload(self, kl: Kluster) -> dict[int, bytes]:
         return {pp.p_offset: bytes(pp.p_data or bytes(self.k.pagesize)) for pp in kl.pages}
 
-    def _disk_write(self, vp: Vnode, data: dict[int, bytes]) -> None:
+    def _disk_write(self, vp: Vnode, data: dict[int, bytes]) -> int:
+        self.writes += 1
+        if any((vp.v_name, off // self.bsize) in self.bad for off in data):
+            return errno.EIO
         for off, payload in data.items():
             block = self.disk.setdefault((vp.v_name, off // self.bsize), bytearray(self.bsize))
             at = off % self.bsize
             block[at : at + len(payload)] = payload
-        self.writes += 1
+        return 0
 
     def _start(self, kind: str, vp: Vnode, kl: Kluster, flags: int) -> None:
         """Start an asynchronous request; it completes in :meth:`_finish`."""
@@ -138,11 +156,13 @@ class TinyFs:
         """The disk's completion: what bio_pageio_done does for paged I/O."""
         self.in_flight.remove(req)
         if req.kind == "read":
-            self._disk_read(req.vp, req.kl)
-            pvn_read_done(req.kl.plist, req.flags)  # the pages go to the cache list
+            err = self._disk_read(req.vp, req.kl)
+            # Success: the pages go to the cache list.  Failure: they are destroyed.
+            pvn_read_done(req.kl.plist, (B_ERROR if err else 0) | req.flags)
         else:
-            self._disk_write(req.vp, req.data)
-            pvn_write_done(req.kl.plist, B_WRITE | req.flags)
+            err = self._disk_write(req.vp, req.data)
+            # Failure: the pages stay dirty, to be written again later.
+            pvn_write_done(req.kl.plist, (B_ERROR if err else 0) | B_WRITE | req.flags)
 
     def wait_io(self, vp: Vnode, off: int | None = None) -> None:
         """Wait (as biowait would) for the requests on ``vp``, or on its page at ``off``."""
@@ -194,7 +214,10 @@ class TinyFs:
             kl = pvn_read_kluster(vp, off, seg, addr, blkoff, vp_len, 0)
             if kl is None:
                 continue  # another thread created the page meanwhile: look again
-            self._disk_read(vp, kl)  # a synchronous read: the data is there now
+            err = self._disk_read(vp, kl)  # a synchronous read: done when it returns
+            if err:
+                pvn_read_done(kl.plist, B_ERROR)  # destroys the pages read into
+                return err
             pvn_plist_init(kl.plist, pl, plsz, off, kl.len, rw)
             self.read_ahead(vp, blkoff + self.bsize, addr + (blkoff + self.bsize - off))
             return 0
@@ -227,19 +250,26 @@ class TinyFs:
     # -- VOP_PUTPAGE ---------------------------------------------------------------
 
     def putapage(
-        self, vp: Vnode, pp: Page, offp: list[int] | None, lenp: list[int] | None, flags: int, cr: Any
+        self,
+        vp: Vnode,
+        pp: Page,
+        offp: list[int] | None,
+        lenp: list[int] | None,
+        flags: int,
+        cr: Any,
     ) -> int:
         """Write ``pp`` and its dirty neighbours inside its block."""
         blkoff = pp.p_offset - pp.p_offset % self.bsize
         kl = pvn_write_kluster(vp, pp, blkoff, self.bsize, flags)
+        err = 0
         if flags & B_ASYNC:
             self._start("write", vp, kl, flags)  # pvn_write_done runs at completion
         else:
-            self._disk_write(vp, self._payload(kl))
-            pvn_write_done(kl.plist, B_WRITE | flags)  # B_ERROR too, had it failed
+            err = self._disk_write(vp, self._payload(kl))
+            pvn_write_done(kl.plist, (B_ERROR if err else 0) | B_WRITE | flags)
         if offp is not None and lenp is not None:
             offp[0], lenp[0] = kl.off, kl.len  # tell a range putpage what was written
-        return 0
+        return err
 
     def putpage(self, vp: Vnode, off: int, length: int, flags: int, cr: Any) -> int:
         """Write back, free or destroy the pages of ``[off, off + length)`` (0: to the end)."""
@@ -268,7 +298,11 @@ class TinyFs:
     # -- system calls --------------------------------------------------------------
 
     def write(self, name: str, off: int, data: bytes) -> None:
-        """write(2): copy ``data`` into the file's pages and mark them modified."""
+        """write(2): copy ``data`` into the file's pages and mark them modified.
+
+        Raises:
+            OSError: reading a partly written page failed.
+        """
         vp, ps, pos = self.vnodes[name], self.k.pagesize, off
         while pos < off + len(data):
             pgoff = pos - pos % ps
@@ -276,7 +310,9 @@ class TinyFs:
             # A page written whole need not be read first.
             rw = S_CREATE if n == ps else S_WRITE
             pl: list[Page | None] = [None, None]
-            self.getpage(vp, pgoff, ps, None, pl, ps, self.seg, KERNEL_BASE + pgoff, rw, None)
+            err = self.getpage(vp, pgoff, ps, None, pl, ps, self.seg, KERNEL_BASE + pgoff, rw, None)
+            if err:
+                raise OSError(err, f"write {name}: {errno.errorcode[err]} at {pgoff}")
             pp = pl[0]
             assert pp is not None and pp.p_data is not None
             pp.p_data[pos - pgoff : pos - pgoff + n] = data[pos - off : pos - off + n]
@@ -286,13 +322,21 @@ class TinyFs:
         self.size[name] = max(self.size[name], off + len(data))
 
     def read(self, name: str, off: int, n: int) -> bytes:
-        """read(2): up to ``n`` bytes at ``off``, short at end of file."""
+        """read(2): up to ``n`` bytes at ``off``, short at end of file.
+
+        Raises:
+            OSError: a page could not be read.
+        """
         vp, ps = self.vnodes[name], self.k.pagesize
         end, out, pos = min(off + n, self.size[name]), bytearray(), off
         while pos < end:
             pgoff = pos - pos % ps
             pl: list[Page | None] = [None, None]
-            self.getpage(vp, pgoff, ps, None, pl, ps, self.seg, KERNEL_BASE + pgoff, S_READ, None)
+            err = self.getpage(
+                vp, pgoff, ps, None, pl, ps, self.seg, KERNEL_BASE + pgoff, S_READ, None
+            )
+            if err:
+                raise OSError(err, f"read {name}: {errno.errorcode[err]} at {pgoff}")
             pp = pl[0]
             assert pp is not None
             stop = min(end, pgoff + ps)
@@ -302,7 +346,7 @@ class TinyFs:
         return bytes(out)
 
     def fsync(self, name: str) -> int:
-        """fsync(2): every dirty page of the file written, synchronously."""
+        """fsync(2): every dirty page of the file written, synchronously; 0 or an errno."""
         return self.putpage(self.vnodes[name], 0, 0, 0, None)
 
     def truncate(self, name: str, size: int) -> int:

@@ -6,6 +6,7 @@ blocks, so a 20 KiB file is five pages in three blocks (two, two and one).
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 from pathlib import Path
 from types import ModuleType
@@ -117,4 +118,33 @@ def test_pageout_frees_clean_pages_at_once(fs: object) -> None:
     assert fs.reads == 0 and not any(PP_ISFREE(pp) for pp in pages(fs))
     assert fs.pageout("f") == (5, 0)
     assert all(PP_ISFREE(pp) for pp in pages(fs))
+    check_kernel(fs.k)
+
+
+def test_a_failed_write_leaves_its_pages_dirty(fs: object) -> None:
+    """fsync reports EIO for block 1; pvn_write_done(B_ERROR) keeps pages 2 and 3 dirty,
+    and the next fsync writes just that block."""
+    fs.write("f", 0, DATA)
+    fs.bad.add(("f", 1))
+    assert fs.fsync("f") == errno.EIO
+    dirty = sorted(pp.p_offset for pp in pages(fs) if hat_ismod(pp))
+    assert dirty == [8192, 12288]
+    fs.bad.clear()
+    writes = fs.writes
+    assert fs.fsync("f") == 0
+    assert fs.writes == writes + 1
+    assert bytes(fs.disk[("f", 1)]) == DATA[8192:16384]
+    check_kernel(fs.k)
+
+
+def test_a_failed_read_destroys_the_pages_read_into(fs: object) -> None:
+    """A read error: pvn_read_done(B_ERROR) destroys the kluster's pages and read fails."""
+    fs.write("f", 0, DATA)
+    assert fs.fsync("f") == 0
+    assert fs.putpage(fs.vnodes["f"], 0, 0, B_INVAL, None) == 0
+    fs.bad.add(("f", 0))
+    with pytest.raises(OSError) as exc:
+        fs.read("f", 0, 100)
+    assert exc.value.errno == errno.EIO
+    assert fs.vnodes["f"].v_pages is None
     check_kernel(fs.k)
