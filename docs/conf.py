@@ -37,6 +37,9 @@ nb_execution_timeout = 600
 
 # -- API reference -------------------------------------------------------------------
 autosummary_generate = True
+# autosummary imports each submodule to list it; importing pvnsim.__main__ would
+# run the command line, so it is mocked (and so left out).
+autodoc_mock_imports = ["pvnsim.__main__"]
 autodoc_default_options = {"members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"

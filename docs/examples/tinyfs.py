@@ -34,6 +34,7 @@ from pvnsim import (
     VnodeOps,
     check_kernel,
     pvn_getdirty,
+    pvn_getpages,
     pvn_plist_init,
     pvn_read_done,
     pvn_read_kluster,
@@ -183,20 +184,24 @@ class TinyFs:
         off: int,
         length: int,
         protp: Any,
-        pl: list[Page | None],
+        pl: Any,
         plsz: int,
         seg: Any,
         addr: int,
         rw: int,
         cred: Any,
     ) -> int:
-        """Put the page at ``off`` into ``pl[0]``, locked; read its block on a miss."""
+        """Put the page at ``off`` into ``pl``, locked; read its block on a miss.
+
+        ``pl`` is a list (or, from pvn_getpages, a view of one) that gets the
+        pages and then None; with ``pl`` None the pages are only brought in.
+        """
         k = self.k
         self.wait_io(vp, off)  # a page under I/O: wait for the I/O first
         while True:
             pp = page_lookup(vp, off, SE_EXCL if rw == S_CREATE else SE_SHARED)
             if pp is not None:
-                pl[0], pl[1] = pp, None
+                self._hand_over([pp], pl)
                 return 0
             if rw == S_CREATE:
                 # The caller overwrites the whole page: no need to read it.
@@ -205,7 +210,7 @@ class TinyFs:
                 assert pp is not None  # PG_WAIT waits for memory rather than fail
                 page_io_unlock(pp)
                 pp.p_data = bytearray(k.pagesize)
-                pl[0], pl[1] = pp, None
+                self._hand_over([pp], pl)
                 return 0
             # A miss: read the pages of the block holding off that are not in
             # memory yet (pvn_read_kluster stops at the first one that is).
@@ -218,9 +223,22 @@ class TinyFs:
             if err:
                 pvn_read_done(kl.plist, B_ERROR)  # destroys the pages read into
                 return err
-            pvn_plist_init(kl.plist, pl, plsz, off, kl.len, rw)
+            got: list[Page | None] = [None] * (k.btopr(max(plsz, k.pagesize)) + 1)
+            pvn_plist_init(kl.plist, got, plsz, off, kl.len, rw)
+            self._hand_over([pp for pp in got if pp is not None], pl)
             self.read_ahead(vp, blkoff + self.bsize, addr + (blkoff + self.bsize - off))
             return 0
+
+    @staticmethod
+    def _hand_over(pages: list[Page], pl: Any) -> None:
+        """Give the caller its locked pages, None-terminated (or unlock them)."""
+        if pl is None:
+            for pp in pages:
+                page_unlock(pp)
+            return
+        for i, pp in enumerate(pages):
+            pl[i] = pp
+        pl[len(pages)] = None
 
     def getpage(
         self,
@@ -228,15 +246,17 @@ class TinyFs:
         off: int,
         length: int,
         protp: Any,
-        pl: list[Page | None],
+        pl: Any,
         plsz: int,
         seg: Any,
         addr: int,
         rw: int,
         cred: Any,
     ) -> int:
-        """VOP_GETPAGE of one page (pvn_getpages would loop over getapage for more)."""
-        return self.getapage(vp, off, length, protp, pl, plsz, seg, addr, rw, cred)
+        """VOP_GETPAGE: one page directly, more through pvn_getpages."""
+        if length <= self.k.pagesize:
+            return self.getapage(vp, off, length, protp, pl, plsz, seg, addr, rw, cred)
+        return pvn_getpages(self.getapage, vp, off, length, protp, pl, plsz, seg, addr, rw, cred)
 
     def read_ahead(self, vp: Vnode, off: int, addr: int) -> None:
         """Start reading the block at ``off`` asynchronously, if memory allows."""

@@ -14,10 +14,10 @@ import sys
 
 import pytest
 
+import pvnsim.fs.cli_plan as cli_plan
 import pvnsim.fs.cli_simulate as cli_simulate
 from pvnsim.cli import main
 from pvnsim.errors import InvariantViolation
-from pvnsim.fs.sim import Simulation
 
 SMALL = ["--memory", "1M", "--file-size", "64K", "--io-size", "16K"]
 
@@ -104,7 +104,7 @@ def test_files_larger_than_memory_are_refused_before_running(
     plus the 64 MiB of simulated memory and some 130,000 operations, under
     8 GiB; 8G does not fit.
     """
-    monkeypatch.setattr(cli_simulate, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(cli_plan, "available_memory", lambda: 8 << 30)
     status, _out, err = simulate(capsys, "--file-size", "64G")
     assert_refused(
         status,
@@ -120,7 +120,7 @@ def test_verify_doubles_what_the_files_need(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--verify keeps a second copy of every file, and the refusal says so."""
-    monkeypatch.setattr(cli_simulate, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(cli_plan, "available_memory", lambda: 8 << 30)
     assert simulate(capsys, "--file-size", "6G", "--dry-run")[0] == 0
     status, _out, err = simulate(capsys, "--file-size", "6G", "--verify")
     assert_refused(status, err, "as much again for --verify", "--file-size 2G would fit")
@@ -130,7 +130,7 @@ def test_tiny_io_sizes_suggest_a_larger_one(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """--io-size 1 over 4G is billions of operations: the message names --io-size."""
-    monkeypatch.setattr(cli_simulate, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(cli_plan, "available_memory", lambda: 8 << 30)
     status, _out, err = simulate(capsys, "--file-size", "4G", "--io-size", "1")
     # 4 GiB / 1 B = 2**32 writes and as many reads, plus a create and an fsync.
     assert_refused(status, err, "8,589,934,594 operations (--io-size 1)", "--io-size")
@@ -140,7 +140,7 @@ def test_unknown_memory_skips_the_check(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Where the machine's free memory cannot be read, the sizes are not refused."""
-    monkeypatch.setattr(cli_simulate, "available_memory", lambda: None)
+    monkeypatch.setattr(cli_plan, "available_memory", lambda: None)
     status, out, _err = simulate(capsys, "--file-size", "64G", "--dry-run")
     assert status == 0 and "workload seq" in out
 
@@ -241,7 +241,7 @@ def test_a_trace_too_big_to_parse_is_refused_before_reading(
     """A trace whose operations could not fit in memory is refused from its size alone."""
     trace = tmp_path / "t.trace"
     trace.write_text("sync\n" * 1000)  # 5,000 bytes, about 195 KiB once parsed
-    monkeypatch.setattr(cli_simulate, "available_memory", lambda: 100_000)
+    monkeypatch.setattr(cli_plan, "available_memory", lambda: 100_000)
     status, _out, err = simulate(capsys, "--trace", str(trace))
     assert_refused(status, err, "4.9 KiB of text is about 195 KiB of operations")
 
@@ -263,10 +263,10 @@ def test_a_run_that_stops_says_why_in_one_line(
 ) -> None:
     """Ctrl-C, exhausted memory and a failed --check end the run with one line, no traceback."""
 
-    def stop(self: Simulation, *args: object, **kwargs: object) -> None:
+    def stop(*args: object) -> None:
         raise exc
 
-    monkeypatch.setattr(Simulation, "run", stop)
+    monkeypatch.setattr(cli_simulate, "_run", stop)
     got, _out, err = simulate(capsys, *SMALL, "--no-progress")
     assert got == status
     assert len(err.splitlines()) == 1 and fragment in err, err

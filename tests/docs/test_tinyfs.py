@@ -14,10 +14,10 @@ from types import ModuleType
 import pytest
 
 from pvnsim import Kernel, check_kernel, ring
-from pvnsim.flags import B_INVAL
+from pvnsim.flags import B_INVAL, S_READ
 from pvnsim.vm.hat import hat_ismod
 from pvnsim.vm.page import PP_ISFREE
-from pvnsim.vm.page_lock import page_io_locked
+from pvnsim.vm.page_lock import page_io_locked, page_unlock
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "tinyfs.py"
 DATA = bytes(range(256)) * 80  # 20 KiB
@@ -147,4 +147,17 @@ def test_a_failed_read_destroys_the_pages_read_into(fs: object) -> None:
         fs.read("f", 0, 100)
     assert exc.value.errno == errno.EIO
     assert fs.vnodes["f"].v_pages is None
+    check_kernel(fs.k)
+
+
+def test_getpage_of_several_pages_goes_through_pvn_getpages(fs: object) -> None:
+    """A three-page getpage fills pl with the pages at 0, 4K and 8K, shared, then None."""
+    fs.write("f", 0, DATA)
+    vp = fs.vnodes["f"]
+    pl = [None] * 4
+    assert fs.getpage(vp, 0, 3 * 4096, None, pl, 3 * 4096, fs.seg, 0x1000_0000, S_READ, None) == 0
+    assert [pp.p_offset for pp in pl[:3]] == [0, 4096, 8192] and pl[3] is None
+    assert all(pp.p_selock == 1 for pp in pl[:3])  # one reader each
+    for pp in pl[:3]:
+        page_unlock(pp)
     check_kernel(fs.k)

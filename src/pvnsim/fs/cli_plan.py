@@ -1,7 +1,13 @@
-"""What a ``pvnsim simulate`` run will ask of the machine, before it runs.
+"""Checking a ``pvnsim simulate`` run before it starts: its options, and what it
+will ask of the machine.
 
 Theory of operation
 -------------------
+:func:`prepare` turns parsed options into a :class:`Plan`.  It first checks
+what depends on several options (:func:`check_options`: memory against page
+size, block size against page size, the free-memory thresholds against each
+other and against memory), builds the simulation, and reads the trace.
+
 The simulation keeps everything in this process's memory: the disk's
 contents, the simulated pages that hold file data, the list of operations,
 and with ``--verify`` a second copy of every file.  A run whose sizes do not
@@ -18,23 +24,33 @@ per operation were measured on the development machine (2 cores, CPython
 
 from __future__ import annotations
 
+import argparse
+import itertools
 import math
 import os
 
 import attrs
 
-from pvnsim.fs.workload import Op
+from pvnsim.errors import UsageError
+from pvnsim.fs.sim import SimConfig, Simulation
+from pvnsim.fs.tracefile import load_trace
+from pvnsim.fs.workload import Op, build_workload
 
 __all__ = [
     "BYTES_PER_OP",
+    "SLOW_SECONDS",
     "Demand",
+    "Plan",
     "available_memory",
+    "check_options",
     "estimate_seconds",
     "footprint",
     "format_bytes",
     "format_seconds",
     "format_size",
+    "prepare",
     "trace_demand",
+    "warnings_for",
     "workload_demand",
 ]
 
@@ -284,3 +300,268 @@ def format_seconds(s: float) -> str:
     if s < 48 * 3600:
         return f"{round(s / 3600)} hours"
     return f"{round(s / 86400):,} days"
+
+
+#: Runs expected to last longer than this many seconds are warned about.
+SLOW_SECONDS = 20.0
+_MIN_PAGES = 64
+_MAX_BLOCK = 1 << 20
+
+
+# -- checks that involve several options ---------------------------------------------
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Check what depends on several options, before anything is built.
+
+    Raises:
+        UsageError: naming the options, their values and what is allowed.
+    """
+    ps = args.pagesize
+    if not (_power_of_two(ps) and 512 <= ps <= _MAX_BLOCK):
+        raise UsageError(
+            f"--pagesize {format_size(ps)}: must be a power of two from 512 to 1M "
+            "(4096 on x86, 8192 on SPARC)"
+        )
+    if not (_power_of_two(args.block_size) and ps <= args.block_size <= _MAX_BLOCK):
+        raise UsageError(
+            f"--block-size {format_size(args.block_size)}: must be a power of two from "
+            f"--pagesize ({format_size(ps)}) to 1M"
+        )
+    pages = args.memory // ps
+    if pages < _MIN_PAGES:
+        raise UsageError(
+            f"--memory {format_size(args.memory)}: holds {pages} pages of {ps} bytes; the "
+            f"simulation needs at least {_MIN_PAGES} (--memory {format_size(_MIN_PAGES * ps)})"
+        )
+    if args.trace is None:
+        for option, value in (
+            ("--files", args.files),
+            ("--file-size", args.file_size),
+            ("--io-size", args.io_size),
+        ):
+            if value < 1:
+                raise UsageError(f"{option} {value}: must be at least 1")
+    for option, value in (
+        ("--pages-before-pager", args.pages_before_pager),
+        ("--lotsfree", args.lotsfree),
+        ("--desfree", args.desfree),
+        ("--minfree", args.minfree),
+        ("--throttlefree", args.throttlefree),
+    ):
+        if value is not None and value >= pages:
+            raise UsageError(
+                f"{option} {value}: must be below the {pages:,} pages of "
+                f"--memory {format_size(args.memory)}"
+            )
+
+
+def _check_thresholds(args: argparse.Namespace, sim: Simulation) -> None:
+    """lotsfree >= desfree >= minfree >= throttlefree, as illumos's setupclock keeps them."""
+    k = sim.kernel
+    chain = [
+        ("lotsfree", k.lotsfree),
+        ("desfree", k.desfree),
+        ("minfree", k.minfree),
+        ("throttlefree", k.throttlefree),
+    ]
+    for (big, bv), (small, sv) in itertools.pairwise(chain):
+        assert bv is not None and sv is not None
+        if sv > bv:
+
+            def said(name: str, value: int) -> str:
+                given = getattr(args, name) is not None
+                return f"--{name} {value}" if given else f"{name} {value} (the default)"
+
+            hint = "" if getattr(args, big) is not None else f" (set --{big} too)"
+            raise UsageError(
+                f"{said(small, sv)} is above {said(big, bv)}: the thresholds must keep "
+                f"lotsfree >= desfree >= minfree >= throttlefree{hint}"
+            )
+
+
+def _config(args: argparse.Namespace) -> SimConfig:
+    return SimConfig(
+        memory=args.memory,
+        pagesize=args.pagesize,
+        bsize=args.block_size,
+        seek_ns=args.seek_ns,
+        overhead_ns=args.overhead_ns,
+        ns_per_byte=args.ns_per_byte,
+        keep_log=False,
+        vmodsort=not args.no_vmodsort,
+        readahead=args.readahead,
+        maxcontig=args.maxcontig,
+        write_behind=not args.no_write_behind,
+        freebehind=not args.no_freebehind,
+        pvn_nofodklust=int(args.pvn_nofodklust),
+        pvn_write_noklust=int(args.pvn_write_noklust),
+        pvn_vmodsort_disable=int(args.pvn_vmodsort_disable),
+        write_free=args.write_free,
+        pages_before_pager=args.pages_before_pager,
+        lotsfree=args.lotsfree,
+        desfree=args.desfree,
+        minfree=args.minfree,
+        throttlefree=args.throttlefree,
+        fsflush_interval_ns=args.fsflush_ms,
+        verify=args.verify,
+        seed=args.seed,
+    )
+
+
+# -- the plan ------------------------------------------------------------------------
+
+
+@attrs.define
+class Plan:
+    """A checked run: the simulation, what it will run, and what it will cost.
+
+    Attributes:
+        sim: the simulation, built.
+        what: the summary's words for the workload.
+        demand: what the run asks for.
+        needs: bytes of host memory at the peak (estimate).
+        seconds: wall time (estimate).
+        trace_ops: a trace's operations; None for a built-in workload, which
+            :meth:`operations` builds.
+        args: the parsed options.
+    """
+
+    sim: Simulation
+    what: str
+    demand: Demand
+    needs: int
+    seconds: float
+    trace_ops: list[Op] | None
+    args: argparse.Namespace
+
+    def operations(self) -> tuple[list[Op], list[Op]]:
+        """The setup operations (file creation) and the timed ones."""
+        if self.trace_ops is not None:
+            return [], self.trace_ops
+        a = self.args
+        w = build_workload(
+            a.workload,
+            files=a.files,
+            file_size=a.file_size,
+            iosize=a.io_size,
+            ops=a.ops,
+            seed=a.seed,
+            pagesize=a.pagesize,
+        )
+        return list(w.setup), list(w.ops)
+
+
+def _shown(path: str) -> str:
+    """A path as text any terminal can print (undecodable bytes escaped)."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _read_trace(path: str, avail: int | None) -> list[Op]:
+    # A parsed line costs about 40 times its text; refuse before reading a
+    # file whose operations alone could not fit.
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        size = 0  # load_trace reports why it cannot be read
+    if avail is not None and size * 40 > avail:
+        raise UsageError(
+            f"--trace {_shown(path)}: {format_bytes(size)} of text is about {format_bytes(size * 40)} "
+            f"of operations in memory; {format_bytes(avail)} is available"
+        )
+    return load_trace(path)
+
+
+def prepare(args: argparse.Namespace) -> Plan:
+    """Check every option, build the simulation and estimate the run's cost.
+
+    Raises:
+        UsageError: one line naming the option (or trace line) and what is allowed.
+    """
+    check_options(args)
+    sim = Simulation(_config(args))
+    _check_thresholds(args, sim)
+    avail = available_memory()
+    trace_ops: list[Op] | None = None
+    if args.trace is not None:
+        trace_ops = _read_trace(args.trace, avail)
+        shown = _shown(args.trace)
+        demand = trace_demand(trace_ops, f"--trace {shown}")
+        what = f"trace {shown}"
+    else:
+        what = f"workload {args.workload}"
+        demand = _demand(args, args.file_size, args.io_size)
+    needs = _footprint(demand, args)
+    if avail is not None and needs > avail:
+        raise UsageError(
+            f"this run needs about {format_bytes(needs)} of this machine's memory, for "
+            f"{_needs_why(demand, args)}; {format_bytes(avail)} is available"
+            f"{_what_fits(args, avail)}"
+        )
+    seconds = estimate_seconds(demand, memory=args.memory, pagesize=args.pagesize, check=args.check)
+    return Plan(sim, what, demand, needs, seconds, trace_ops, args)
+
+
+def _demand(args: argparse.Namespace, file_size: int, iosize: int) -> Demand:
+    return workload_demand(
+        args.workload, files=args.files, file_size=file_size, iosize=iosize, ops=args.ops
+    )
+
+
+def _footprint(demand: Demand, args: argparse.Namespace) -> int:
+    return footprint(demand, memory=args.memory, pagesize=args.pagesize, verify=args.verify)
+
+
+def _what_fits(args: argparse.Namespace, avail: int) -> str:
+    """For a built-in workload: a larger --io-size or a smaller --file-size that fits."""
+    if args.trace is not None:
+        return ""
+    io = args.io_size
+    while io < args.file_size:
+        io = 1 << io.bit_length()  # the next power of two
+        if _footprint(_demand(args, args.file_size, io), args) <= avail:
+            return f"; --io-size {format_size(io)} would fit"
+    size = 1 << (args.file_size.bit_length() - 1)
+    while size >= 1 << 20:
+        if _footprint(_demand(args, size, min(args.io_size, size)), args) <= avail:
+            return f"; --file-size {format_size(size)} would fit"
+        size >>= 1
+    return ""
+
+
+def _needs_why(demand: Demand, args: argparse.Namespace) -> str:
+    parts = [f"{format_bytes(demand.stored)} of file data ({demand.data_cause})"]
+    if args.verify:
+        parts.append("as much again for --verify")
+    if demand.ops * BYTES_PER_OP >= 1 << 30:
+        parts.append(f"{demand.ops:,} operations ({demand.ops_cause})")
+    if demand.buffer >= 1 << 30:
+        parts.append(f"{format_bytes(demand.buffer)} moved by one operation")
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else parts[0]
+
+
+def warnings_for(plan: Plan) -> list[str]:
+    """What to tell the user before the run: slow, or close to the memory available."""
+    out = []
+    a = plan.args
+    if plan.seconds >= SLOW_SECONDS:
+        why = [f"{plan.demand.ops:,} operations"]
+        if a.trace is None and a.io_size < a.pagesize:
+            why.append(f"--io-size {a.io_size} moves less than a page per operation")
+        if a.check:
+            why.append("--check validates every page after every operation")
+        out.append(
+            f"this run may take about {format_seconds(plan.seconds)} ({'; '.join(why)}); "
+            "Ctrl-C stops it"
+        )
+    avail = available_memory()
+    if avail is not None and plan.needs > avail * 3 // 4:
+        out.append(
+            f"this run needs about {format_bytes(plan.needs)} of the {format_bytes(avail)} "
+            "of memory available"
+        )
+    return out
