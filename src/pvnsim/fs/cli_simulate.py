@@ -125,15 +125,19 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
     g = p.add_argument_group("workload")
     g.add_argument("--workload", default="seq", choices=sorted(WORKLOADS), help="(default: seq)")
     g.add_argument("--trace", metavar="FILE", help="replay a trace file instead of --workload")
-    g.add_argument("--files", type=_count, default=1, help="number of files (default: 1)")
+    g.add_argument(
+        "--files", type=_count, default=1, metavar="N", help="number of files (default: 1)"
+    )
     g.add_argument(
         "--file-size", type=_size, default="16M", metavar="SIZE", help="per file (default: 16M)"
     )
     g.add_argument(
         "--io-size", type=_size, default="64K", metavar="SIZE", help="per read/write (default: 64K)"
     )
-    g.add_argument("--ops", type=_count, default=1000, help="random operations (default: 1000)")
-    g.add_argument("--seed", type=_seed, default=0, help="random seed (default: 0)")
+    g.add_argument(
+        "--ops", type=_count, default=1000, metavar="N", help="random operations (default: 1000)"
+    )
+    g.add_argument("--seed", type=_seed, default=0, metavar="N", help="random seed (default: 0)")
     g = p.add_argument_group("machine")
     g.add_argument(
         "--memory", type=_size, default="64M", metavar="SIZE", help="physical memory (default: 64M)"
@@ -163,7 +167,11 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
         help="per request (default: 50us)",
     )
     g.add_argument(
-        "--ns-per-byte", type=_rate, default=10.0, help="transfer (default: 10, 100 MB/s)"
+        "--ns-per-byte",
+        type=_rate,
+        default=10.0,
+        metavar="X",
+        help="transfer time per byte, in ns (default: 10, 100 MB/s)",
     )
     g = p.add_argument_group("pvn tunables and thresholds")
     g.add_argument("--pvn-nofodklust", action="store_true", help="no read klustering")
@@ -184,12 +192,17 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
     g = p.add_argument_group("file system")
     g.add_argument("--no-vmodsort", action="store_true", help="do not set VMODSORT on files")
     g.add_argument(
-        "--readahead", type=_natural, default=1, help="klusters of read-ahead (default: 1)"
+        "--readahead",
+        type=_natural,
+        default=1,
+        metavar="N",
+        help="klusters of read-ahead (default: 1)",
     )
     g.add_argument(
         "--maxcontig",
         type=_positive,
         default=1,
+        metavar="N",
         help="most blocks per kluster, ufs's fs_maxcontig (default: 1, a block)",
     )
     g.add_argument("--no-write-behind", action="store_true", help="no async write of full blocks")
