@@ -1,8 +1,9 @@
 """Shared fixtures.
 
-The ``kernel`` fixture and the Hypothesis profiles (dev, ci, deep) come from
-pvnsim's pytest plugin (pvnsim.testing.plugin); pyproject.toml makes dev the
-default and CI sets HYPOTHESIS_PROFILE=ci.
+The ``pvn_kernel`` fixture and the Hypothesis profiles (pvnsim-dev, pvnsim-ci,
+pvnsim-deep) come from pvnsim's pytest plugin (pvnsim.testing.plugin);
+pyproject.toml makes pvnsim-dev the default and CI sets
+HYPOTHESIS_PROFILE=pvnsim-ci.
 """
 
 from __future__ import annotations

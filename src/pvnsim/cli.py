@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn, cast
 
 from pvnsim.flags import B_ASYNC, B_FREE, S_READ, VMODSORT
 from pvnsim.fs.cli_simulate import add_simulate_parser, run_simulate
@@ -113,12 +114,24 @@ def run_demo() -> str:
     return "\n".join(out)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line: ``prog: error: message``.
+
+    The subcommands' parsers are of this class too (argparse makes them so).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        one_line = message.replace("\r", "\\r").replace("\n", "\\n")
+        self.exit(2, f"{self.prog}: error: {one_line}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pvnsim`` command."""
-    parser = argparse.ArgumentParser(
-        prog="pvnsim", description="Simulation of the illumos paged-vnode VM layer."
+    parser = _Parser(prog="pvnsim", description="Simulation of the illumos paged-vnode VM layer.")
+    sub = cast(
+        "argparse._SubParsersAction[argparse.ArgumentParser]",
+        parser.add_subparsers(dest="command"),
     )
-    sub = parser.add_subparsers(dest="command")
     sub.add_parser("demo", help="run a short narrated demonstration (default)")
     add_tour_command(sub)
     add_simulate_parser(sub)

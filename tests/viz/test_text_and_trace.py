@@ -59,19 +59,19 @@ def test_vnode_text_lists_each_page_and_the_markers(roomy):
     assert "---- MARK(-1) mark ----" in seen[0] and "---- MARK(-2) end ----" in seen[0]
 
 
-def test_kernel_text_has_the_memory_bar_and_counters(kernel):
+def test_kernel_text_has_the_memory_bar_and_counters(pvn_kernel):
     """The kernel text view marks the thresholds under the freemem bar and lists the counters."""
-    kernel.vm.fsfree = 5
-    text = str(show(kernel))
+    pvn_kernel.vm.fsfree = 5
+    text = str(show(pvn_kernel))
     assert "freemem 1024 of 1024 pages" in text
     assert "m=minfree 32" in text and "d=desfree 64" in text and "l=lotsfree 128" in text
     assert "fsfree=5" in text
     bar = next(line for line in text.splitlines() if line.startswith("  ["))
     assert bar == "  [" + "#" * 60 + "]"  # all memory free: the 60 columns are full
-    half = kernel.vnode("half")
+    half = pvn_kernel.vnode("half")
     for i in range(512):
         make_page(half, i * 4096)
-    bar = next(line for line in str(show(kernel)).splitlines() if line.startswith("  ["))
+    bar = next(line for line in str(show(pvn_kernel)).splitlines() if line.startswith("  ["))
     assert bar == "  [" + "#" * 30 + "." * 30 + "]"
 
 
@@ -143,12 +143,12 @@ def test_trace_view_windows_long_traces(roomy):
     assert short.splitlines()[-1] == f"  ({n - 10} later events not shown)"
 
 
-def test_empty_trace_says_so(kernel):
+def test_empty_trace_says_so(pvn_kernel):
     """A trace with no events renders a note, as HTML and as text."""
-    assert "no events recorded" in show(kernel.trace).html()
-    assert "no events recorded" in show(kernel.trace).text()
+    assert "no events recorded" in show(pvn_kernel.trace).html()
+    assert "no events recorded" in show(pvn_kernel.trace).text()
     with pytest.raises(UsageError, match="no SVG"):
-        show(kernel.trace).svg()
+        show(pvn_kernel.trace).svg()
 
 
 def test_nested_calls_are_indented_by_their_depth():

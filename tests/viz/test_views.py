@@ -106,11 +106,11 @@ def test_kernel_view_shows_freemem_against_the_thresholds():
     assert bar.get("fill") == pal.GREEN  # 1014 pages is above lotsfree
 
 
-def test_kernel_view_shows_the_statistics_counters(kernel):
+def test_kernel_view_shows_the_statistics_counters(pvn_kernel):
     """Every vm counter appears with its value in the statistics table."""
-    kernel.vm.pgrec = 7
-    kernel.vm.dfree = 3
-    root = parse(show(kernel).html())
+    pvn_kernel.vm.pgrec = 7
+    pvn_kernel.vm.dfree = 3
+    root = parse(show(pvn_kernel).html())
     table = next(t for t in root.iter("table") if t.get("class", "").startswith("pv-stats"))
     head, values = list(table)
     counts = dict(zip([th.text for th in head], [td.text for td in values], strict=True))

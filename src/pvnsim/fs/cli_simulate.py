@@ -1,61 +1,52 @@
 """``pvnsim simulate``: run a workload on the file-system kit and print its metrics.
 
 Registered by :mod:`pvnsim.cli`; see docs/fs.md for the options.
+
+Theory of operation
+-------------------
+Nothing the user types may end in a traceback.  Each option is parsed by a
+``type=`` function that says what it accepts (argparse names the option in
+its message); :func:`check_options` then checks what depends on several
+options (memory against page size, the free-memory thresholds against each
+other); :func:`prepare` builds the simulation, reads the trace, and compares
+the run's demand with what this machine can hold (:mod:`pvnsim.fs.cli_plan`).
+Every refusal is one line on standard error and exit status 2.  Only then
+does the run start, with a progress display on a terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TextIO
 
-from pvnsim.errors import DeadlockError, UsageError
-from pvnsim.fs.sim import Machine, SimConfig
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from pvnsim.errors import DeadlockError, InvariantViolation, KernelPanic, UsageError
+from pvnsim.fs.cli_plan import Plan, format_bytes, format_seconds, prepare, warnings_for
 from pvnsim.fs.timeline import Timeline
-from pvnsim.fs.tracefile import load_trace, parse_size
-from pvnsim.fs.workload import WORKLOADS, Op, build_workload
+from pvnsim.fs.tracefile import parse_duration, parse_size
+from pvnsim.fs.workload import WORKLOADS, Op
 from pvnsim.viz.plots import check_figure_path, plot_timeline, save_figure
 
-__all__ = ["ProgressBar", "add_simulate_parser", "run_simulate"]
+__all__ = ["add_simulate_parser", "run_simulate"]
 
 
-class ProgressBar:
-    """A one-line progress bar on a terminal; silent when ``stream`` is not one.
-
-    It appears only once a run has lasted ``delay`` seconds, so short runs
-    print nothing.
-    """
-
-    def __init__(self, total: int, stream: TextIO, *, delay: float = 0.5, width: int = 30) -> None:
-        self.total = max(total, 1)
-        self.stream = stream
-        self.enabled = bool(getattr(stream, "isatty", lambda: False)())
-        self.delay = delay
-        self.width = width
-        self.start = time.monotonic()
-        self.shown = False
-
-    def update(self, done: int) -> None:
-        """Redraw with ``done`` operations finished."""
-        if not self.enabled:
-            return
-        elapsed = time.monotonic() - self.start
-        if elapsed < self.delay and not self.shown:
-            return
-        self.shown = True
-        frac = min(done / self.total, 1.0)
-        filled = int(frac * self.width)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r[{bar}] {frac:6.1%} {done:,}/{self.total:,} ops {elapsed:6.1f}s")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        """Clear the bar's line if it was drawn."""
-        if self.shown:
-            self.stream.write("\r" + " " * (self.width + 48) + "\r")
-            self.stream.flush()
+# -- option types: each names what it accepts --------------------------------------
 
 
 def _size(text: str) -> int:
@@ -65,9 +56,60 @@ def _size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _count(text: str) -> int:
-    value = _size(text)
+def _whole(text: str, *, least: int) -> int:
+    try:
+        value = int(text.strip(), 10)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < least:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be at least {least}")
     return value
+
+
+def _count(text: str) -> int:
+    """A count; takes K and M like a size (``10K`` is 10240)."""
+    return _size(text)
+
+
+def _natural(text: str) -> int:
+    return _whole(text, least=0)
+
+
+def _positive(text: str) -> int:
+    return _whole(text, least=1)
+
+
+def _seed(text: str) -> int:
+    try:
+        return int(text.strip(), 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _duration(unit: str) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            return parse_duration(text, unit=unit)
+        except UsageError as e:
+            raise argparse.ArgumentTypeError(f"{e}; a plain number is in {unit}") from None
+
+    parse.__name__ = f"duration in {unit}"
+    return parse
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 1e9):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of nanoseconds per byte from 0 to 1e9 (10 is 100 MB/s)"
+        )
+    return value
+
+
+# -- the parser --------------------------------------------------------------------
 
 
 def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
@@ -78,45 +120,91 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
         description=(
             "Run a workload on the reference file system (ufs-like getpage/putpage over "
             "the pvn routines) with a simulated disk and memory pressure in virtual time, "
-            "then print the metrics. Sizes take K, M, G suffixes."
+            "then print the metrics. Sizes are bytes and take K, M, G, T suffixes (64K, "
+            "1G); durations take ns, us, ms, s (4ms, 50us)."
         ),
     )
     g = p.add_argument_group("workload")
     g.add_argument("--workload", default="seq", choices=sorted(WORKLOADS), help="(default: seq)")
     g.add_argument("--trace", metavar="FILE", help="replay a trace file instead of --workload")
-    g.add_argument("--files", type=_count, default=1, help="number of files (default: 1)")
-    g.add_argument("--file-size", type=_size, default="16M", help="bytes per file (default: 16M)")
     g.add_argument(
-        "--io-size", type=_size, default="64K", help="bytes per read/write (default: 64K)"
+        "--files", type=_count, default=1, metavar="N", help="number of files (default: 1)"
     )
-    g.add_argument("--ops", type=_count, default=1000, help="random operations (default: 1000)")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    g.add_argument(
+        "--file-size", type=_size, default="16M", metavar="SIZE", help="per file (default: 16M)"
+    )
+    g.add_argument(
+        "--io-size", type=_size, default="64K", metavar="SIZE", help="per read/write (default: 64K)"
+    )
+    g.add_argument(
+        "--ops", type=_count, default=1000, metavar="N", help="random operations (default: 1000)"
+    )
+    g.add_argument("--seed", type=_seed, default=0, metavar="N", help="random seed (default: 0)")
     g = p.add_argument_group("machine")
-    g.add_argument("--memory", type=_size, default="64M", help="physical memory (default: 64M)")
-    g.add_argument("--pagesize", type=_size, default=4096, help="PAGESIZE (default: 4096)")
     g.add_argument(
-        "--block-size", type=_size, default="8K", help="fs block = kluster window (default: 8K)"
+        "--memory", type=_size, default="64M", metavar="SIZE", help="physical memory (default: 64M)"
     )
-    g.add_argument("--seek-ns", type=int, default=4_000_000, help="disk seek (default: 4 ms)")
-    g.add_argument("--overhead-ns", type=int, default=50_000, help="per request (default: 50 us)")
     g.add_argument(
-        "--ns-per-byte", type=float, default=10.0, help="transfer (default: 10, 100 MB/s)"
+        "--pagesize", type=_size, default=4096, metavar="SIZE", help="PAGESIZE (default: 4096)"
+    )
+    g.add_argument(
+        "--block-size",
+        type=_size,
+        default="8K",
+        metavar="SIZE",
+        help="fs block = kluster window (default: 8K)",
+    )
+    g.add_argument(
+        "--seek-ns",
+        type=_duration("ns"),
+        default=4_000_000,
+        metavar="TIME",
+        help="disk seek (default: 4ms)",
+    )
+    g.add_argument(
+        "--overhead-ns",
+        type=_duration("ns"),
+        default=50_000,
+        metavar="TIME",
+        help="per request (default: 50us)",
+    )
+    g.add_argument(
+        "--ns-per-byte",
+        type=_rate,
+        default=10.0,
+        metavar="X",
+        help="transfer time per byte, in ns (default: 10, 100 MB/s)",
     )
     g = p.add_argument_group("pvn tunables and thresholds")
     g.add_argument("--pvn-nofodklust", action="store_true", help="no read klustering")
     g.add_argument("--pvn-write-noklust", action="store_true", help="no write klustering")
     g.add_argument("--pvn-vmodsort-disable", action="store_true", help="turn VMODSORT off")
     g.add_argument("--write-free", type=int, choices=(0, 1), default=1, help="(default: 1)")
-    g.add_argument("--pages-before-pager", type=int, default=200, help="(default: 200)")
+    g.add_argument(
+        "--pages-before-pager", type=_natural, default=200, metavar="PAGES", help="(default: 200)"
+    )
     for name in ("lotsfree", "desfree", "minfree", "throttlefree"):
-        g.add_argument(f"--{name}", type=int, default=None, help="pages (default: illumos rule)")
+        g.add_argument(
+            f"--{name}",
+            type=_natural,
+            default=None,
+            metavar="PAGES",
+            help="(default: illumos's rule from --memory)",
+        )
     g = p.add_argument_group("file system")
     g.add_argument("--no-vmodsort", action="store_true", help="do not set VMODSORT on files")
-    g.add_argument("--readahead", type=int, default=1, help="klusters of read-ahead (default: 1)")
+    g.add_argument(
+        "--readahead",
+        type=_natural,
+        default=1,
+        metavar="N",
+        help="klusters of read-ahead (default: 1)",
+    )
     g.add_argument(
         "--maxcontig",
-        type=int,
+        type=_positive,
         default=1,
+        metavar="N",
         help="most blocks per kluster, ufs's fs_maxcontig (default: 1, a block)",
     )
     g.add_argument("--no-write-behind", action="store_true", help="no async write of full blocks")
@@ -124,7 +212,11 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
         "--no-freebehind", action="store_true", help="no free-behind on sequential reads"
     )
     g.add_argument(
-        "--fsflush-ms", type=float, default=30000.0, help="fsflush period (default 30 s; 0: off)"
+        "--fsflush-ms",
+        type=_duration("ms"),
+        default=30_000_000_000,
+        metavar="TIME",
+        help="fsflush period (default: 30s; 0: off; a plain number is in ms)",
     )
     g = p.add_argument_group("output")
     g.add_argument("--verify", action="store_true", help="check every byte read against the writes")
@@ -132,92 +224,134 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print the metrics as JSON")
     g.add_argument("--no-progress", action="store_true", help="never draw the progress bar")
     g.add_argument("--plot", metavar="FILE", help="draw the run over virtual time (.svg/.png)")
+    g.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the options, print what the run would need, and stop",
+    )
     p.set_defaults(_simulate_parser=p)
     return p
 
 
-def _config(args: argparse.Namespace) -> SimConfig:
-    return SimConfig(
-        memory=args.memory,
-        pagesize=args.pagesize,
-        bsize=args.block_size,
-        seek_ns=args.seek_ns,
-        overhead_ns=args.overhead_ns,
-        ns_per_byte=args.ns_per_byte,
-        keep_log=False,
-        vmodsort=not args.no_vmodsort,
-        readahead=args.readahead,
-        maxcontig=args.maxcontig,
-        write_behind=not args.no_write_behind,
-        freebehind=not args.no_freebehind,
-        pvn_nofodklust=int(args.pvn_nofodklust),
-        pvn_write_noklust=int(args.pvn_write_noklust),
-        pvn_vmodsort_disable=int(args.pvn_vmodsort_disable),
-        write_free=args.write_free,
-        pages_before_pager=args.pages_before_pager,
-        lotsfree=args.lotsfree,
-        desfree=args.desfree,
-        minfree=args.minfree,
-        throttlefree=args.throttlefree,
-        fsflush_interval_ns=int(args.fsflush_ms * 1_000_000),
-        verify=args.verify,
-        seed=args.seed,
-    )
+# -- running -------------------------------------------------------------------------
 
 
-def _ops(args: argparse.Namespace) -> tuple[list[Op], list[Op], str]:
-    if args.trace:
-        return [], load_trace(args.trace), f"trace {args.trace}"
-    w = build_workload(
-        args.workload,
-        files=args.files,
-        file_size=args.file_size,
-        iosize=args.io_size,
-        ops=args.ops,
-        seed=args.seed,
-        pagesize=args.pagesize,
+@contextmanager
+def _progress(err: TextIO, enabled: bool) -> Iterator[Progress]:
+    """A live progress display on ``err`` when it is a terminal, cleared at the end."""
+    console = Console(file=err)
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+        disable=not (enabled and console.is_terminal),
     )
-    return list(w.setup), list(w.ops), f"workload {w.name}"
+    with progress:
+        yield progress
+
+
+def _run(plan: Plan, setup: list[Op], ops: list[Op], err: TextIO) -> Any:
+    sim, args = plan.sim, plan.args
+    with _progress(err, not args.no_progress) as progress:
+        if setup:
+            size = format_bytes(plan.demand.created)
+            task = progress.add_task(f"preloading files ({size})", total=len(setup))
+            for op in setup:
+                sim.apply(op)
+                progress.advance(task)
+            progress.remove_task(task)
+        task = progress.add_task("operations", total=len(ops))
+        return sim.run(
+            ops,
+            check=args.check,
+            progress=lambda done: progress.update(task, completed=done),
+            every=256,
+        )
+
+
+def _summary(plan: Plan, n_setup: int, n_ops: int) -> str:
+    k = plan.sim.kernel
+    a = plan.args
+    if a.trace is None:
+        files = f"{a.files:,} file{'s' if a.files != 1 else ''}"
+        shape = f"{files} of {format_bytes(a.file_size)}, {format_bytes(a.io_size)} per I/O; "
+    else:
+        shape = ""
+    setup = f" ({n_setup:,} setup + {n_ops:,})" if n_setup else ""
+    return (
+        f"pvnsim simulate: {plan.what}: {shape}{n_setup + n_ops:,} operations{setup}; "
+        f"memory {k.total_pages:,} pages of {k.pagesize} B, block {plan.sim.fs.bsize} B"
+    )
 
 
 def run_simulate(
     args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
-    """Run ``pvnsim simulate`` with parsed ``args``; returns the exit status."""
+    """Run ``pvnsim simulate`` with parsed ``args``; returns the exit status.
+
+    Bad options and runs this machine cannot hold exit through the parser's
+    ``error`` (status 2); an operation the simulation refuses, a deadlock, a
+    kernel panic or a failed check is status 1; Ctrl-C is 130.  Each is one
+    line on ``err``.
+    """
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     parser: argparse.ArgumentParser = args._simulate_parser
     try:
-        sim = Machine(_config(args))
-        setup, ops, what = _ops(args)
+        plan = prepare(args)
         if args.plot:
             check_figure_path(args.plot)
     except (UsageError, ImportError) as e:
         parser.error(str(e))
-    bar = ProgressBar(len(ops), err)
-    if args.no_progress:
-        bar.enabled = False
+    for warning in warnings_for(plan):
+        err.write(f"pvnsim simulate: warning: {warning}\n")
+    if args.dry_run:
+        out.write(
+            f"pvnsim simulate: {plan.what}: {plan.demand.ops:,} operations; about "
+            f"{format_bytes(plan.needs)} of memory and {format_seconds(plan.seconds)}\n"
+        )
+        return 0
     started = time.monotonic()
     try:
-        sim.run(setup)
-        timeline = Timeline.attach(sim, every=max(1, len(ops) // 20_000)) if args.plot else None
-        metrics = sim.run(ops, check=args.check, progress=bar.update, every=256)
+        setup, ops = plan.operations()
+        timeline = (
+            Timeline.attach(plan.sim, every=max(1, len(ops) // 20_000)) if args.plot else None
+        )
+        metrics = _run(plan, setup, ops, err)
     except (UsageError, DeadlockError) as e:
-        bar.finish()
         err.write(f"pvnsim simulate: error: {e}\n")
         return 1
-    bar.finish()
+    except (KernelPanic, InvariantViolation) as e:
+        what = "the simulated kernel panicked" if isinstance(e, KernelPanic) else "check failed"
+        err.write(f"pvnsim simulate: error: {what} after {plan.sim.ops:,} operations: {e}\n")
+        return 1
+    except MemoryError:
+        err.write(
+            "pvnsim simulate: error: this machine ran out of memory; use smaller files, "
+            "fewer operations or less --memory\n"
+        )
+        return 1
+    except KeyboardInterrupt:
+        err.write(f"pvnsim simulate: interrupted after {plan.sim.ops:,} operations\n")
+        return 130
     if timeline is not None:
-        save_figure(plot_timeline(timeline, title=f"pvnsim simulate: {what}"), args.plot)
+        save_figure(plot_timeline(timeline, title=f"pvnsim simulate: {plan.what}"), args.plot)
     if args.json:
         record = metrics.as_dict()
         record["wall_s"] = round(time.monotonic() - started, 3)
         out.write(json.dumps(record, sort_keys=True) + "\n")
     else:
-        k = sim.kernel
-        out.write(
-            f"pvnsim simulate: {what}, {len(ops):,} operations, memory {k.total_pages:,} pages "
-            f"of {k.pagesize} B, block {sim.fs.bsize} B\n\n"
-        )
-        out.write(metrics.table() + "\n")
+        out.write(_summary(plan, len(setup), len(ops)) + "\n\n")
+        console = Console(file=out)
+        if console.is_terminal:
+            console.print(metrics.rich_table())
+        else:
+            out.write(metrics.table(width=console.width) + "\n")
     return 0

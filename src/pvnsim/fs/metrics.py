@@ -1,17 +1,28 @@
 """What a simulation measured: disk traffic, kluster sizes, page life cycle,
 the kernel's vm counters, cache hits and virtual time.
 
-:class:`Metrics` is a frozen record; :meth:`Metrics.table` renders it for a
-terminal (the ``pvnsim simulate`` command prints it).
+:class:`Metrics` is a frozen record; :meth:`Metrics.rich_table` renders it for
+a terminal (the ``pvnsim simulate`` command prints it) and :meth:`Metrics.table`
+as plain text.
 """
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import attrs
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
-__all__ = ["Metrics", "format_ns"]
+__all__ = ["HISTOGRAM_NOTE", "Metrics", "format_ns"]
+
+#: How to read the kluster histograms (printed under the table).
+HISTOGRAM_NOTE = (
+    "Klusters: Np:C means C disk requests of N pages each "
+    "(2p:8 is 8 requests of 2 pages). vm.* are the kernel's cpu_vminfo counters."
+)
 
 
 def format_ns(ns: int) -> str:
@@ -100,46 +111,67 @@ class Metrics:
         out["hit_ratio"] = round(self.hit_ratio, 6)
         return out
 
-    def table(self) -> str:
-        """The metrics as an aligned two-column table."""
-        rows: list[tuple[str, str]] = [
-            ("virtual time", format_ns(self.virtual_ns)),
-            ("operations", f"{self.ops:,}"),
-            ("", ""),
-            ("disk reads", f"{self.disk_reads:,} ({self.bytes_read:,} B)"),
-            ("disk writes", f"{self.disk_writes:,} ({self.bytes_written:,} B)"),
-            ("seeks", f"{self.seeks:,}"),
-            ("disk errors", f"{self.disk_errors:,}"),
-            ("disk busy", format_ns(self.disk_busy_ns)),
-            ("deepest queue", f"{self.max_queue:,}"),
-            ("read klusters", _histogram(self.read_klusters)),
-            ("write klusters", _histogram(self.write_klusters)),
-            ("", ""),
-            ("pages created", f"{self.pages_created:,}"),
-            ("pages freed", f"{self.pages_freed:,}"),
-            ("pages destroyed", f"{self.pages_destroyed:,}"),
-            ("pages reclaimed", f"{self.pages_reclaimed:,}"),
-            (
-                "cache hit ratio",
-                f"{self.hit_ratio:.4f} ({self.getpage_hits:,} hits, "
-                f"{self.getpage_misses:,} misses)",
-            ),
-            ("zero-filled pages", f"{self.zero_fills:,}"),
-            (
-                "read-ahead",
-                f"{self.readahead_issued:,} issued, {self.readahead_giveups:,} given up",
-            ),
-            ("write-behind", f"{self.write_behind:,}"),
-            ("free-behind", f"{self.free_behind:,}"),
-            (
-                "pageout",
-                f"{self.pageout_scanned:,} scanned, {self.pageout_freed:,} freed, "
-                f"{self.pageout_pushed:,} pushed, {self.pageout_reclaims:,} reclaim calls",
-            ),
-            ("fsflush runs", f"{self.fsflush_runs:,}"),
-            ("freemem", f"{self.freemem:,} pages"),
-            ("", ""),
+    def _rows(self) -> list[list[tuple[str, str]]]:
+        """The table's rows, in sections."""
+        return [
+            [
+                ("virtual time", format_ns(self.virtual_ns)),
+                ("operations", f"{self.ops:,}"),
+            ],
+            [
+                ("disk reads", f"{self.disk_reads:,} ({self.bytes_read:,} B)"),
+                ("disk writes", f"{self.disk_writes:,} ({self.bytes_written:,} B)"),
+                ("seeks", f"{self.seeks:,}"),
+                ("disk errors", f"{self.disk_errors:,}"),
+                ("disk busy", format_ns(self.disk_busy_ns)),
+                ("deepest queue", f"{self.max_queue:,}"),
+                ("read klusters", _histogram(self.read_klusters)),
+                ("write klusters", _histogram(self.write_klusters)),
+            ],
+            [
+                ("pages created", f"{self.pages_created:,}"),
+                ("pages freed", f"{self.pages_freed:,}"),
+                ("pages destroyed", f"{self.pages_destroyed:,}"),
+                ("pages reclaimed", f"{self.pages_reclaimed:,}"),
+                (
+                    "cache hit ratio",
+                    f"{self.hit_ratio:.4f} ({self.getpage_hits:,} hits, "
+                    f"{self.getpage_misses:,} misses)",
+                ),
+                ("zero-filled pages", f"{self.zero_fills:,}"),
+                (
+                    "read-ahead",
+                    f"{self.readahead_issued:,} issued, {self.readahead_giveups:,} given up",
+                ),
+                ("write-behind", f"{self.write_behind:,}"),
+                ("free-behind", f"{self.free_behind:,}"),
+                (
+                    "pageout",
+                    f"{self.pageout_scanned:,} scanned, {self.pageout_freed:,} freed, "
+                    f"{self.pageout_pushed:,} pushed, {self.pageout_reclaims:,} reclaim calls",
+                ),
+                ("fsflush runs", f"{self.fsflush_runs:,}"),
+                ("freemem", f"{self.freemem:,} pages"),
+            ],
+            [(f"vm.{name}", f"{value:,}") for name, value in self.vm],
         ]
-        rows += [(f"vm.{name}", f"{value:,}") for name, value in self.vm]
-        width = max(len(name) for name, _ in rows)
-        return "\n".join(f"{name:<{width}}  {value}".rstrip() for name, value in rows)
+
+    def rich_table(self) -> Table:
+        """The metrics as a :class:`rich.table.Table`, with a note on how to read it."""
+        table = Table(box=box.SIMPLE_HEAD, caption=HISTOGRAM_NOTE, caption_justify="left")
+        table.add_column("metric", style="cyan", no_wrap=True)
+        table.add_column("value")
+        for i, section in enumerate(self._rows()):
+            if i:
+                table.add_section()
+            for name, value in section:
+                table.add_row(name, value)
+        return table
+
+    def table(self, width: int = 100) -> str:
+        """The metrics as plain text: :meth:`rich_table` without colour, ``width`` columns."""
+        buf = io.StringIO()
+        Console(file=buf, width=width, color_system=None, force_terminal=False).print(
+            self.rich_table()
+        )
+        return "\n".join(line.rstrip() for line in buf.getvalue().splitlines())

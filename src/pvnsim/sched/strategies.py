@@ -1,8 +1,8 @@
 """Strategies: who makes the choices of a run.
 
-==================  =====================================================
-strategy            what it does
-==================  =====================================================
+===================  =====================================================
+strategy             what it does
+===================  =====================================================
 :class:`RandomWalk`  a seeded random choice at every choice point
 :class:`PCT`         probabilistic concurrency testing (Burckhardt et al.,
                      ASPLOS 2010): random thread priorities and ``depth -
@@ -11,7 +11,7 @@ strategy            what it does
 :class:`Exhaustive`  depth-first enumeration of every schedule with at
                      most ``preemption_bound`` preemptions
 :class:`Replay`      the choices of a recorded :class:`Schedule`
-==================  =====================================================
+===================  =====================================================
 
 Every strategy is deterministic given its arguments; :meth:`fresh` gives a
 copy in its initial state, so the same exploration can be run again.

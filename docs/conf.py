@@ -1,0 +1,113 @@
+"""Sphinx configuration of the pvnsim documentation site.
+
+Build it (warnings are errors, as in CI)::
+
+    python -m pip install -e '.[docs]'
+    python -m sphinx -W --keep-going -b html docs docs/_build/html
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+
+project = "pvnsim"
+author = "pvnsim developers"
+copyright = "pvnsim developers; CDDL-1.0"
+release = importlib.metadata.version("pvnsim")
+version = release
+
+extensions = [
+    "myst_nb",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.napoleon",
+    "sphinx.ext.viewcode",
+]
+
+exclude_patterns = ["_build", "examples", "**.ipynb_checkpoints", "Thumbs.db", ".DS_Store"]
+templates_path = ["_templates"]
+
+# -- MyST and notebooks --------------------------------------------------------------
+myst_heading_anchors = 3
+myst_enable_extensions = ["colon_fence", "deflist"]
+# The lesson notebooks are stored without outputs; the site shows them executed.
+nb_execution_mode = "force"
+nb_execution_raise_on_error = True
+nb_execution_timeout = 600
+
+# -- API reference -------------------------------------------------------------------
+autosummary_generate = True
+# autosummary imports each submodule to list it; importing pvnsim.__main__ would
+# run the command line, so it is mocked (and so left out).
+autodoc_mock_imports = ["pvnsim.__main__"]
+autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_member_order = "bysource"
+autodoc_typehints = "description"
+# Types only for what the docstring documents (attrs classes list their fields as
+# attributes, not as parameters of the generated __init__).
+autodoc_typehints_description_target = "documented"
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+# Attributes as fields of their class (autodoc documents the attrs fields too).
+napoleon_use_ivar = True
+# "(errno, data): ..." under Returns is prose, not a type to cross-reference.
+napoleon_use_rtype = False
+napoleon_custom_sections = [
+    # The ports name their departures from the C in a section of their own.
+    ("Deviations", "notes_style"),
+    # SimConfig groups its fields by subject.
+    ("Memory and disk", "params_style"),
+    ("File system", "params_style"),
+    ("Time", "params_style"),
+    ("Checking", "params_style"),
+]
+
+# -- HTML ------------------------------------------------------------------------------
+html_theme = "furo"
+html_title = f"pvnsim {release}"
+
+
+# -- docstring clean-up -------------------------------------------------------------------
+
+_FIELD_SECTIONS = ("Args:", "Arguments:", "Attributes:", "Keyword Args:")
+
+
+def _join_wrapped_names(lines: list[str]) -> None:
+    """Join a field whose list of names wraps onto the next line.
+
+    Google style allows ``a, b, c: meaning``; when the names do not fit on
+    one line the docstrings continue them, more indented, on the next one
+    (``a, b,`` / ``    c: meaning``), which napoleon reads as a name without
+    a description.  Joining the two lines gives napoleon the field it expects.
+    """
+    in_fields = False
+    i = 0
+    while i < len(lines) - 1:
+        line = lines[i]
+        stripped = line.strip()
+        if stripped in _FIELD_SECTIONS:
+            in_fields = True
+        elif stripped and not line.startswith(" "):
+            in_fields = False
+        nxt = lines[i + 1]
+        indent = len(line) - len(line.lstrip())
+        if (
+            in_fields
+            and stripped.endswith(",")
+            and ":" not in stripped
+            and len(nxt) - len(nxt.lstrip()) > indent
+            and ":" in nxt
+        ):
+            lines[i] = f"{line} {nxt.strip()}"
+            del lines[i + 1]
+            continue
+        i += 1
+
+
+def _process_docstring(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
+    _join_wrapped_names(lines)
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    # Before napoleon (priority 500) turns the sections into fields.
+    app.connect("autodoc-process-docstring", _process_docstring, priority=400)
