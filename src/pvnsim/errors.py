@@ -19,6 +19,8 @@ __all__ = [
     "InvariantViolation",
     "KernelAssertionError",
     "KernelPanic",
+    "LivelockError",
+    "LostWakeupError",
     "PvnsimError",
     "ScheduleDivergence",
     "StepLimitExceeded",
@@ -56,16 +58,34 @@ class InternalError(PvnsimError, RuntimeError):
 
 
 class Wait:
-    """What one simulated thread waits for, for deadlock reports."""
+    """What one simulated thread waits for, for deadlock reports.
 
-    __slots__ = ("holder", "thread", "what")
+    ``lost_wakeup`` is set when the thread waits on a condition variable
+    whose condition is already clear (nobody will broadcast it again);
+    ``where`` is the source line (``file:line``) the thread waits at, when
+    known.
+    """
 
-    def __init__(self, thread: str, what: str, holder: str | None) -> None:
+    __slots__ = ("holder", "lost_wakeup", "thread", "what", "where")
+
+    def __init__(
+        self,
+        thread: str,
+        what: str,
+        holder: str | None,
+        *,
+        lost_wakeup: str | None = None,
+        where: str | None = None,
+    ) -> None:
         self.thread = thread
         self.what = what
         self.holder = holder
+        self.lost_wakeup = lost_wakeup
+        self.where = where
 
     def __str__(self) -> str:
+        if self.lost_wakeup:
+            return f"{self.thread} waits for {self.what}: {self.lost_wakeup}"
         held = f", held by {self.holder}" if self.holder else ""
         return f"{self.thread} waits for {self.what}{held}"
 
@@ -84,7 +104,19 @@ class DeadlockError(PvnsimError, RuntimeError):
     def __init__(self, waits: Sequence[Wait]) -> None:
         self.waits = tuple(waits)
         lines = "; ".join(str(w) for w in self.waits)
-        super().__init__(f"deadlock: {lines}")
+        super().__init__(f"{self.kind}: {lines}")
+
+    #: The first word of the message.
+    kind = "deadlock"
+
+
+class LostWakeupError(DeadlockError):
+    """A deadlock in which a thread sleeps on a condition variable although
+    the condition it waits for is already clear: whoever cleared it did not
+    broadcast (a lost wakeup).  ``waits`` names the sleeper and the condition.
+    """
+
+    kind = "lost wakeup"
 
 
 class InterruptSleep(KernelPanic):
@@ -99,6 +131,16 @@ class InterruptSleep(KernelPanic):
 class StepLimitExceeded(PvnsimError, RuntimeError):
     """A simulated-thread run passed more switch points than its ``max_steps``
     (a livelock?)."""
+
+
+class LivelockError(StepLimitExceeded):
+    """No progress for many switch points while threads spin on trylocks.
+
+    Every switch point in the window was a failed trylock (page_trylock,
+    page_io_trylock, page_tryupgrade, page_lookup_nowait) or a yield: the
+    threads retry forever and nothing else happens.  The message names the
+    spinning threads and the locks they keep trying.
+    """
 
 
 class ScheduleDivergence(UsageError):

@@ -24,7 +24,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from pvnsim.errors import UsageError
 
@@ -65,9 +65,21 @@ class Clock:
         background: events queued with ``background=True`` not yet run
             (timers of daemon threads, which do not by themselves keep a
             waiting thread's hopes up; see the simulation's idle rule).
+        footprint: the running step's footprint while the owning simulation
+            records footprints (see :mod:`pvnsim.sched.footprint`): queueing
+            an event and moving time write the key ``"clock"``.
     """
 
-    __slots__ = ("_fifo", "_heap", "_seq", "background", "context", "in_event", "now")
+    __slots__ = (
+        "_fifo",
+        "_heap",
+        "_seq",
+        "background",
+        "context",
+        "footprint",
+        "in_event",
+        "now",
+    )
 
     def __init__(self) -> None:
         self.now = 0
@@ -77,6 +89,7 @@ class Clock:
         self.in_event = False
         self.context: InterruptContext | None = None
         self.background = 0
+        self.footprint: Any = None
 
     def at(self, when: int, fn: Callable[[], None], *, background: bool = False) -> None:
         """Run ``fn()`` when the clock reaches ``when`` (ns).
@@ -86,6 +99,8 @@ class Clock:
         """
         if when < self.now:
             raise UsageError(f"cannot schedule an event in the past ({when} < {self.now})")
+        if self.footprint is not None:
+            self.footprint.writes.add("clock")
         if background:
             self.background += 1
             fn = _Background(self, fn)
@@ -166,6 +181,8 @@ class Clock:
         """Let ``ns`` nanoseconds pass, running every event due meanwhile."""
         if ns < 0:
             raise UsageError(f"time cannot go backwards ({ns} ns)")
+        if self.footprint is not None:
+            self.footprint.writes.add("clock")
         target = self.now + ns
         fifo = self._fifo
         heap = self._heap

@@ -73,6 +73,7 @@ because creating one costs ten times more than switching to it.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -83,15 +84,19 @@ from pvnsim.errors import (
     DeadlockError,
     InternalError,
     InterruptSleep,
+    LivelockError,
+    LostWakeupError,
     StepLimitExceeded,
     UsageError,
     Wait,
 )
 from pvnsim.sched.clock import Clock, _Background
+from pvnsim.sched.footprint import CLOCK, Footprint
 from pvnsim.sched.interface import Scheduler
 from pvnsim.sched.schedule import Schedule
+from pvnsim.sched.where import source_line
 
-__all__ = ["SimThread", "Simulation", "Strategy"]
+__all__ = ["Pruned", "SimThread", "Simulation", "Strategy"]
 
 NEW, READY, BLOCKED, DONE = 0, 1, 2, 3
 _STATE_NAMES = ("new", "ready", "blocked", "done")
@@ -101,6 +106,12 @@ class _Killed(BaseException):
     """Thrown into the threads of a run that is being torn down."""
 
 
+class Pruned(BaseException):
+    """Raised by a strategy to abandon a run that can only repeat what it
+    has already explored (a partial-order reduction's sleep set blocks
+    it).  The exploration counts the run and goes on; it is no failure."""
+
+
 class Strategy:
     """Makes the choices of a run; see :mod:`pvnsim.sched.strategies`.
 
@@ -108,12 +119,36 @@ class Strategy:
     :mod:`pvnsim.sched.schedule`) and whether taking another one is a
     preemption; ``choose_value`` picks one of ``n`` data values.  Both
     return an index.  ``start_run`` is called before each run and returns
-    False when the strategy has nothing left to try; ``end_run`` after it.
+    False when the strategy has nothing left to try; ``begin`` when the
+    run starts; ``end_run`` after it.
+
+    A strategy that sets :attr:`footprints` also sees every *step* (see
+    :mod:`pvnsim.sched.footprint`): at each boundary the simulation calls
+    ``step(thread, reads, writes, wild)`` for the step that just ended,
+    before any choice made there.  Every switch point is a boundary, taken
+    or not, so a thread's steps are the same whatever the other threads do.
+    The options handed to ``choose_thread`` are the enabled threads that
+    may run there; :meth:`Simulation.waiting` tells which live threads wait.
+    A strategy may raise :class:`Pruned` from any of these calls to
+    abandon the run.
     """
+
+    #: True: record each step's footprint and call :meth:`step`.
+    footprints = False
 
     def start_run(self) -> bool:
         """Prepare the next run; False when there is nothing left to explore."""
         return True
+
+    def begin(self, sim: Simulation) -> None:
+        """The run on ``sim`` starts (called by :meth:`Simulation.run`)."""
+
+    def step(self, thread: SimThread, reads: set[Any], writes: set[Any], wild: bool) -> None:
+        """A step of ``thread`` ended (only when :attr:`footprints` is set).
+
+        ``reads``/``writes`` are the keys it read and wrote; ``wild``: it
+        waited on something unnamed and conflicts with every step.
+        """
 
     def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
         """The index of the thread to run (0 = the default)."""
@@ -142,10 +177,12 @@ class SimThread:
         "cpu",
         "daemon",
         "error",
+        "explain",
         "fn",
         "glet",
         "holder",
         "name",
+        "on",
         "ready",
         "result",
         "sim",
@@ -175,6 +212,10 @@ class SimThread:
         self.ready: Callable[[], bool] | None = None
         self.what = ""
         self.holder: str | None = None
+        # While blocked: what the wait reads (footprint keys) and a function
+        # that, once nobody else can run, says why the wait can never end.
+        self.on: Any = None
+        self.explain: Callable[[], str | None] | None = None
         self.result: Any = None
         self.error: BaseException | None = None
         self.glet: greenlet.greenlet | None = None
@@ -262,6 +303,10 @@ class Simulation(Scheduler):
         idle_limit: turns that only daemon threads and background timers
             may take while every other thread waits, before that is called
             a deadlock.
+        spin_kinds: switch-point kinds that are failed trylocks: a run of
+            ``livelock_steps`` switch points of these kinds (and yields)
+            with nothing else in between is a :class:`LivelockError`.
+        livelock_steps: see ``spin_kinds``.
 
     Attributes:
         threads: every thread spawned, in spawn order.
@@ -273,6 +318,9 @@ class Simulation(Scheduler):
             now" among a switch point's options (``interrupts="any"``).
         in_interrupt: the interrupt routine running now, or None.
         sleeps: how many times a thread went to sleep.
+        recording: footprints of steps are being recorded (the strategy
+            asked for them, or :meth:`record_footprints` was called).
+        footprint: the running step's :class:`~pvnsim.sched.footprint.Footprint`.
     """
 
     def __init__(
@@ -285,6 +333,8 @@ class Simulation(Scheduler):
         switches: bool = True,
         interrupts: str = "due",
         idle_limit: int = 100,
+        spin_kinds: frozenset[str] | set[str] = frozenset(),
+        livelock_steps: int = 1000,
     ) -> None:
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise UsageError(f"max_steps must be a positive int, not {max_steps!r}")
@@ -294,6 +344,12 @@ class Simulation(Scheduler):
             raise UsageError(f"interrupts must be 'due' or 'any', not {interrupts!r}")
         if isinstance(idle_limit, bool) or not isinstance(idle_limit, int) or idle_limit < 1:
             raise UsageError(f"idle_limit must be a positive int, not {idle_limit!r}")
+        if (
+            isinstance(livelock_steps, bool)
+            or not isinstance(livelock_steps, int)
+            or livelock_steps < 1
+        ):
+            raise UsageError(f"livelock_steps must be a positive int, not {livelock_steps!r}")
         self.clock = clock if clock is not None else Clock()
         self.clock.context = self
         self.switches = bool(switches)
@@ -307,6 +363,18 @@ class Simulation(Scheduler):
         self.strategy = strategy if strategy is not None else Strategy()
         self.max_steps = max_steps
         self.cpu_only_kinds = frozenset(cpu_only_kinds)
+        self.spin_kinds = frozenset(spin_kinds) | {"yield"}
+        self.livelock_steps = livelock_steps
+        self._spin = 0  # consecutive switch points that were spins
+        self._spinning: dict[str, str] = {}  # thread -> what it last spun on
+        # A kernel thread preempted at a CPU-only switch point: until it runs
+        # again only it and cpu threads may run.
+        self._held: SimThread | None = None
+        self.footprint = Footprint()
+        self.recording = False
+        self._stepping = bool(self.strategy.footprints)
+        if self._stepping:
+            self.record_footprints()
         self.threads: list[SimThread] = []
         self.choices: list[int] = []
         self.log: list[str] = []
@@ -386,6 +454,30 @@ class Simulation(Scheduler):
         """The choices made so far, as a :class:`Schedule`."""
         return Schedule(tuple(self.choices))
 
+    # -- footprints -------------------------------------------------------------
+
+    def record_footprints(self, touched: bool = False) -> None:
+        """Record what every step reads and writes (see :mod:`pvnsim.sched.footprint`).
+
+        Args:
+            touched: also keep ``footprint.touched``, the keys written since
+                an incremental validator last cleared it.
+        """
+        self.recording = True
+        self.clock.footprint = self.footprint
+        if touched and self.footprint.touched is None:
+            self.footprint.touched = set()
+
+    def _close(self, owner: SimThread | None) -> None:
+        # A boundary: the running step (of ``owner``) ends.
+        reads, writes, wild = self.footprint.close(None if owner is None else owner.name)
+        if self._stepping and owner is not None:
+            self.strategy.step(owner, reads, writes, wild)
+
+    def waiting(self) -> list[SimThread]:
+        """The live threads that wait (blocked and not yet able to go on)."""
+        return [t for t in self._live if t.state == BLOCKED and not t.enabled()]
+
     # -- the Scheduler interface -----------------------------------------------
 
     def current(self) -> str:
@@ -401,6 +493,8 @@ class Simulation(Scheduler):
         cur = self._current
         if cur is None or self._killing or self.in_interrupt is not None:
             return
+        if self.recording:
+            self._close(cur)
         clock = self.clock
         if clock._fifo or clock._heap:
             self._interrupt_point(cur, kind, what)
@@ -419,6 +513,10 @@ class Simulation(Scheduler):
             self.steps = steps
             if steps > self.max_steps:
                 self._too_many(kind, what)
+            if kind in self.spin_kinds:
+                self._spun(cur, kind, what)
+            else:
+                self._spin = 0
             for hook in self.hooks:
                 hook(kind, what)
             live = self._live
@@ -432,16 +530,23 @@ class Simulation(Scheduler):
             elif len(live) == 1:
                 return
             else:
-                options = [cur]
-                for t in live:
-                    if t is not cur and (t.state != BLOCKED or t.ready()):  # type: ignore[misc]
-                        options.append(t)
+                options = [cur, *self._runnable(cur)]
                 if len(options) == 1:
                     return
         idx = self.strategy.choose_thread(options, True)
         self.choices.append(idx)
         if idx:
-            self._switch(cur, options[idx], f"preempted at {kind} {what}")
+            self._preempt(cur, options[idx], kind, f"preempted at {kind} {what}")
+
+    def _preempt(self, cur: SimThread, nxt: SimThread, kind: str, how: str) -> None:
+        # A kernel thread preempted at a CPU-only switch point stays the only
+        # kernel thread that may run until it runs again.
+        held = kind in self.cpu_only_kinds and not cur.cpu
+        if held:
+            self._held = cur
+        self._switch(cur, nxt, how)
+        if held:
+            self._held = None
 
     def _interrupt_point(self, cur: SimThread, kind: str, what: object) -> None:
         # A switch point while events are pending: due ones run first; with
@@ -452,7 +557,7 @@ class Simulation(Scheduler):
             clock.run_due()
             options = [cur]
             if kind not in self.cpu_only_kinds:
-                options.extend(t for t in self._live if t is not cur and t.enabled())
+                options.extend(self._runnable(cur))
             elif self._cpus:
                 options.extend(t for t in self._live if t.cpu and t is not cur and t.enabled())
             if self._any and (clock._fifo or clock._heap):
@@ -466,8 +571,19 @@ class Simulation(Scheduler):
                 self._take_interrupt(f"{cur.name} interrupted at {kind} {what}")
                 continue
             if idx:
-                self._switch(cur, nxt, f"preempted at {kind} {what}")
+                self._preempt(cur, nxt, kind, f"preempted at {kind} {what}")
             return
+
+    def _runnable(self, cur: SimThread | None) -> list[SimThread]:
+        # The enabled threads other than ``cur`` that may run now: while a
+        # kernel thread is held at a CPU-only switch point, only it and the
+        # cpu threads.
+        held = self._held
+        if held is None:
+            return [t for t in self._live if t is not cur and t.enabled()]
+        return [
+            t for t in self._live if t is not cur and (t.cpu or t is held) and t.enabled()
+        ]
 
     def _take_interrupt(self, how: str) -> None:
         # Run the earliest event now (the clock moves to its time if later).
@@ -482,6 +598,10 @@ class Simulation(Scheduler):
         prev_thread = self.curthread
         if not isinstance(fn, _Background):
             self._idle = 0  # progress: something other than a daemon's timer
+        # Each interrupt is a step of the interrupt pseudo-thread of its own.
+        recording = self.recording and prev_name is None
+        if recording:
+            self._close(self._current)
         self.in_interrupt = _routine(fn)
         clock.in_event = True
         self.set_current("interrupt")
@@ -491,13 +611,36 @@ class Simulation(Scheduler):
             clock.in_event = prev_name is not None
             self.in_interrupt = prev_name
             self.set_current(prev_thread)
+        if recording:
+            self.footprint.writes.add(CLOCK)
+            self._close(self.interrupt)
 
-    def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
+    def block(
+        self,
+        what: str,
+        holder: str | None,
+        ready: Callable[[], bool],
+        *,
+        on: Any = None,
+        explain: Callable[[], str | None] | None = None,
+    ) -> None:
         """Sleep until ``ready()``; a deadlock if nothing could ever make it true.
+
+        Args:
+            what, holder: what the thread waits for and who holds it (for
+                reports).
+            ready: true once the thread may go on.
+            on: what the wait reads, as footprint (mode, key) pairs; the
+                wake-up that makes ``ready()`` true writes one of them.
+                ``None``: unknown (the waiting step conflicts with every
+                step).
+            explain: called when nobody else can run; returns why this wait
+                can never end (a lost wakeup), or None.
 
         Raises:
             InterruptSleep: called from an interrupt routine that would sleep.
-            DeadlockError: no thread can run and no event is pending.
+            DeadlockError: no thread can run and no event is pending
+                (:class:`LostWakeupError` when a waiter's ``explain`` says so).
         """
         if self.in_interrupt is not None:
             if ready():
@@ -517,19 +660,30 @@ class Simulation(Scheduler):
             return
         if self._killing:
             raise _Killed
+        recording = self.recording
+        if recording:
+            self.footprint.wait_on(on)
+            self._close(cur)
         self._step("block", what)
         if ready():
             return
         self.sleeps += 1
+        self._spin = 0  # a sleep is progress, not spinning
         cur.state = BLOCKED
         cur.ready = ready
         cur.what = what
         cur.holder = holder
+        cur.on = on
+        cur.explain = explain
         nxt = self._pick(cur)
         if nxt is not cur:  # (an interrupt may have woken cur itself)
             self._switch(cur, nxt, f"blocks on {what}")
         cur.state = READY
         cur.ready = None
+        cur.on = cur.explain = None
+        if recording:
+            # The wake-up step reads what the wait read (it found ready()).
+            self.footprint.wait_on(on)
 
     # -- for thread bodies -------------------------------------------------------
 
@@ -538,11 +692,13 @@ class Simulation(Scheduler):
         cur = self._current
         if cur is None or self._killing:
             return
+        if self.recording:
+            self._close(cur)
         self._step("yield", what)
         clock = self.clock
         while True:
             clock.run_due()
-            options: list[SimThread] = [t for t in self._live if t is not cur and t.enabled()]
+            options: list[SimThread] = self._runnable(cur)
             if self._any and (clock._fifo or clock._heap):
                 options.append(self.interrupt)
             if not options:
@@ -562,15 +718,29 @@ class Simulation(Scheduler):
         """A data choice in ``range(n)``, made by the strategy and recorded."""
         if not isinstance(n, int) or n < 1:
             raise UsageError(f"choose: n must be a positive int, not {n!r}")
+        if self.recording and self._current is not None:
+            self._close(self._current)
         if n == 1:
             return 0
         idx = self.strategy.choose_value(n, what)
         self.choices.append(idx)
         return idx
 
-    def wait(self, what: str, ready: Callable[[], bool], holder: str | None = None) -> None:
-        """Block the running thread until ``ready()`` (for user-written threads)."""
-        self.block(what, holder, ready)
+    def wait(
+        self,
+        what: str,
+        ready: Callable[[], bool],
+        holder: str | None = None,
+        *,
+        on: Any = None,
+    ) -> None:
+        """Block the running thread until ``ready()`` (for user-written threads).
+
+        ``on``: the footprint keys ``ready()`` reads, as (mode, key) pairs
+        (see :meth:`block`); without it a partial-order reduction assumes
+        the wait depends on everything.
+        """
+        self.block(what, holder, ready, on=on)
 
     # -- time ----------------------------------------------------------------------
 
@@ -625,7 +795,7 @@ class Simulation(Scheduler):
 
         callout.__qualname__ = f"callout({when} ns)"
         clock.at(when, callout, background=cur is not None and cur.daemon)
-        self.block(what or f"time {when} ns", None, lambda: woken[0])
+        self.block(what or f"time {when} ns", None, lambda: woken[0], on=_ON_CLOCK)
 
     # -- running -------------------------------------------------------------------
 
@@ -634,7 +804,8 @@ class Simulation(Scheduler):
 
         Raises:
             DeadlockError: every live thread waits (raised in a thread).
-            StepLimitExceeded: more than ``max_steps`` switch points.
+            StepLimitExceeded: more than ``max_steps`` switch points
+                (:class:`LivelockError` when they were all failed trylocks).
             UsageError: the simulation has already run, or run() was
                 called from one of its own threads.
             BaseException: whatever a thread raised, re-raised here.
@@ -644,6 +815,7 @@ class Simulation(Scheduler):
         self._ran = True
         self._hub = greenlet.getcurrent()
         try:
+            self.strategy.begin(self)
             while self._failure is None:
                 if not any(not t.daemon for t in self._live):
                     self._settle()
@@ -671,6 +843,10 @@ class Simulation(Scheduler):
         self.steps += 1
         if self.steps > self.max_steps:
             self._too_many(kind, what)
+        if kind in self.spin_kinds:
+            self._spun(self._current, kind, what)
+        else:
+            self._spin = 0
         for hook in self.hooks:
             hook(kind, what)
 
@@ -679,6 +855,21 @@ class Simulation(Scheduler):
             f"more than {self.max_steps} switch points (last: {kind} {what} "
             f"in {self.current()}); a livelock?"
         )
+
+    def _spun(self, cur: SimThread | None, kind: str, what: object) -> None:
+        # A failed trylock or a yield: no progress.  Too many in a row, with
+        # nothing else in between, is a livelock.
+        if not self._spin:
+            self._spinning.clear()
+        self._spin += 1
+        if cur is not None:
+            self._spinning[cur.name] = f"{kind} {what}"
+        if self._spin > self.livelock_steps:
+            spins = "; ".join(f"{name} retries {last}" for name, last in self._spinning.items())
+            raise LivelockError(
+                f"livelock: {self._spin} switch points without progress, only failed "
+                f"trylocks and yields ({spins})"
+            )
 
     def _pick(self, cur: SimThread | None) -> SimThread:
         """The next thread to run when ``cur`` (or a finished thread) stops.
@@ -689,13 +880,13 @@ class Simulation(Scheduler):
         while True:
             clock.run_due()
             # (cur is blocked or done: listed only if an interrupt woke it.)
-            options: list[SimThread] = [t for t in self._live if t.enabled()]
+            options: list[SimThread] = self._runnable(None)
             pending = bool(clock._fifo or clock._heap)
             if not options:
                 if not pending or self._hopeless():
                     # The hub only picks while a non-daemon thread lives, so
                     # this is a deadlock (daemons waiting alone are stopped).
-                    raise DeadlockError(self._waits())
+                    self._deadlock()
                 self._take_interrupt("idle")
                 continue
             if self._any and pending:
@@ -715,7 +906,7 @@ class Simulation(Scheduler):
                 if self._idle > self.idle_limit and any(
                     not t.daemon and t.state == BLOCKED for t in self._live
                 ):
-                    raise DeadlockError(self._waits())
+                    self._deadlock()
             else:
                 self._idle = 0
             return nxt
@@ -739,8 +930,22 @@ class Simulation(Scheduler):
             raise InternalError("a simulated thread runs outside Simulation.run")
         return hub
 
+    def _deadlock(self) -> None:
+        waits = self._waits()
+        if any(w.lost_wakeup for w in waits):
+            raise LostWakeupError(waits)
+        raise DeadlockError(waits)
+
     def _waits(self) -> list[Wait]:
-        return [Wait(t.name, t.what, t.holder) for t in self._live if t.state == BLOCKED]
+        out = []
+        for t in self._live:
+            if t.state != BLOCKED:
+                continue
+            lost = t.explain() if t.explain is not None else None
+            glet = t.glet
+            frame = sys._getframe() if t is self._current else glet and glet.gr_frame
+            out.append(Wait(t.name, t.what, t.holder, lost_wakeup=lost, where=source_line(frame)))
+        return out
 
     def _switch(self, cur: SimThread, nxt: SimThread, how: str) -> None:
         self.log.append(f"choice {len(self.choices)}: {cur.name} {how} -> {nxt.name}")
@@ -770,6 +975,13 @@ class Simulation(Scheduler):
                 )
         else:
             self.log.append(f"choice {len(self.choices)}: {t.name} ends")
+        if self.recording and not self._killing:
+            try:
+                self._close(t)
+            except BaseException as exc:  # the strategy gave up the run
+                if self._failure is None:
+                    self._failure = (t, exc)
+        self._spin = 0  # a thread ending is progress
         t.state = DONE
         self._live.remove(t)
         if t.cpu:
@@ -788,3 +1000,7 @@ class Simulation(Scheduler):
                 self._live.remove(t)
         self._current = None
         self.set_current("main")
+
+
+#: What a timed sleep waits on: the clock (the callout that wakes it).
+_ON_CLOCK = (("r", CLOCK),)
