@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "sched": 1,
     "trace": 1,
     "hooks": 2,
+    "footprints": 2,
     "kernel": 3,
     "vm": 3,
     "testing": 4,

@@ -60,8 +60,9 @@ class InternalError(PvnsimError, RuntimeError):
 class Wait:
     """What one simulated thread waits for, for deadlock reports.
 
-    ``lost_wakeup`` is set when the thread waits on a condition variable
-    whose condition is already clear (nobody will broadcast it again);
+    ``lost_wakeup`` says why the wait can never end when the thread waits on
+    a condition variable whose condition is already clear (nobody will
+    broadcast it again);
     ``where`` is the source line (``file:line``) the thread waits at, when
     known.
     """
@@ -85,7 +86,7 @@ class Wait:
 
     def __str__(self) -> str:
         if self.lost_wakeup:
-            return f"{self.thread} waits for {self.what}: {self.lost_wakeup}"
+            return f"{self.thread} waits for {self.what}, but {self.lost_wakeup}"
         held = f", held by {self.holder}" if self.holder else ""
         return f"{self.thread} waits for {self.what}{held}"
 

@@ -31,6 +31,13 @@ Threads sleep only through :func:`sleep`, which hands the wait to the
 kernel's scheduler; without one a sleep can never end and is reported as a
 :class:`~pvnsim.errors.DeadlockError` before anything changes.
 
+Footprints.  When the scheduler records footprints (``sched.recording``:
+a partial-order reduction or an incremental validator wants to know what
+each step touched), ``around`` also calls the table's footprint functions
+(:mod:`pvnsim.footprints`) for every call, nested ones included, and
+:func:`sleep` tells the scheduler what a sleep waits on and why it might
+never end.  Nothing of this runs otherwise.
+
 This module knows the model only by duck typing (it imports nothing from
 :mod:`pvnsim.vm`): the table renders pages through their ``name``.
 """
@@ -39,9 +46,11 @@ from __future__ import annotations
 
 import contextlib
 import enum
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
+from pvnsim import footprints as fp
 from pvnsim.errors import DeadlockError, InternalError, KernelPanic, Wait
 from pvnsim.flags import (
     P_FREE,
@@ -210,10 +219,27 @@ class Spec:
         after: when there is a switch point after the call:
             ``after(result, args)`` is true (``None``: never).
         what: what the switch point is about (given to the scheduler).
+        pre, post, waits, scope, stuck: the footprint of a call (see
+            :mod:`pvnsim.footprints`); ``None``: nothing of its own (its
+            nested calls still record theirs).
         fn: the implementation, filled in by :func:`implements`.
     """
 
-    __slots__ = ("after", "args", "before", "fn", "kind", "name", "result", "what")
+    __slots__ = (
+        "after",
+        "args",
+        "before",
+        "fn",
+        "kind",
+        "name",
+        "post",
+        "pre",
+        "result",
+        "scope",
+        "stuck",
+        "waits",
+        "what",
+    )
 
     def __init__(
         self,
@@ -225,6 +251,11 @@ class Spec:
         before: bool = False,
         after: Callable[[Any, tuple[Any, ...]], bool] | None = None,
         what: Callable[..., Any] = _first,
+        pre: Callable[[Any, tuple[Any, ...]], None] | None = None,
+        post: Callable[[Any, tuple[Any, ...], Any], None] | None = None,
+        waits: Callable[[tuple[Any, ...]], list[tuple[str, Hashable]]] | None = None,
+        scope: Callable[[tuple[Any, ...]], frozenset[Hashable]] | None = None,
+        stuck: Callable[[tuple[Any, ...]], str | None] | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -233,6 +264,11 @@ class Spec:
         self.before = before
         self.after = after
         self.what = what
+        self.pre = pre
+        self.post = post
+        self.waits = waits
+        self.scope = scope
+        self.stuck = stuck
         self.fn: Callable[..., Any] | None = None
 
     def __repr__(self) -> str:
@@ -248,64 +284,109 @@ P, PORT, CB = "prim", "port", "callback"
 #: Every routine of the model that goes through the hook point.
 SPECS: dict[str, Spec] = _table(
     # page lists (vm/page.py)
-    Spec("page_add", P, "pp", "p"),
-    Spec("page_sub", P, "pp", "p"),
-    Spec("page_vpadd", P, "lp"),
-    Spec("page_vpsub", P, "lp"),
-    Spec("page_list_add", P, "pi"),
-    Spec("page_list_sub", P, "p"),
+    Spec("page_add", P, "pp", "p", post=fp.w_pg),
+    Spec("page_sub", P, "pp", "p", post=fp.page_sub_post),
+    Spec("page_vpadd", P, "lp", post=fp.vplist),
+    Spec("page_vpsub", P, "lp", post=fp.vplist),
+    Spec("page_list_add", P, "pi", post=fp.list_add_sub),
+    Spec("page_list_sub", P, "p", post=fp.list_add_sub),
     # page locks (vm/page_lock.py)
-    Spec("page_lock", P, "pemc-", "i", before=True),
-    Spec("page_lock_clr_exclwanted", P, "p"),
-    Spec("page_trylock", P, "pe", "i", after=_failed),
-    Spec("page_unlock", P, "p", after=_always),
-    Spec("page_tryupgrade", P, "p", "i", after=_failed),
-    Spec("page_downgrade", P, "p"),
-    Spec("page_io_lock", P, "p", before=True),
-    Spec("page_io_trylock", P, "p", "i", after=_failed),
-    Spec("page_io_unlock", P, "p", after=_always),
-    Spec("page_io_wait", P, "p", before=True),
-    Spec("page_io_locked", P, "p", "i"),
+    Spec(
+        "page_lock",
+        P,
+        "pemc-",
+        "i",
+        before=True,
+        post=fp.page_lock_post,
+        waits=fp.page_lock_waits,
+    ),
+    Spec("page_lock_clr_exclwanted", P, "p", post=fp.w_se),
+    Spec("page_trylock", P, "pe", "i", after=_failed, post=fp.try_se),
+    Spec("page_unlock", P, "p", after=_always, post=fp.w_se),
+    Spec("page_tryupgrade", P, "p", "i", after=_failed, post=fp.try_se),
+    Spec("page_downgrade", P, "p", post=fp.w_se),
+    Spec("page_io_lock", P, "p", before=True, post=fp.w_io, waits=fp.io_waits),
+    Spec("page_io_trylock", P, "p", "i", after=_failed, post=fp.try_io),
+    Spec("page_io_unlock", P, "p", after=_always, post=fp.w_io),
+    Spec("page_io_wait", P, "p", before=True, post=fp.r_io, waits=fp.io_waits),
+    Spec("page_io_locked", P, "p", "i", post=fp.r_io),
     # pages (vm/vm_page.py)
-    Spec("page_hashin", P, "pvo", "i"),
-    Spec("page_hashout", P, "p"),
-    Spec("page_create_va", P, "voiGsa", "p", before=True, what=_vnode_name),
-    Spec("page_exists", P, "vo", "p"),
-    Spec("page_lookup", P, "voe", "p", before=True, what=_vnode_name),
-    Spec("page_lookup_nowait", P, "voe", "p", after=_busy, what=_busy_page),
-    Spec("page_reclaim", P, "pm", "i"),
-    Spec("page_free", P, "pi"),
-    Spec("page_destroy", P, "pi"),
-    Spec("page_destroy_free", P, "p"),
-    Spec("page_release", P, "pi", "r"),
+    Spec("page_hashin", P, "pvo", "i", post=fp.hashin_post),
+    Spec("page_hashout", P, "p", pre=fp.hashout_pre),
+    Spec(
+        "page_create_va",
+        P,
+        "voiGsa",
+        "p",
+        before=True,
+        what=_vnode_name,
+        pre=fp.create_pre,
+        post=fp.create_post,
+        waits=fp.create_waits,
+    ),
+    Spec("page_exists", P, "vo", "p", post=fp.r_id),
+    Spec(
+        "page_lookup",
+        P,
+        "voe",
+        "p",
+        before=True,
+        what=_vnode_name,
+        pre=fp.lookup_pre,
+        post=fp.lookup_post,
+        waits=fp.lookup_waits,
+    ),
+    Spec(
+        "page_lookup_nowait",
+        P,
+        "voe",
+        "p",
+        after=_busy,
+        what=_busy_page,
+        pre=fp.lookup_pre,
+        post=fp.lookup_post,
+    ),
+    Spec("page_reclaim", P, "pm", "i", post=fp.reclaim_post),
+    Spec("page_free", P, "pi", post=fp.free_post),
+    Spec("page_destroy", P, "pi", post=fp.free_post),
+    Spec("page_destroy_free", P, "p", post=fp.free_post),
+    Spec("page_release", P, "pi", "r", post=fp.release_post),
     # the HAT (vm/hat.py)
-    Spec("hat_page_setattr", P, "pA"),
-    Spec("hat_page_clrattr", P, "pA"),
-    Spec("hat_page_getattr", P, "pA", "A"),
-    Spec("hat_ismod", P, "p", "A"),
-    Spec("hat_setmod", P, "p"),
-    Spec("hat_setmod_only", P, "p"),
-    Spec("hat_clrrefmod", P, "p"),
-    Spec("hat_pagesync", P, "pH", "A", before=True),
-    Spec("hat_pageunload", P, "pu", "i", before=True),
-    Spec("hat_page_is_mapped", P, "p", "i"),
+    Spec("hat_page_setattr", P, "pA", post=fp.w_hat),
+    Spec("hat_page_clrattr", P, "pA", post=fp.w_hat),
+    Spec("hat_page_getattr", P, "pA", "A", post=fp.r_hat),
+    Spec("hat_ismod", P, "p", "A", post=fp.r_hat),
+    Spec("hat_setmod", P, "p", post=fp.w_hat),
+    Spec("hat_setmod_only", P, "p", post=fp.w_hat),
+    Spec("hat_clrrefmod", P, "p", post=fp.w_hat),
+    Spec("hat_pagesync", P, "pH", "A", before=True, post=fp.w_hat),
+    Spec("hat_pageunload", P, "pu", "i", before=True, post=fp.w_hat),
+    Spec("hat_page_is_mapped", P, "p", "i", post=fp.r_hat),
     Spec("hat_supported", P, "-f", "i"),
-    Spec("hat_map", P, "pxx"),
-    Spec("hat_touch", P, "px-"),
-    Spec("hat_unmap", P, "p-"),
+    Spec("hat_map", P, "pxx", post=fp.w_hat),
+    Spec("hat_touch", P, "px-", post=fp.w_hat),
+    Spec("hat_unmap", P, "p-", post=fp.w_hat),
     # vnodes, segments, kmem, mutexes
     Spec("VN_DISPOSE", P, "pBi-"),
     Spec("fs_dispose", P, "vpBi-"),
     Spec("SEGOP_KLUSTER", P, "sai", "i"),
-    Spec("segmap_getmapflt", P, "svoiiw", "a"),
-    Spec("segmap_release", P, "saM", "i"),
+    Spec("segmap_getmapflt", P, "svoiiw", "a", post=fp.w_seg),
+    Spec("segmap_release", P, "saM", "i", post=fp.w_seg),
     Spec("kzero", P, "ai-"),
-    Spec("kmem_cache_alloc", P, "k-", "p"),
-    Spec("kmem_cache_free", P, "kp"),
-    Spec("mutex_enter", P, "m", before=True, what=_lock_name),
-    Spec("mutex_exit", P, "m", after=_always, what=_lock_name),
-    Spec("cv_wait", P, "mm"),
-    Spec("cv_broadcast", P, "m", after=_always, what=_lock_name),
+    Spec("kmem_cache_alloc", P, "k-", "p", post=fp.w_kmem),
+    Spec("kmem_cache_free", P, "kp", post=fp.w_kmem),
+    Spec(
+        "mutex_enter",
+        P,
+        "m",
+        before=True,
+        what=_lock_name,
+        post=fp.w_mutex,
+        waits=fp.mutex_waits,
+    ),
+    Spec("mutex_exit", P, "m", after=_always, what=_lock_name, post=fp.w_mutex),
+    Spec("cv_wait", P, "mm", post=fp.r_cv, waits=fp.cv_waits, stuck=fp.cv_stuck),
+    Spec("cv_broadcast", P, "m", after=_always, what=_lock_name, post=fp.w_cv),
     # the ports (vm/vm_pvn.py)
     Spec("pvn_read_kluster", PORT, "vosaoii", "R"),
     Spec("pvn_write_kluster", PORT, "vpoiB", "R"),
@@ -314,9 +395,9 @@ SPECS: dict[str, Spec] = _table(
     Spec("pvn_write_done", PORT, "pB"),
     Spec("pvn_getdirty", PORT, "pB", "R"),
     Spec("pvn_init", PORT, "-"),
-    Spec("pvn_vplist_dirty", PORT, "voxB-", "R"),
-    Spec("pvn_vplist_setdirty", PORT, "vx"),
-    Spec("pvn_vpzero", PORT, "vii"),
+    Spec("pvn_vplist_dirty", PORT, "voxB-", "R", scope=fp.list_scope),
+    Spec("pvn_vplist_setdirty", PORT, "vx", pre=fp.r_list),
+    Spec("pvn_vpzero", PORT, "vii", pre=fp.r_list),
     Spec("pvn_getpages", PORT, "xvoixxisaw-", "R"),
     Spec("pvn_plist_init", PORT, "pxioiw"),
     # the callbacks the ports make (rendered from what call_back is shown)
@@ -348,11 +429,14 @@ def implements(fn: F) -> F:
 class _ThreadState:
     """Per simulated thread: the calls it is inside of."""
 
-    __slots__ = ("frames", "prims")
+    __slots__ = ("calls", "frames", "prims")
 
     def __init__(self) -> None:
         # One entry per active call: its event (None when not recorded).
         self.frames: list[Event | None] = []
+        # One entry per active call: its table entry and arguments (what a
+        # sleep inside it waits on).
+        self.calls: list[tuple[Spec, tuple[Any, ...]]] = []
         # How many of them are primitives (switch points only at 0).
         self.prims = 0
 
@@ -366,15 +450,18 @@ class Hooks:
             the guard of that routine lets it through.
         tracing: record events in ``kernel.trace``.
         sched: the kernel's scheduler, when it switches threads.
+        rec: the scheduler's running footprint while it records footprints
+            (see :mod:`pvnsim.footprints`), else None.
     """
 
-    __slots__ = ("_name", "_state", "_states", "entering", "kernel", "sched", "tracing")
+    __slots__ = ("_name", "_state", "_states", "entering", "kernel", "rec", "sched", "tracing")
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.entering: str | None = None
         self.tracing = False
         self.sched: Any = None
+        self.rec: Any = None
         self._states: dict[str, _ThreadState] = {}
         self._name: str | None = None
         self._state = _ThreadState()
@@ -408,6 +495,12 @@ class Hooks:
         top = st.prims == 0
         if spec.before and top and sched is not None:
             sched.switch_point(spec.name, spec.what(args))
+        rec = self.rec
+        if rec is not None:
+            if spec.pre is not None:
+                spec.pre(rec, args)
+            if spec.scope is not None:
+                rec.stand(self.kernel.curthread, spec.scope(args))
         event = None
         if self.tracing:
             frames = st.frames
@@ -429,6 +522,7 @@ class Hooks:
             )
         prim = spec.kind == "prim"
         st.frames.append(event)
+        st.calls.append((spec, args))
         if prim:
             st.prims += 1
         self.entering = spec.name
@@ -441,10 +535,15 @@ class Hooks:
         finally:
             self.entering = None
             st.frames.pop()
+            st.calls.pop()
             if prim:
                 st.prims -= 1
+            if rec is not None and spec.scope is not None:
+                rec.sit(self.kernel.curthread)
         if event is not None:
             self.kernel.trace.end(event, render(spec.result, result) if spec.result else None)
+        if rec is not None and spec.post is not None:
+            spec.post(rec, args, result)
         after = spec.after
         if after is not None and top and sched is not None and after(result, args):
             sched.switch_point(spec.name, spec.what(args, result))
@@ -482,6 +581,7 @@ def update(k: Kernel) -> None:
         hooks = k.hooks = Hooks(k)
     hooks.tracing = k.tracing
     hooks.sched = sched if switching else None
+    hooks.rec = sched.footprint if switching and getattr(sched, "recording", False) else None
 
 
 @contextlib.contextmanager
@@ -507,11 +607,21 @@ def sleep(k: Kernel, what: str, holder: str | None, ready: Callable[[], bool]) -
     holds it.
     """
     hooks = k.hooks
+    sched = k.sched
     if hooks is not None:
         # Another thread runs while we sleep: the guard of the call we were
         # let into must not let its calls through.
         hooks.entering = None
-    sched = k.sched
+        if sched is not None:
+            # What the innermost call that knows says the sleep waits on.
+            for spec, args in reversed(hooks._thread().calls):
+                if spec.waits is not None:
+                    stuck = spec.stuck
+                    sched.note_wait(
+                        spec.waits(args) if hooks.rec is not None else None,
+                        None if stuck is None else functools.partial(stuck, args),
+                    )
+                    break
     if sched is None:
         raise DeadlockError([Wait(k.curthread, what, holder)])
     sched.block(what, holder, ready)

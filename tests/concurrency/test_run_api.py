@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pvnsim import DeadlockError, InvariantViolation, Kernel, make_page
 from pvnsim.concurrency import (
     PCT,
     Exhaustive,
+    IterativeBounding,
     Run,
     explore,
     replay,
 )
 from pvnsim.errors import ScheduleDivergence, StepLimitExceeded, UsageError
 from pvnsim.flags import SE_EXCL
-from pvnsim.vm import page_lookup
+from pvnsim.vm import page_lookup, page_unlock
 from pvnsim.vm.mutex import mutex_enter, mutex_exit
 
 
@@ -118,17 +121,43 @@ def test_abba_deadlock_names_both_threads_locks_and_holders() -> None:
     )
 
 
-def test_explore_defaults_to_pct_and_counts_runs() -> None:
-    """Without a strategy explore uses PCT and makes max_runs runs."""
+def test_explore_defaults_to_iterative_bounding_with_partial_order_reduction() -> None:
+    """Without a strategy explore searches bound 0, 1, ... with DPOR, from the start each time.
 
-    def setup(run: Run) -> None:
-        k = run.attach(Kernel(total_pages=8))
-        run.spawn(lambda: k.yield_point(), name="t1")
-        run.spawn(lambda: k.yield_point(), name="t2")
+    Two threads that each lock one page of their own are independent: one
+    run stands for every interleaving, at every bound.  Two threads that
+    lock the same page conflict: the two orders are two classes, and each
+    order also splits on whether the second thread arrives while the first
+    still holds the page (it then waits) or after it is done.
+    """
 
-    result = explore(setup, max_runs=25)
-    assert (result.runs, result.ok, result.exhausted) == (25, True, False)
-    assert str(result).startswith("25 runs in ")
+    def setup(pages: tuple[int, int]) -> Any:
+        def build(run: Run) -> None:
+            k = run.attach(Kernel(total_pages=8))
+            vp = k.vnode("f")
+            for off in {*pages}:
+                make_page(vp, off)
+
+            def locker(off: int) -> None:
+                pp = page_lookup(vp, off, SE_EXCL)
+                assert pp is not None
+                k.yield_point("holding")
+                page_unlock(pp)
+
+            run.spawn(locker, pages[0], name="t1")
+            run.spawn(locker, pages[1], name="t2")
+
+        return build
+
+    apart = explore(setup((0, 4096)), max_runs=25)
+    assert (apart.runs, apart.classes, apart.ok, apart.exhausted) == (1, 1, True, True)
+    assert isinstance(apart.strategy, IterativeBounding)
+    same = explore(setup((0, 0)), max_runs=25)
+    assert same.ok and same.exhausted
+    assert same.classes == 4
+    # A second call starts from the beginning (it does not resume the first).
+    again = explore(setup((0, 0)), strategy=same.strategy, max_runs=25)
+    assert (again.runs, again.classes) == (same.runs, same.classes)
 
 
 def test_a_livelock_is_stopped_by_max_steps() -> None:

@@ -24,28 +24,35 @@ from __future__ import annotations
 from pvnsim.concurrency.cpu import other_cpu
 from pvnsim.concurrency.run import (
     CPU_ONLY_KINDS,
+    SPIN_KINDS,
     Determinism,
     Run,
     check_determinism,
+    default_strategy,
     explore,
     replay,
 )
+from pvnsim.sched.dpor import DPOR
 from pvnsim.sched.explore import Exploration, Failure
 from pvnsim.sched.schedule import Schedule
-from pvnsim.sched.strategies import PCT, Exhaustive, RandomWalk, Replay
+from pvnsim.sched.strategies import PCT, Exhaustive, IterativeBounding, RandomWalk, Replay
 
 __all__ = [
     "CPU_ONLY_KINDS",
+    "DPOR",
     "PCT",
+    "SPIN_KINDS",
     "Determinism",
     "Exhaustive",
     "Exploration",
     "Failure",
+    "IterativeBounding",
     "RandomWalk",
     "Replay",
     "Run",
     "Schedule",
     "check_determinism",
+    "default_strategy",
     "explore",
     "other_cpu",
     "replay",

@@ -10,11 +10,15 @@ threads, plus an optional ``check(run)`` called after the threads are done.
 :func:`replay` runs it once with a recorded schedule; :func:`check_determinism`
 runs an exploration twice and compares the traces.
 
-With ``validate=True`` (the default) every attached kernel is validated at
-every switch point (:func:`~pvnsim.concurrency.checks.check_in_flight`) and
-after the run (:func:`~pvnsim.check_kernel`), so a failure names the first
-moment an invariant broke, and ``at_switch(run)``
-adds checks of your own at every switch point.  When the run ends (however it
+With ``validate=True`` (the default) every attached kernel is validated
+incrementally at every switch point (the objects the steps since the last
+one wrote, from their footprints:
+:func:`~pvnsim.vm.validate.invariants_hold_for`, then
+:func:`~pvnsim.concurrency.checks.check_in_flight` to name a problem) and in
+full after the run (:func:`~pvnsim.check_kernel`), so a failure names the
+first moment an invariant broke; ``validate="full"`` checks everything at
+every switch point.  ``at_switch(run)`` adds checks of your own at every
+switch point.  When the run ends (however it
 ends) the kernels are detached: ``k.sched`` is ``None`` again and the check
 runs single-threaded.
 """
@@ -34,20 +38,43 @@ from pvnsim.sched import SimThread, Simulation, Strategy
 from pvnsim.sched.explore import Difference, Exploration, first_difference
 from pvnsim.sched.explore import explore as _explore
 from pvnsim.sched.schedule import Schedule
-from pvnsim.sched.strategies import PCT, Replay
-from pvnsim.vm.validate import check_kernel, invariants_hold
+from pvnsim.sched.strategies import IterativeBounding, Replay
+from pvnsim.vm.validate import (
+    Touched,
+    check_kernel,
+    invariants_hold,
+    invariants_hold_for,
+    marker_counts,
+)
 
 __all__ = [
     "CPU_ONLY_KINDS",
+    "SPIN_KINDS",
     "Determinism",
     "Run",
     "check_determinism",
+    "default_strategy",
     "explore",
     "replay",
+    "replay_call",
 ]
 
 #: Switch points inside the HAT where only another CPU may act.
 CPU_ONLY_KINDS = frozenset({"hat_pagesync", "hat_pageunload"})
+
+#: Switch points that are failed trylocks (a run of nothing but these and
+#: yields is a livelock).
+SPIN_KINDS = frozenset({"page_trylock", "page_io_trylock", "page_tryupgrade", "page_lookup_nowait"})
+
+#: What ``validate`` may be.
+VALIDATE = (True, "full", "end", False)
+
+
+def default_strategy() -> Strategy:
+    """The strategy :func:`explore` uses when given none: partial-order
+    reduction at preemption bound 0, 1, 2, ... in turn (see docs/concurrency.md
+    for the measurements behind the choice)."""
+    return IterativeBounding()
 
 Setup = Callable[["Run"], Any]
 Check = Callable[["Run"], None]
@@ -75,6 +102,7 @@ class Run:
         self.data: Any = None
         self.validate = validate
         self.trace = trace
+        self._validator: _Validator | None = None
         if at_switch is not None:
             sim.add_hook(lambda kind, what: at_switch(self))
 
@@ -99,12 +127,18 @@ class Run:
             raise UsageError(f"attach: expected a Kernel, not {type(k).__name__}")
         if k.sched is not None:
             raise UsageError("attach: this kernel already has a scheduler")
+        if self.validate is True and self._validator is None:
+            # Footprints tell the validator what each step wrote (they must
+            # be on before the kernel is hooked).
+            self.sim.record_footprints(touched=True)
+            self._validator = _Validator(self)
+            self.sim.add_hook(self._validator)
         k.sched = self.sim
         self.kernels.append(k)
 
         if self.trace:
             k.trace_on()
-        if self.validate is True:
+        if self.validate == "full":
             self.sim.add_hook(partial(_validate_at_switch, k))
         return k
 
@@ -154,10 +188,37 @@ class Run:
 
 
 def _validate_at_switch(k: Kernel, kind: str, what: object) -> None:
-    # The switch-point hook of validate=True: check_in_flight, with its
+    # The switch-point hook of validate="full": check_in_flight, with its
     # fused fast pass called directly (this runs at every switch point).
     if not invariants_hold(k, True):
         check_in_flight(k)
+
+
+class _Validator:
+    """The switch-point hook of validate=True: each kernel's objects that the
+    steps since the last switch point wrote (their footprints say which)."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.touched = run.sim.footprint.touched
+        # Per kernel: each vnode's marker count (None: not yet checked in full).
+        self.markers: dict[Kernel, dict[Any, int]] = {}
+
+    def __call__(self, kind: str, what: object) -> None:
+        touched = self.touched
+        if touched is None:
+            return
+        keys = set(touched)
+        touched.clear()
+        for k in self.run.kernels:
+            markers = self.markers.get(k)
+            if markers is None:
+                # First look: everything (set-up built the state unhooked).
+                self.markers[k] = marker_counts(k)
+                if not invariants_hold(k, True):
+                    check_in_flight(k)
+            elif keys and not invariants_hold_for(k, Touched(k, keys), markers):
+                check_in_flight(k)
 
 
 def _scenario(
@@ -166,12 +227,12 @@ def _scenario(
     validate: bool | str,
     at_switch: Check | None,
     trace: bool,
-    runs: list[Run],
+    runs: list[Run] | None,
 ) -> Callable[[Simulation], None]:
     if not callable(setup):
         raise UsageError(f"setup must be callable, not {setup!r}")
-    if validate not in (True, False, "end"):
-        raise UsageError(f"validate must be True, False or 'end', not {validate!r}")
+    if not any(validate is v or (isinstance(v, str) and validate == v) for v in VALIDATE):
+        raise UsageError(f"validate must be True, 'full', 'end' or False, not {validate!r}")
     if check is not None and not callable(check):
         raise UsageError(f"check must be callable or None, not {check!r}")
     if at_switch is not None and not callable(at_switch):
@@ -179,7 +240,8 @@ def _scenario(
 
     def scenario(sim: Simulation) -> None:
         run = Run(sim, validate=validate, at_switch=at_switch, trace=trace)
-        runs.append(run)
+        if runs is not None:
+            runs.append(run)
         try:
             run.data = setup(run)
             sim.run()
@@ -194,17 +256,47 @@ def _scenario(
     return scenario
 
 
+def _name(fn: Any) -> str:
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    return str(name).replace(".<locals>", "")
+
+
+def replay_call(
+    setup: Setup,
+    check: Check | None,
+    validate: bool | str,
+    at_switch: Check | None,
+    interrupts: str = "due",
+) -> Callable[[Schedule], str]:
+    """How a failure report writes the :func:`replay` call for a schedule."""
+
+    def call(schedule: Schedule) -> str:
+        parts = [_name(setup), "None" if check is None else _name(check), repr(str(schedule))]
+        if validate is not True:
+            parts.append(f"validate={validate!r}")
+        if at_switch is not None:
+            parts.append(f"at_switch={_name(at_switch)}")
+        if interrupts != "due":
+            parts.append(f"interrupts={interrupts!r}")
+        return f"replay({', '.join(parts)})"
+
+    return call
+
+
 def explore(
     setup: Setup,
     check: Check | None = None,
     *,
     strategy: Strategy | None = None,
     max_runs: int = 1000,
+    max_seconds: float | None = None,
     validate: bool | str = True,
     at_switch: Check | None = None,
     trace: bool = False,
     max_steps: int = 100_000,
     stop_at_first: bool = True,
+    classes: bool = False,
+    interrupts: str = "due",
 ) -> Exploration:
     """Run a threaded scenario under many interleavings.
 
@@ -213,40 +305,56 @@ def explore(
             ``run.spawn``-s threads; what it returns is ``run.data``.
         check: ``check(run)`` after the threads are done; raise (or
             ``assert``) to fail the run.
-        strategy: :class:`~pvnsim.sched.PCT` (default, ``seed=0, depth=3``),
-            :class:`~pvnsim.sched.RandomWalk`,
-            :class:`~pvnsim.sched.Exhaustive` or :class:`~pvnsim.sched.Replay`.
+        strategy: default :func:`default_strategy` (iterative bounding with
+            partial-order reduction); or :class:`~pvnsim.sched.DPOR`,
+            :class:`~pvnsim.sched.RandomWalk`, :class:`~pvnsim.sched.PCT`,
+            :class:`~pvnsim.sched.Exhaustive`, :class:`~pvnsim.sched.Replay`.
+            The exploration runs ``strategy.fresh()``: it always starts from
+            the beginning.
         max_runs: at most this many runs.
-        validate: ``True``: run the validators at every switch point and at
-            the end; ``"end"``: only at the end; ``False``: never.
+        max_seconds: start no run after this much wall time.
+        validate: ``True``: check at every switch point the objects the
+            steps since the last one wrote, and everything at the end;
+            ``"full"``: everything at every switch point and at the end;
+            ``"end"``: only at the end; ``False``: never.
         at_switch: ``at_switch(run)`` at every switch point (in the running
             thread); raise to fail the run.
         trace: record each kernel's trace (``run.kernel.trace``).
         max_steps: switch points per run before
             :class:`~pvnsim.sched.StepLimitExceeded`.
         stop_at_first: stop at the first failing run.
+        classes: count the classes of equivalent runs among those made
+            (``result.classes``; partial-order reductions always do).
+        interrupts: ``"any"``: a strategy may also fire a pending timed
+            event (a disk completion) at any switch point (see
+            :class:`~pvnsim.sched.Simulation`); ``"due"``: only when due.
 
     Returns:
         An :class:`~pvnsim.sched.Exploration`: ``.ok``, ``.failure`` (with
-        its replayable ``.schedule`` and a ``.report()``), ``.runs``,
-        ``.exhausted``.
+        its replayable ``.schedule``, ``.where`` and a ``.report()``),
+        ``.runs``, ``.exhausted``, ``.classes``, ``.pruned``.
 
     Raises:
         UsageError: a setup, check or at_switch that is not callable, or a
-            bad max_runs/max_steps.
+            bad strategy, max_runs, max_seconds or validate.
     """
-    runs: list[Run] = []
-    scenario = _scenario(setup, check, validate, at_switch, trace, runs)
-    chosen = strategy if strategy is not None else PCT(seed=0, depth=3)
+    # (The runs are not kept: an exploration may make millions.)
+    scenario = _scenario(setup, check, validate, at_switch, trace, None)
+    chosen = strategy if strategy is not None else default_strategy()
     if not isinstance(chosen, Strategy):
         raise UsageError(f"strategy must be a Strategy, not {type(chosen).__name__}")
     return _explore(
         scenario,
         chosen,
         max_runs=max_runs,
+        max_seconds=max_seconds,
         stop_at_first=stop_at_first,
         max_steps=max_steps,
         cpu_only_kinds=CPU_ONLY_KINDS,
+        spin_kinds=SPIN_KINDS,
+        interrupts=interrupts,
+        classes=classes,
+        replay_call=replay_call(setup, check, validate, at_switch, interrupts),
     )
 
 
@@ -260,6 +368,7 @@ def replay(
     at_switch: Check | None = None,
     trace: bool = False,
     max_steps: int = 100_000,
+    interrupts: str = "due",
 ) -> Run:
     """Run a threaded scenario once, making the choices of ``schedule``.
 
@@ -286,6 +395,9 @@ def replay(
         max_runs=1,
         max_steps=max_steps,
         cpu_only_kinds=CPU_ONLY_KINDS,
+        spin_kinds=SPIN_KINDS,
+        interrupts=interrupts,
+        replay_call=replay_call(setup, check, validate, at_switch, interrupts),
     )
     result.raise_failure()
     return runs[0]
@@ -330,7 +442,7 @@ def check_determinism(
     Returns:
         A :class:`Determinism` naming the first differing line, if any.
     """
-    base = strategy if strategy is not None else PCT(seed=0, depth=3)
+    base = strategy if strategy is not None else default_strategy()
     if not isinstance(base, Strategy):
         raise UsageError(f"strategy must be a Strategy, not {type(base).__name__}")
     records: list[list[str]] = []
@@ -344,6 +456,7 @@ def check_determinism(
             stop_at_first=False,
             max_steps=max_steps,
             cpu_only_kinds=CPU_ONLY_KINDS,
+            spin_kinds=SPIN_KINDS,
         )
         failed = {f.run: f for f in result.failures}
         lines: list[str] = []

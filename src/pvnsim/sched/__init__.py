@@ -12,7 +12,7 @@ schedules and explorations are exported.
 from __future__ import annotations
 
 from pvnsim.sched.clock import Clock
-from pvnsim.sched.core import SimThread, Simulation, Strategy
+from pvnsim.sched.core import Pruned, SimThread, Simulation, Strategy
 from pvnsim.sched.interface import Scheduler
 
-__all__ = ["Clock", "Scheduler", "SimThread", "Simulation", "Strategy"]
+__all__ = ["Clock", "Pruned", "Scheduler", "SimThread", "Simulation", "Strategy"]

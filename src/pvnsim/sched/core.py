@@ -99,6 +99,9 @@ from pvnsim.sched.where import source_line
 __all__ = ["Pruned", "SimThread", "Simulation", "Strategy"]
 
 NEW, READY, BLOCKED, DONE = 0, 1, 2, 3
+
+#: ``block(on=...)`` not given: take what :meth:`Simulation.note_wait` said.
+_NOTED: Any = object()
 _STATE_NAMES = ("new", "ready", "blocked", "done")
 
 
@@ -124,8 +127,8 @@ class Strategy:
 
     A strategy that sets :attr:`footprints` also sees every *step* (see
     :mod:`pvnsim.sched.footprint`): at each boundary the simulation calls
-    ``step(thread, reads, writes, wild)`` for the step that just ended,
-    before any choice made there.  Every switch point is a boundary, taken
+    ``step(thread, reads, writes, wild, atomic)`` for the step that just
+    ended, before any choice made there.  Every switch point is a boundary, taken
     or not, so a thread's steps are the same whatever the other threads do.
     The options handed to ``choose_thread`` are the enabled threads that
     may run there; :meth:`Simulation.waiting` tells which live threads wait.
@@ -143,11 +146,20 @@ class Strategy:
     def begin(self, sim: Simulation) -> None:
         """The run on ``sim`` starts (called by :meth:`Simulation.run`)."""
 
-    def step(self, thread: SimThread, reads: set[Any], writes: set[Any], wild: bool) -> None:
+    def step(
+        self,
+        thread: SimThread,
+        reads: set[Any],
+        writes: set[Any],
+        wild: bool,
+        atomic: bool = False,
+    ) -> None:
         """A step of ``thread`` ended (only when :attr:`footprints` is set).
 
         ``reads``/``writes`` are the keys it read and wrote; ``wild``: it
-        waited on something unnamed and conflicts with every step.
+        waited on something unnamed and conflicts with every step;
+        ``atomic``: it ended at a CPU-only switch point, which no other
+        kernel thread may cross (for them the step goes on).
         """
 
     def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
@@ -372,6 +384,7 @@ class Simulation(Scheduler):
         self._held: SimThread | None = None
         self.footprint = Footprint()
         self.recording = False
+        self._note: tuple[Any, Callable[[], str | None] | None] | None = None
         self._stepping = bool(self.strategy.footprints)
         if self._stepping:
             self.record_footprints()
@@ -468,11 +481,11 @@ class Simulation(Scheduler):
         if touched and self.footprint.touched is None:
             self.footprint.touched = set()
 
-    def _close(self, owner: SimThread | None) -> None:
+    def _close(self, owner: SimThread | None, atomic: bool = False) -> None:
         # A boundary: the running step (of ``owner``) ends.
         reads, writes, wild = self.footprint.close(None if owner is None else owner.name)
         if self._stepping and owner is not None:
-            self.strategy.step(owner, reads, writes, wild)
+            self.strategy.step(owner, reads, writes, wild, atomic)
 
     def waiting(self) -> list[SimThread]:
         """The live threads that wait (blocked and not yet able to go on)."""
@@ -494,7 +507,7 @@ class Simulation(Scheduler):
         if cur is None or self._killing or self.in_interrupt is not None:
             return
         if self.recording:
-            self._close(cur)
+            self._close(cur, kind in self.cpu_only_kinds and not cur.cpu)
         clock = self.clock
         if clock._fifo or clock._heap:
             self._interrupt_point(cur, kind, what)
@@ -615,13 +628,17 @@ class Simulation(Scheduler):
             self.footprint.writes.add(CLOCK)
             self._close(self.interrupt)
 
+    def note_wait(self, on: Any, explain: Callable[[], str | None] | None) -> None:
+        """Details of the coming :meth:`block` (see :class:`Scheduler`)."""
+        self._note = (on, explain)
+
     def block(
         self,
         what: str,
         holder: str | None,
         ready: Callable[[], bool],
         *,
-        on: Any = None,
+        on: Any = _NOTED,
         explain: Callable[[], str | None] | None = None,
     ) -> None:
         """Sleep until ``ready()``; a deadlock if nothing could ever make it true.
@@ -633,7 +650,7 @@ class Simulation(Scheduler):
             on: what the wait reads, as footprint (mode, key) pairs; the
                 wake-up that makes ``ready()`` true writes one of them.
                 ``None``: unknown (the waiting step conflicts with every
-                step).
+                step).  Not given: what :meth:`note_wait` said, if anything.
             explain: called when nobody else can run; returns why this wait
                 can never end (a lost wakeup), or None.
 
@@ -642,6 +659,10 @@ class Simulation(Scheduler):
             DeadlockError: no thread can run and no event is pending
                 (:class:`LostWakeupError` when a waiter's ``explain`` says so).
         """
+        if on is _NOTED:
+            note = self._note
+            on, explain = note if note is not None else (None, None)
+        self._note = None
         if self.in_interrupt is not None:
             if ready():
                 return

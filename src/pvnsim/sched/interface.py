@@ -3,7 +3,9 @@
 The model (``pvnsim.kernel``, ``pvnsim.hooks`` and ``pvnsim.vm``) calls two
 methods and nothing else: :meth:`Scheduler.switch_point` marks a place where
 the C could give up the CPU (before a lock is taken, after one is released,
-a failing trylock), and :meth:`Scheduler.block` is where the C would sleep.
+a failing trylock), and :meth:`Scheduler.block` is where the C would sleep
+(after :meth:`Scheduler.note_wait`, which a scheduler may ignore, has said
+what the sleep waits on).
 The scheduler tells the model which thread runs with
 :meth:`Scheduler.set_current`, which writes ``curthread`` of every kernel
 attached to it (a kernel attaches itself when its ``sched`` is set);
@@ -78,3 +80,12 @@ class Scheduler:
     ) -> None:  # pragma: no cover
         """Sleep until ``ready()`` is true; ``what``/``holder`` describe the wait."""
         raise NotImplementedError
+
+    def note_wait(self, on: Any, explain: Callable[[], str | None] | None) -> None:
+        """Called just before :meth:`block` with details of the coming sleep.
+
+        ``on``: the footprint keys the wait reads, as (mode, key) pairs
+        (``None``: not recorded); ``explain()``: once nothing else can run,
+        why the wait can never end (a lost wakeup), or None.  A scheduler
+        that has no use for them ignores them (the default).
+        """

@@ -10,6 +10,10 @@ strategy             what it does
                      depth ``d`` with probability >= 1/(n k^(d-1)) per run
 :class:`Exhaustive`  depth-first enumeration of every schedule with at
                      most ``preemption_bound`` preemptions
+:class:`DPOR`        one run per class of equivalent interleavings
+                     (partial-order reduction, :mod:`pvnsim.sched.dpor`)
+:class:`IterativeBounding`  DPOR (or Exhaustive) at preemption bound 0, 1,
+                     2, ... in turn
 :class:`Replay`      the choices of a recorded :class:`Schedule`
 ===================  =====================================================
 
@@ -22,11 +26,14 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
+from typing import Any
+
 from pvnsim.errors import ScheduleDivergence, UsageError
 from pvnsim.sched.core import SimThread, Simulation, Strategy
+from pvnsim.sched.dpor import DPOR
 from pvnsim.sched.schedule import Schedule
 
-__all__ = ["PCT", "Exhaustive", "RandomWalk", "Replay"]
+__all__ = ["PCT", "DPOR", "Exhaustive", "IterativeBounding", "RandomWalk", "Replay"]
 
 
 def _check_seed(seed: object) -> int:
@@ -172,6 +179,8 @@ class Exhaustive(Strategy):
             )
         self.preemption_bound = preemption_bound
         self.exhausted = False
+        #: Some schedule was left out because of the bound.
+        self.bound_hit = False
         # One entry per choice point of the current path: [index, options,
         # cost of a non-default index (0 or 1), preemptions before it].
         self._stack: list[list[int]] = []
@@ -191,9 +200,11 @@ class Exhaustive(Strategy):
         while stack:
             entry = stack[-1]
             nxt = entry[0] + 1
-            if nxt < entry[1] and (bound is None or entry[3] + entry[2] <= bound):
-                entry[0] = nxt
-                return True
+            if nxt < entry[1]:
+                if bound is None or entry[3] + entry[2] <= bound:
+                    entry[0] = nxt
+                    return True
+                self.bound_hit = True
             stack.pop()
         self.exhausted = True
         return False
@@ -231,6 +242,109 @@ class Exhaustive(Strategy):
 
     def __repr__(self) -> str:
         return f"Exhaustive(preemption_bound={self.preemption_bound})"
+
+
+class IterativeBounding(Strategy):
+    """Every schedule with at most 0 preemptions, then at most 1, then 2, ...
+
+    CHESS's iterative context bounding (Musuvathi and Qadeer, PLDI 2007):
+    bugs that need few preemptions, the most common kind, are found
+    first, and the search goes on as long as the run or time budget lasts.
+    Each bound is a complete search of its own (runs of a lower bound are
+    run again), with partial-order reduction (:class:`~pvnsim.sched.dpor.DPOR`)
+    or without it (:class:`Exhaustive`).  The search is exhausted when a
+    bound was searched without any choice being cut by it, or after
+    ``max_bound``.
+
+    Args:
+        max_bound: the last bound to search (``None``: no limit).
+        por: reduce each bound's search with DPOR (default) rather than
+            enumerate every schedule.
+
+    Attributes:
+        bound: the bound being searched.
+        runs_per_bound: runs made at each bound finished so far.
+        classes: with ``por``, the classes of equivalent runs the search of
+            the highest bound so far has explored (it covers the lower
+            bounds' classes).
+        exhausted: nothing is left to search.
+    """
+
+    def __init__(self, max_bound: int | None = None, *, por: bool = True) -> None:
+        if max_bound is not None and (
+            isinstance(max_bound, bool) or not isinstance(max_bound, int) or max_bound < 0
+        ):
+            raise UsageError(f"max_bound must be a non-negative int or None, not {max_bound!r}")
+        self.max_bound = max_bound
+        self.por = bool(por)
+        self.footprints = self.por
+        self.bound = 0
+        self.exhausted = False
+        self.runs_per_bound: list[int] = []
+        self.classes = 0
+        self._runs = 0
+        self.inner: DPOR | Exhaustive = self._make(0)
+
+    def _make(self, bound: int) -> DPOR | Exhaustive:
+        return DPOR(bound) if self.por else Exhaustive(bound)
+
+    def start_run(self) -> bool:
+        """The next run of this bound, or the first of the next bound."""
+        if self.exhausted:
+            return False
+        while not self.inner.start_run():
+            self.runs_per_bound.append(self._runs)
+            self._runs = 0
+            last = self.max_bound is not None and self.bound >= self.max_bound
+            if last or not self.inner.bound_hit:
+                self.exhausted = True
+                return False
+            self.bound += 1
+            self.inner = self._make(self.bound)
+        self._runs += 1
+        return True
+
+    def begin(self, sim: Simulation) -> None:
+        """Passed on to the current bound's search."""
+        self.inner.begin(sim)
+
+    def step(
+        self,
+        thread: SimThread,
+        reads: set[Any],
+        writes: set[Any],
+        wild: bool,
+        atomic: bool = False,
+    ) -> None:
+        """Passed on to the current bound's search."""
+        self.inner.step(thread, reads, writes, wild, atomic)
+
+    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
+        """Passed on to the current bound's search."""
+        return self.inner.choose_thread(options, preemptive)
+
+    def choose_value(self, n: int, what: str) -> int:
+        """Passed on to the current bound's search."""
+        return self.inner.choose_value(n, what)
+
+    def end_run(self, sim: Simulation) -> None:
+        """Passed on to the current bound's search."""
+        inner = self.inner
+        inner.end_run(sim)
+        if isinstance(inner, DPOR):
+            # A bound's search covers the classes of every lower bound.
+            self.classes = max(self.classes, inner.classes)
+
+    def describe(self) -> str:
+        """Which bound, for failure reports."""
+        return f"{'DPOR' if self.por else 'Exhaustive'} at preemption bound {self.bound}"
+
+    def fresh(self) -> IterativeBounding:
+        """The same search from the start."""
+        return IterativeBounding(self.max_bound, por=self.por)
+
+    def __repr__(self) -> str:
+        return f"IterativeBounding(max_bound={self.max_bound}, por={self.por})"
 
 
 class Replay(Strategy):

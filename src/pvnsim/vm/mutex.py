@@ -45,20 +45,24 @@ class KCondvar:
     """A condition variable.
 
     ``describe`` tells a deadlock report what a waiter really waits for (for
-    ``v_cv``: the VVMLOCK flag and who set it).
+    ``v_cv``: the VVMLOCK flag and who set it); ``pending`` whether that
+    condition still holds, so a waiter whose condition is already clear,
+    with nobody left to broadcast, is reported as a lost wakeup.
     """
 
-    __slots__ = ("describe", "kernel", "name", "waiters")
+    __slots__ = ("describe", "kernel", "name", "pending", "waiters")
 
     def __init__(
         self,
         kernel: Kernel,
         name: str,
         describe: Callable[[], tuple[str, str | None]] | None = None,
+        pending: Callable[[], bool] | None = None,
     ) -> None:
         self.kernel = kernel
         self.name = name
         self.describe = describe
+        self.pending = pending
         # Generation counter: a waiter sleeps until it changes.
         self.waiters = 0
 

@@ -40,13 +40,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from collections.abc import Hashable
+
 from pvnsim.errors import InvariantViolation
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, PAGE_IO_INUSE, VMODSORT, VVMLOCK
+from pvnsim.footprints import MEM
 from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, page_name
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
     from pvnsim.vm.page import Page
+    from pvnsim.vm.vnode import Vnode
 
 __all__ = [
     "check_conservation",
@@ -59,12 +63,16 @@ __all__ = [
     "check_markers",
     "check_vmodsort",
     "invariants_hold",
+    "invariants_hold_for",
+    "marker_counts",
+    "Touched",
 ]
 
 _TAG = PVN_VPLIST_HASH_TAG
 _U64 = 1 << 64
 _FREE_BITS = P_REF | P_MOD | P_RO
 _NO_BUCKET: dict[int, Page] = {}
+_NO_PAGES: frozenset[Page] = frozenset()
 
 
 def _fail(message: str) -> None:
@@ -378,6 +386,204 @@ def check_locks(k: Kernel) -> None:
     check_free_pages(k)
 
 
+# -- the fused pass, one object at a time -------------------------------------
+#
+# invariants_hold is the fused pass over the whole kernel; invariants_hold_for
+# runs the same per-object predicates on the objects a step touched.  Each
+# predicate answers only yes or no (and may say no for a valid state, which
+# merely costs the slow path); none builds a message.
+
+
+def _counters_ok(k: Kernel) -> bool:
+    # conservation: the counters
+    unused = k.unused_pages
+    return (
+        len(k.pages) + unused + k.kernel_pages == k.total_pages
+        and k.freemem == unused + k.freelist_count + k.cachelist_count
+    )
+
+
+def _ring_markers(k: Kernel, vp: Vnode, most: int) -> int:
+    """``vp``'s ring: links, closure and ownership (lists), hash membership
+    (hash), marker count and VMODSORT order.  The number of markers on it,
+    or -1 if something is wrong."""
+    flag = vp.v_flag
+    walking = flag & VVMLOCK
+    bucket = k.page_hash.get(vp, _NO_BUCKET)
+    head = vp.v_pages
+    if head is None:
+        return -1 if bucket else 0
+    mask = k.pageoffset
+    u64 = _U64
+    tag = _TAG
+    count = 0
+    pp = head
+    if k.pvn_vmodsort_supported and flag & VMODSORT and not walking:
+        seen_mod = misordered = io = False
+        for n in range(1, most):
+            nxt = pp.p_vpnext
+            if nxt.p_vpprev is not pp or pp.p_vnode is not vp:
+                return -1
+            if pp.p_hash is tag:
+                count += 1
+            elif (
+                bucket[pp.p_offset] is not pp or pp.p_offset & mask or not 0 <= pp.p_offset < u64
+            ):
+                return -1
+            if pp.p_iolock_state & PAGE_IO_INUSE:
+                io = True
+            if pp.p_nrm & P_MOD:
+                seen_mod = True
+            elif seen_mod:
+                misordered = True
+            pp = nxt
+            if pp is head:
+                # Closed: its pages are distinct, so its n - count hashed
+                # pages are as many distinct keys of the bucket, each
+                # mapping back to its page; equal sizes mean the bucket
+                # holds nothing else.
+                if n - count != len(bucket):
+                    return -1
+                break
+        else:
+            return -1
+        if misordered and not io:
+            return -1
+    else:
+        for n in range(1, most):
+            nxt = pp.p_vpnext
+            if nxt.p_vpprev is not pp or pp.p_vnode is not vp:
+                return -1
+            if pp.p_hash is tag:
+                count += 1
+            elif (
+                bucket[pp.p_offset] is not pp or pp.p_offset & mask or not 0 <= pp.p_offset < u64
+            ):
+                return -1
+            pp = nxt
+            if pp is head:
+                if n - count != len(bucket):  # (see above)
+                    return -1
+                break
+        else:
+            return -1
+    if count and (not walking or count > 2):
+        return -1
+    return count
+
+
+def _markers_ok(k: Kernel, markers: int, walks: int, in_flight: bool) -> bool:
+    cache = k.marker_cache
+    out = len(cache.outstanding) if cache is not None else 0
+    if in_flight:
+        return markers <= out <= 2 * walks
+    return out == markers
+
+
+def _free_members(k: Kernel, most: int) -> set[Page] | None:
+    """The free list (no identity) and the cache list (identity): well-formed
+    rings of as many free pages as their counters say.  Their pages, or None
+    if something is wrong."""
+    members: set[Page] = set()
+    for head, count, identity in (
+        (k.page_freelist, k.freelist_count, False),
+        (k.page_cachelist, k.cachelist_count, True),
+    ):
+        if head is None:
+            if count:
+                return None
+            continue
+        pp = head
+        for n in range(1, most):
+            nxt = pp.p_next
+            if (
+                nxt.p_prev is not pp
+                or (pp.p_vnode is not None) is not identity
+                or not pp.p_state & P_FREE
+            ):
+                return None
+            members.add(pp)
+            pp = nxt
+            if pp is head:
+                if n != count:
+                    return None
+                break
+        else:
+            return None
+    return members
+
+
+def _page_ok(pp: Page, free: set[Page], whole: set[Page], most: int) -> bool:
+    """One page: lock words, free pages (idle, on their list), lost pages,
+    I/O lists (well-formed rings, walked once per ring: ``whole`` holds
+    the pages of the rings already walked)."""
+    selock = pp.p_selock
+    io_state = pp.p_iolock_state
+    if (io_state & PAGE_IO_INUSE) != (pp.p_ioowner is not None):
+        return False  # an i/o lock without its holder, or a holder without it
+    if pp.p_ewanted and (pp.p_ewanted != 1 or pp.p_vnode is None):
+        return False
+    if pp.p_state & P_FREE:
+        # A free page: on its list (check_conservation counts them), idle
+        # (check_free_pages), its lock word valid.
+        if (
+            pp not in free
+            or io_state
+            or pp.p_mapping
+            or pp.p_lckcnt
+            or pp.p_cowcnt
+            or pp.p_nrm & _FREE_BITS
+        ):
+            return False
+        if selock == 0:
+            return pp.p_sowner is None
+        owner_vp = pp.p_vnode
+        if owner_vp is None or not owner_vp.v_flag & VVMLOCK:
+            return False  # a free page is locked only by its own vnode's walk
+    elif selock == 0:
+        # In use and unlocked: no holder, has identity (else lost), on no
+        # I/O list (which needs both locks), not i/o-locked.
+        return not (
+            pp.p_sowner is not None
+            or pp.p_vnode is None
+            or pp.p_next is not pp
+            or io_state & PAGE_IO_INUSE
+        )
+    elif pp.p_next is not pp:
+        # Locked and on an I/O list: holds the i/o lock too, and the list is
+        # a well-formed ring.
+        if not io_state & PAGE_IO_INUSE or (pp.p_vnode is None and selock > 0):
+            return False
+        if pp not in whole:
+            x = pp
+            for _ in range(1, most):
+                nxt = x.p_next
+                if nxt.p_prev is not x:
+                    return False
+                whole.add(x)
+                x = nxt
+                if x is pp:
+                    break
+            else:
+                return False
+    elif pp.p_vnode is None and selock > 0:
+        return False  # lost: no identity, not free, not held exclusively
+    # A locked page's lock word (the free page's too, falling through).
+    if selock < -1:
+        return False
+    if selock > 1:
+        owner = pp.p_sowner
+        if isinstance(owner, list) and len(owner) != selock:
+            return False
+    return True
+
+
+def _most(k: Kernel) -> int:
+    # A ring passes the separate checks when it closes within limit + 1
+    # pages: range(1, most) counts its pages and bounds the walk.
+    return len(k.pages) + 2 * len(k.vnodes) + 4
+
+
 def invariants_hold(k: Kernel, in_flight: bool = False) -> bool:
     """Whether every validator of :func:`check_kernel` would pass, in one fused pass.
 
@@ -389,225 +595,137 @@ def invariants_hold(k: Kernel, in_flight: bool = False) -> bool:
     :func:`pvnsim.concurrency.checks.check_markers_in_flight`.
     """
     try:
-        pages = k.pages
-        vnodes = k.vnodes
-        npages = len(pages)
-        limit = npages + 2 * len(vnodes) + 2
-        # A ring passes the separate checks when it closes within limit + 1
-        # pages: range(1, most) counts its pages and bounds the walk.
-        most = limit + 2
-        unused = k.unused_pages
-        nfree = k.freelist_count
-        ncache = k.cachelist_count
-        # conservation: the counters
-        if (
-            npages + unused + k.kernel_pages != k.total_pages
-            or k.freemem != unused + nfree + ncache
-        ):
+        if not _counters_ok(k):
             return False
-        page_hash = k.page_hash
-        mask = k.pageoffset
-        u64 = _U64
-        sort_on = k.pvn_vmodsort_supported
-        tag = _TAG
-        free_flag = P_FREE
-        markers = 0
-        walks = 0
-        # Each vnode's ring, once: links, closure and ownership (lists), hash
-        # membership (hash), markers, VMODSORT order.
-        for vp in vnodes:
-            flag = vp.v_flag
-            walking = flag & VVMLOCK
-            if walking:
+        most = _most(k)
+        markers = walks = 0
+        for vp in k.vnodes:
+            count = _ring_markers(k, vp, most)
+            if count < 0:
+                return False
+            markers += count
+            if vp.v_flag & VVMLOCK:
                 walks += 1
-            bucket = page_hash.get(vp, _NO_BUCKET)
-            head = vp.v_pages
-            if head is None:
-                if bucket:
-                    return False
-                continue
-            count = 0
-            pp = head
-            if sort_on and flag & VMODSORT and not walking:
-                seen_mod = misordered = io = False
-                for n in range(1, most):
-                    nxt = pp.p_vpnext
-                    if nxt.p_vpprev is not pp or pp.p_vnode is not vp:
-                        return False
-                    if pp.p_hash is tag:
-                        count += 1
-                    elif (
-                        bucket[pp.p_offset] is not pp
-                        or pp.p_offset & mask
-                        or not 0 <= pp.p_offset < u64
-                    ):
-                        return False
-                    if pp.p_iolock_state & PAGE_IO_INUSE:
-                        io = True
-                    if pp.p_nrm & P_MOD:
-                        seen_mod = True
-                    elif seen_mod:
-                        misordered = True
-                    pp = nxt
-                    if pp is head:
-                        # Closed: its pages are distinct, so its n - count
-                        # hashed pages are as many distinct keys of the
-                        # bucket, each mapping back to its page; equal sizes
-                        # mean the bucket holds nothing else.
-                        if n - count != len(bucket):
-                            return False
-                        break
-                else:
-                    return False
-                if misordered and not io:
-                    return False
-            else:
-                for n in range(1, most):
-                    nxt = pp.p_vpnext
-                    if nxt.p_vpprev is not pp or pp.p_vnode is not vp:
-                        return False
-                    if pp.p_hash is tag:
-                        count += 1
-                    elif (
-                        bucket[pp.p_offset] is not pp
-                        or pp.p_offset & mask
-                        or not 0 <= pp.p_offset < u64
-                    ):
-                        return False
-                    pp = nxt
-                    if pp is head:
-                        # Closed: its pages are distinct, so its n - count
-                        # hashed pages are as many distinct keys of the
-                        # bucket, each mapping back to its page; equal sizes
-                        # mean the bucket holds nothing else.
-                        if n - count != len(bucket):
-                            return False
-                        break
-                else:
-                    return False
-            if count:
-                if not walking or count > 2:
-                    return False
-                markers += count
-        cache = k.marker_cache
-        out = len(cache.outstanding) if cache is not None else 0
-        if in_flight:
-            if markers > out or out > 2 * walks:
-                return False
-        elif out != markers:
+        if not _markers_ok(k, markers, walks, in_flight):
             return False
-        # The free list (no identity) and the cache list (identity).
-        head = k.page_freelist
-        if head is None:
-            if nfree:
+        free = _free_members(k, most)
+        if free is None:
+            return False
+        whole: set[Page] = set()
+        seen = 0
+        for pp in k.pages:
+            if not _page_ok(pp, free, whole, most):
                 return False
-        else:
-            pp = head
-            for n in range(1, most):
-                nxt = pp.p_next
-                if nxt.p_prev is not pp or pp.p_vnode is not None or not pp.p_state & free_flag:
-                    return False
-                pp = nxt
-                if pp is head:
-                    if n != nfree:
-                        return False
-                    break
-            else:
-                return False
-        head = k.page_cachelist
-        if head is None:
-            if ncache:
-                return False
-        else:
-            pp = head
-            for n in range(1, most):
-                nxt = pp.p_next
-                if nxt.p_prev is not pp or pp.p_vnode is None or not pp.p_state & free_flag:
-                    return False
-                pp = nxt
-                if pp is head:
-                    if n != ncache:
-                        return False
-                    break
-            else:
-                return False
-        # Every page, once: lock words, free pages, lost pages, I/O lists.
-        free_no_id = free_id = 0
-        free_bits = _FREE_BITS
-        whole: set[Page] | None = None
-        for pp in pages:
-            selock = pp.p_selock
-            io_state = pp.p_iolock_state
-            if (io_state & PAGE_IO_INUSE) != (pp.p_ioowner is not None):
-                return False  # an i/o lock without its holder, or a holder without it
-            if pp.p_ewanted and (pp.p_ewanted != 1 or pp.p_vnode is None):
-                return False
-            if pp.p_state & free_flag:
-                # A free page: idle (check_free_pages), counted by identity
-                # (check_conservation), its lock word valid.
-                if pp.p_vnode is None:
-                    free_no_id += 1
-                else:
-                    free_id += 1
-                if (
-                    pp.p_iolock_state
-                    or pp.p_mapping
-                    or pp.p_lckcnt
-                    or pp.p_cowcnt
-                    or pp.p_nrm & free_bits
-                ):
-                    return False
-                if selock == 0:
-                    if pp.p_sowner is not None:
-                        return False
-                    continue
-                owner_vp = pp.p_vnode
-                if owner_vp is None or not owner_vp.v_flag & VVMLOCK:
-                    return False  # a free page is locked only by its own vnode's walk
-            elif selock == 0:
-                # In use and unlocked: no holder, has identity (else lost),
-                # on no I/O list (which needs both locks), not i/o-locked.
-                if (
-                    pp.p_sowner is not None
-                    or pp.p_vnode is None
-                    or pp.p_next is not pp
-                    or io_state & PAGE_IO_INUSE
-                ):
-                    return False
-                continue
-            elif pp.p_next is not pp:
-                # Locked and on an I/O list: holds the i/o lock too, and the
-                # list is a well-formed ring (walked once per ring).
-                if not pp.p_iolock_state & PAGE_IO_INUSE or (pp.p_vnode is None and selock > 0):
-                    return False
-                if whole is None or pp not in whole:
-                    if whole is None:
-                        whole = set()
-                    x = pp
-                    for _ in range(1, most):
-                        nxt = x.p_next
-                        if nxt.p_prev is not x:
-                            return False
-                        whole.add(x)
-                        x = nxt
-                        if x is pp:
-                            break
-                    else:
-                        return False
-            elif pp.p_vnode is None and selock > 0:
-                return False  # lost: no identity, not free, not held exclusively
-            # A locked page's lock word (the free page's too, falling through).
-            if selock < -1:
-                return False
-            if selock > 1:
-                owner = pp.p_sowner
-                if isinstance(owner, list) and len(owner) != selock:
-                    return False
-        return free_no_id == nfree and free_id == ncache
+            if pp.p_state & P_FREE:
+                seen += 1
+        # Every free page is on its list, and the lists hold nothing else.
+        return seen == len(free)
     except Exception:
         # A state so broken that a plain read fails (or a page missing from
         # its hash bucket: a KeyError): the separate checks report it, or
         # raise, exactly as they always have.
+        return False
+
+
+def marker_counts(k: Kernel) -> dict[Vnode, int]:
+    """Each vnode's marker count (the cache :func:`invariants_hold_for` keeps)."""
+    return {vp: count_markers(vp.v_pages) for vp in k.vnodes}
+
+
+class Touched:
+    """The objects named by footprint keys (see :mod:`pvnsim.footprints`),
+    resolved in one kernel: what :func:`invariants_hold_for` checks.
+
+    Attributes:
+        pages: the pages whose lock words, bits, links or free state changed.
+        vnodes: the vnodes whose page list, page hash or VVMLOCK changed.
+        memory: freemem or the free or cache lists changed.
+        markers: the marker cache changed.
+    """
+
+    __slots__ = ("markers", "memory", "pages", "vnodes")
+
+    def __init__(self, k: Kernel, keys: set[Hashable]) -> None:
+        pages: set[Page] = set()
+        vnodes: set[Vnode] = set()
+        self.memory = self.markers = False
+        built = k.pages
+        named = {vp.v_name: vp for vp in k.vnodes}
+        for key in keys:
+            if isinstance(key, tuple):
+                kind = key[0]
+                if kind in _PAGE_KINDS:
+                    i = key[1]
+                    if 0 <= i < len(built):
+                        pages.add(built[i])
+                elif kind == "id" or kind == "list":
+                    vp = named.get(key[1])
+                    if vp is not None:
+                        vnodes.add(vp)
+                        if kind == "id":
+                            pp = k.page_hash[vp].get(key[2])
+                            if pp is not None:
+                                pages.add(pp)
+                elif kind == "kmem":
+                    self.markers = True
+            elif key == MEM:
+                self.memory = True
+            elif isinstance(key, str) and key.startswith("v_lock("):
+                # VVMLOCK changes under v_lock.
+                vp = named.get(key[7:-1])
+                if vp is not None:
+                    vnodes.add(vp)
+                    self.markers = True
+        self.pages = pages
+        self.vnodes = vnodes
+
+
+_PAGE_KINDS = frozenset(("se", "io", "hat", "pg"))
+
+
+def invariants_hold_for(
+    k: Kernel, touched: Touched, markers: dict[Vnode, int], in_flight: bool = True
+) -> bool:
+    """:func:`invariants_hold` for the objects ``touched`` names only.
+
+    The counters are always checked; the free and cache lists when memory
+    changed (free pages are then checked against them); each touched vnode's
+    ring and each touched page as in the full pass; the marker rule from
+    ``markers``, each vnode's marker count, which this updates for the
+    vnodes it walks (a cache: fill it with every vnode's count first).
+
+    Returns:
+        False if something is wrong with those objects (or may be: the
+        caller then runs the separate checks, which name it).
+    """
+    try:
+        if not _counters_ok(k):
+            return False
+        most = _most(k)
+        for vp in touched.vnodes:
+            count = _ring_markers(k, vp, most)
+            if count < 0:
+                return False
+            markers[vp] = count
+        if touched.markers or touched.vnodes:
+            walks = sum(1 for vp in markers if vp.v_flag & VVMLOCK)
+            if not _markers_ok(k, sum(markers.values()), walks, in_flight):
+                return False
+        free: set[Page] | None = None
+        if touched.memory:
+            free = _free_members(k, most)
+            if free is None:
+                return False
+        whole: set[Page] = set()
+        for pp in touched.pages:
+            if pp.p_state & P_FREE and free is None:
+                free = _free_members(k, most)
+                if free is None:
+                    return False
+            if not _page_ok(pp, free or _NO_PAGES, whole, most):
+                return False
+        return True
+    except Exception:
         return False
 
 

@@ -91,7 +91,7 @@ class Vnode:
         self.v_type = v_type
         self.v_pages: Page | None = None
         self.v_lock = KMutex(kernel, f"v_lock({name})")
-        self.v_cv = KCondvar(kernel, f"v_cv({name})", self._vvmlock_wait)
+        self.v_cv = KCondvar(kernel, f"v_cv({name})", self._vvmlock_wait, self._vvmlock_held)
         self.v_vphm = KMutex(kernel, f"vphm({name})")
         self.v_op = ops if ops is not None else VnodeOps()
         # Who set VVMLOCK, for deadlock reports ("other" when a scenario sets it).
@@ -101,6 +101,9 @@ class Vnode:
 
     def _vvmlock_wait(self) -> tuple[str, str | None]:
         return f"VVMLOCK of {self.v_name}", self.v_vvmlock_owner
+
+    def _vvmlock_held(self) -> bool:
+        return bool(self.v_flag & VVMLOCK)
 
     def __repr__(self) -> str:
         from pvnsim.vm.describe import vnode_summary
