@@ -47,7 +47,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from pvnsim import footprints as fp
@@ -78,6 +78,7 @@ __all__ = [
     "Spec",
     "call_back",
     "implements",
+    "note",
     "panic",
     "quiet",
     "render",
@@ -633,6 +634,21 @@ def switch_point(k: Kernel, kind: str, what: object) -> None:
     if hooks is not None and hooks.sched is not None:
         hooks.entering = None
         hooks.sched.switch_point(kind, what)
+
+
+def note(
+    k: Kernel, reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = ()
+) -> None:
+    """Record footprint keys read or written outside the primitives.
+
+    For code that looks at the model directly (the other CPU reading a page's
+    translations, say) while footprints are recorded; otherwise nothing.
+    Keys are those of :mod:`pvnsim.footprints`.
+    """
+    hooks = k.hooks
+    if hooks is not None and hooks.rec is not None:
+        hooks.rec.reads.update(reads)
+        hooks.rec.writes.update(writes)
 
 
 def call_back(

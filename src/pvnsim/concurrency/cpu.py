@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import UsageError
+from pvnsim.footprints import page_key
+from pvnsim.hooks import note
 from pvnsim.vm.hat import HatMapping, hat_touch
 from pvnsim.vm.page import Page
 
@@ -85,11 +87,31 @@ def other_cpu(
                     out.append((pp, m, bit))
         return out
 
+    def looked_at() -> list[Any]:
+        # The pages' translations, read to find the candidates.
+        return [page_key("hat", pp) for pp in source()]
+
+    left = [budget]
+
+    def probe() -> tuple[set[Any], set[Any]]:
+        # The next touch, if any is left: reads every page's translations,
+        # writes one of the mapped pages' bits.
+        if not left[0]:
+            return set(), set()
+        return set(looked_at()), {page_key("hat", pp) for pp, _, _ in candidates()}
+
     def cpu() -> None:
-        for _ in range(budget):
+        while left[0]:
+            left[0] -= 1
+            note(k, reads=looked_at())
             options = candidates()
             if not options:
-                sim.wait("a mapped page to touch", lambda: bool(candidates()))
+                sim.wait(
+                    "a mapped page to touch",
+                    lambda: bool(candidates()),
+                    on=[("r", key) for key in looked_at()],
+                )
+                note(k, reads=looked_at())
                 options = candidates()
             pp, m, bit = options[sim.choose(len(options), f"{name} touch")]
             if k.tracing:
@@ -97,5 +119,5 @@ def other_cpu(
             hat_touch(pp, write=bit == "mod", mapping=m)
             sim.yield_cpu(f"{name} touched {pp.name}")
 
-    thread: Any = sim.spawn(cpu, name=name, daemon=True, cpu=True)
+    thread: Any = sim.spawn(cpu, name=name, daemon=True, cpu=True, probe=probe)
     return thread  # type: ignore[no-any-return]

@@ -195,6 +195,7 @@ class SimThread:
         "holder",
         "name",
         "on",
+        "probe",
         "ready",
         "result",
         "sim",
@@ -228,6 +229,9 @@ class SimThread:
         # that, once nobody else can run, says why the wait can never end.
         self.on: Any = None
         self.explain: Callable[[], str | None] | None = None
+        # What the thread's next step would read and write (for a daemon
+        # that a run may end without: see Simulation.leftover).
+        self.probe: Callable[[], tuple[set[Any], set[Any]]] | None = None
         self.result: Any = None
         self.error: BaseException | None = None
         self.glet: greenlet.greenlet | None = None
@@ -333,6 +337,10 @@ class Simulation(Scheduler):
         recording: footprints of steps are being recorded (the strategy
             asked for them, or :meth:`record_footprints` was called).
         footprint: the running step's :class:`~pvnsim.sched.footprint.Footprint`.
+        leftover: once the run is over, the threads that could still have
+            run (daemons, or every thread of a run that failed), each with
+            what its next step would have read and written:
+            ``(thread, reads, writes, wild)`` (wild: unknown).
     """
 
     def __init__(
@@ -384,6 +392,7 @@ class Simulation(Scheduler):
         self._held: SimThread | None = None
         self.footprint = Footprint()
         self.recording = False
+        self.leftover: list[tuple[SimThread, set[Any], set[Any], bool]] = []
         self._note: tuple[Any, Callable[[], str | None] | None] | None = None
         self._stepping = bool(self.strategy.footprints)
         if self._stepping:
@@ -412,6 +421,7 @@ class Simulation(Scheduler):
         name: str | None = None,
         daemon: bool = False,
         cpu: bool = False,
+        probe: Callable[[], tuple[set[Any], set[Any]]] | None = None,
     ) -> SimThread:
         """Add a thread that will run ``fn(*args)``.
 
@@ -423,6 +433,11 @@ class Simulation(Scheduler):
                 once every other thread is done.
             cpu: the thread stands for another CPU and may also run at
                 CPU-only switch points.
+            probe: ``probe()`` returns the footprint keys (reads, writes)
+                the thread's next step would touch, in the current state:
+                for a daemon a run may end without, so that a partial-order
+                reduction still sees what it would have done (without one,
+                that step is taken to conflict with everything).
 
         Raises:
             UsageError: ``fn`` not callable, or the name is taken.
@@ -438,6 +453,7 @@ class Simulation(Scheduler):
         if self._ran and self._current is None:
             raise UsageError("spawn: this simulation has already run")
         t = SimThread(self, len(self.threads), name, fn, args, daemon, cpu)
+        t.probe = probe
         self._names.add(name)
         self.threads.append(t)
         self._live.append(t)
@@ -853,6 +869,8 @@ class Simulation(Scheduler):
                 self._current = None
         finally:
             self._current = None
+            if self.recording:
+                self._left_over()
             self._teardown()
             self.strategy.end_run(self)
         if self._failure is not None:
@@ -1008,6 +1026,18 @@ class Simulation(Scheduler):
         if t.cpu:
             self._cpus -= 1
         self._notify(t, None)
+
+    def _left_over(self) -> None:
+        # The threads the run ended without (see ``leftover``).
+        for t in self._live:
+            if not t.enabled():
+                continue
+            probe = t.probe
+            if probe is None:
+                self.leftover.append((t, set(), set(), True))
+            else:
+                reads, writes = probe()
+                self.leftover.append((t, set(reads), set(writes), False))
 
     def _teardown(self) -> None:
         self._killing = True

@@ -37,6 +37,11 @@ Details of this simulation:
   cross.
 * Data choices (``sim.choose``, the other CPU's pick) are nodes whose
   every value is explored; they do not touch the sleep set.
+* A run ends when every thread but the daemons is done (or one fails):
+  the next step of each thread it ended without is added at the end of
+  the run for the race analysis only (its footprint from the thread's
+  ``probe``, else conflicting with everything), so that it is tried
+  earlier, and the thread is tried at the last node where it could run.
 * A thread that cannot be chosen at the node before ``e`` (it waits there,
   or the running thread is inside a CPU-only section) is added at the
   latest earlier node where it can be.
@@ -296,7 +301,8 @@ class DPOR(Strategy):
                 r = r | reads
                 w = w | writes
                 x = x or wild
-                if atomic:
+                if atomic or not (r or w or x):
+                    # (Empty steps are no steps: it has not really moved.)
                     self._pending[tid] = (at, r, w, x)
                 else:
                     del self._pending[tid]
@@ -319,10 +325,33 @@ class DPOR(Strategy):
             self.pruned += 1
         else:
             self.classes += 1
+            # The steps the run ended without (daemons, or every thread of a
+            # run that failed) race with what ran, as if they came last:
+            # so they are tried earlier.
+            for t, reads, writes, wild in sim.leftover:
+                if reads or writes or wild:
+                    self._steps.append((t.tid, reads, writes, wild))
+                    self._node_of.append(self._pos - 1)
         if self._pos < len(self._nodes):
             # The run ended (failed) before the end of the replayed path.
             del self._nodes[self._pos :]
+        if not self._was_pruned:
+            for t, reads, writes, wild in sim.leftover:
+                if reads or writes or wild:
+                    self._as_late_as_possible(t.tid)
         self._races()
+
+    def _as_late_as_possible(self, tid: int) -> None:
+        # A thread the run ended without also runs at the last node where
+        # it could have (after every step, conflicting or not).
+        nodes = self._nodes
+        for m in range(len(nodes) - 1, -1, -1):
+            node = nodes[m]
+            if node.kind == "thread" and tid in node.options:
+                if tid not in node.backtrack and self._allowed(node, tid):
+                    node.backtrack.add(tid)
+                    self._conservative(m, tid)
+                return
 
     # -- races ------------------------------------------------------------------
 
