@@ -120,8 +120,10 @@ class DPOR(Strategy):
 
     Attributes:
         runs: runs started.
-        classes: complete runs (each a class of equivalent runs, with no
-            two equivalent).
+        classes: the classes of equivalent runs among the complete runs
+            (without a bound no two complete runs are equivalent).
+        complete: complete runs (not pruned).
+        seen: a hash of each class explored (see :func:`run_signature`).
         pruned: runs abandoned because only sleeping threads could go on.
         exhausted: every class (within the bound) has been explored.
         bound_hit: some choice was left out because of the bound (a
@@ -145,7 +147,8 @@ class DPOR(Strategy):
             )
         self.preemption_bound = preemption_bound
         self.runs = 0
-        self.classes = 0
+        self.complete = 0
+        self.seen: set[int] = set()
         self.pruned = 0
         self.exhausted = False
         self.bound_hit = False
@@ -324,7 +327,8 @@ class DPOR(Strategy):
         if self._was_pruned:
             self.pruned += 1
         else:
-            self.classes += 1
+            self.complete += 1
+            self.seen.add(hash(run_signature(self._steps)))
             # The steps the run ended without (daemons, or every thread of a
             # run that failed) race with what ran, as if they came last:
             # so they are tried earlier.
@@ -497,6 +501,11 @@ class DPOR(Strategy):
             if tid in up.options and tid not in up.backtrack and self._allowed(up, tid):
                 up.backtrack.add(tid)
             return
+
+    @property
+    def classes(self) -> int:
+        """The classes of equivalent runs explored so far."""
+        return len(self.seen)
 
     def fresh(self) -> DPOR:
         """The same search from the start."""

@@ -264,9 +264,8 @@ class IterativeBounding(Strategy):
     Attributes:
         bound: the bound being searched.
         runs_per_bound: runs made at each bound finished so far.
-        classes: with ``por``, the classes of equivalent runs the search of
-            the highest bound so far has explored (it covers the lower
-            bounds' classes).
+        classes: with ``por``, the classes of equivalent runs explored at
+            any bound so far.
         exhausted: nothing is left to search.
     """
 
@@ -281,7 +280,7 @@ class IterativeBounding(Strategy):
         self.bound = 0
         self.exhausted = False
         self.runs_per_bound: list[int] = []
-        self.classes = 0
+        self.seen: set[int] = set()
         self._runs = 0
         self.inner: DPOR | Exhaustive = self._make(0)
 
@@ -332,8 +331,12 @@ class IterativeBounding(Strategy):
         inner = self.inner
         inner.end_run(sim)
         if isinstance(inner, DPOR):
-            # A bound's search covers the classes of every lower bound.
-            self.classes = max(self.classes, inner.classes)
+            self.seen |= inner.seen
+
+    @property
+    def classes(self) -> int | None:
+        """The classes of equivalent runs explored (None without ``por``)."""
+        return len(self.seen) if self.por else None
 
     def describe(self) -> str:
         """Which bound, for failure reports."""
