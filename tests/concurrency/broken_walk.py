@@ -239,6 +239,8 @@ def _marker_walk(vp: Any, off: int, putapage: Any, flags: int, cred: Any, *, bug
                 page_vpadd(where, mark)
                 if not page_trylock(pp, se):
                     continue
+            if bug != "norecheck" and pp.p_vnode is not vp:  # L933
+                raise KernelAssertionError("assertion failed: pp->p_vnode == vp")
             err = _visit(vp, pp, vphm, putapage, flags, cred, err)
         page_vpsub(vp, mark)
         page_vpsub(vp, end)

@@ -9,8 +9,10 @@ import pytest
 from pvnsim import DeadlockError, InvariantViolation, Kernel, make_page
 from pvnsim.concurrency import (
     PCT,
+    Alternate,
     Exhaustive,
     IterativeBounding,
+    RandomWalk,
     Run,
     explore,
     replay,
@@ -121,14 +123,16 @@ def test_abba_deadlock_names_both_threads_locks_and_holders() -> None:
     )
 
 
-def test_explore_defaults_to_iterative_bounding_with_partial_order_reduction() -> None:
-    """Without a strategy explore searches bound 0, 1, ... with DPOR, from the start each time.
+def test_explore_defaults_to_a_bounded_search_taking_turns_with_a_random_walk() -> None:
+    """Without a strategy explore alternates iterative bounding with DPOR and a
+    random walk, from the start each time, and stops once the search is done.
 
     Two threads that each lock one page of their own are independent: one
-    run stands for every interleaving, at every bound.  Two threads that
-    lock the same page conflict: the two orders are two classes, and each
-    order also splits on whether the second thread arrives while the first
-    still holds the page (it then waits) or after it is done.
+    run stands for every interleaving, at every bound (the random walk has
+    had its one turn meanwhile).  Two threads that lock the same page
+    conflict: the two orders are two classes, and each order also splits on
+    whether the second thread arrives while the first still holds the page
+    (it then waits) or after it is done.
     """
 
     def setup(pages: tuple[int, int]) -> Any:
@@ -150,13 +154,14 @@ def test_explore_defaults_to_iterative_bounding_with_partial_order_reduction() -
         return build
 
     apart = explore(setup((0, 4096)), max_runs=25)
-    assert (apart.runs, apart.classes, apart.ok, apart.exhausted) == (1, 1, True, True)
-    assert isinstance(apart.strategy, IterativeBounding)
-    same = explore(setup((0, 0)), max_runs=25)
+    assert (apart.runs, apart.classes, apart.ok, apart.exhausted) == (2, 1, True, True)
+    assert isinstance(apart.strategy, Alternate)
+    assert [type(m) for m in apart.strategy.members] == [IterativeBounding, RandomWalk]
+    same = explore(setup((0, 0)), max_runs=100)
     assert same.ok and same.exhausted
     assert same.classes == 4
     # A second call starts from the beginning (it does not resume the first).
-    again = explore(setup((0, 0)), strategy=same.strategy, max_runs=25)
+    again = explore(setup((0, 0)), strategy=same.strategy, max_runs=100)
     assert (again.runs, again.classes) == (same.runs, same.classes)
 
 

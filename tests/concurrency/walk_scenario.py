@@ -18,6 +18,11 @@ lock       page_lookup SE_EXCL, a yield point while holding it, page_unlock
 destroy    page_lookup SE_EXCL, then page_destroy (a truncate)
 =========  ==============================================================
 
+With ``cpu`` (a touch budget), the dirty pages are mapped and another CPU
+(:func:`pvnsim.concurrency.other_cpu`) stores into them at any switch point,
+up to that many times: a page it dirties again after the walk wrote it is
+written or kept, never lost.
+
 What is checked (at every switch point and at the end):
 
 * no marker is ever locked, i/o-locked or on an I/O list, and none reaches
@@ -48,7 +53,7 @@ from pvnsim import (
     pvn_vplist_dirty,
     pvn_write_done,
 )
-from pvnsim.concurrency import Run
+from pvnsim.concurrency import Run, other_cpu
 from pvnsim.flags import (
     B_ASYNC,
     B_FREE,
@@ -125,6 +130,8 @@ class WalkScenario:
         vmodsort: make the vnode VMODSORT.
         off: the walker's offset, in pages.
         walk: the walk to run (the port by default).
+        cpu: how many stores another CPU makes into the (mapped) dirty
+            pages; 0: no other CPU.
     """
 
     def __init__(
@@ -136,6 +143,7 @@ class WalkScenario:
         vmodsort: bool = False,
         off: int = 0,
         walk: WalkFn = pvn_vplist_dirty,
+        cpu: int = 0,
     ) -> None:
         self.pages = pages
         self.flags = flags
@@ -143,6 +151,7 @@ class WalkScenario:
         self.vmodsort = vmodsort
         self.off = off * PAGESIZE
         self.walk = walk
+        self.cpu = cpu
 
     # -- one run --------------------------------------------------------------
 
@@ -160,9 +169,11 @@ class WalkScenario:
             )
         )
         vp = k.vnode("f", v_flag=VMODSORT if self.vmodsort else 0)
+        mapped = []
         for i, kind in enumerate(self.pages):
             if kind == "d":
-                make_page(vp, i * PAGESIZE, nrm=P_MOD, at="tail")
+                maps = ["-"] if self.cpu else []
+                mapped.append(make_page(vp, i * PAGESIZE, nrm=P_MOD, at="tail", maps=maps))
             else:
                 make_page(vp, i * PAGESIZE, cached=kind == "C", at="tail")
         state: dict[str, Any] = {
@@ -216,6 +227,8 @@ class WalkScenario:
         run.spawn(walker, name="walker")
         for n, (op, index) in enumerate(self.ops):
             run.spawn(mutator, op, index * PAGESIZE, name=f"{op}{n}")
+        if self.cpu:
+            other_cpu(run, pages=mapped, bits=("mod",), budget=self.cpu)
         return state
 
     @staticmethod

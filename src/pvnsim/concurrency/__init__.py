@@ -35,10 +35,18 @@ from pvnsim.concurrency.run import (
 from pvnsim.sched.dpor import DPOR
 from pvnsim.sched.explore import Exploration, Failure
 from pvnsim.sched.schedule import Schedule
-from pvnsim.sched.strategies import PCT, Exhaustive, IterativeBounding, RandomWalk, Replay
+from pvnsim.sched.strategies import (
+    PCT,
+    Alternate,
+    Exhaustive,
+    IterativeBounding,
+    RandomWalk,
+    Replay,
+)
 
 __all__ = [
     "CPU_ONLY_KINDS",
+    "Alternate",
     "DPOR",
     "PCT",
     "SPIN_KINDS",

@@ -25,7 +25,7 @@ runs single-threaded.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -38,7 +38,7 @@ from pvnsim.sched import SimThread, Simulation, Strategy
 from pvnsim.sched.explore import Difference, Exploration, first_difference
 from pvnsim.sched.explore import explore as _explore
 from pvnsim.sched.schedule import Schedule
-from pvnsim.sched.strategies import IterativeBounding, Replay
+from pvnsim.sched.strategies import Alternate, IterativeBounding, RandomWalk, Replay
 from pvnsim.vm.validate import (
     Touched,
     check_kernel,
@@ -71,10 +71,16 @@ VALIDATE = (True, "full", "end", False)
 
 
 def default_strategy() -> Strategy:
-    """The strategy :func:`explore` uses when given none: partial-order
-    reduction at preemption bound 0, 1, 2, ... in turn (see docs/concurrency.md
-    for the measurements behind the choice)."""
-    return IterativeBounding()
+    """The strategy :func:`explore` uses when given none.
+
+    Runs taken in turn from :class:`~pvnsim.sched.strategies.IterativeBounding`
+    (partial-order reduction at preemption bound 0, 1, 2, ...) and
+    :class:`~pvnsim.sched.strategies.RandomWalk` (``switch_probability``
+    0.1): on the seeded bugs of docs/concurrency.md the random walk finds
+    each within tens of runs, the bounded search within hundreds but then
+    says when there is nothing left to find (``result.exhausted``).
+    """
+    return Alternate(IterativeBounding(), RandomWalk(seed=0))
 
 Setup = Callable[["Run"], Any]
 Check = Callable[["Run"], None]
@@ -158,6 +164,12 @@ class Run:
         from pvnsim.concurrency.cpu import other_cpu
 
         return other_cpu(self, name=name, pages=pages, bits=bits, budget=budget)
+
+    def note(self, reads: Iterable[Any] = (), writes: Iterable[Any] = ()) -> None:
+        """Tell a partial-order reduction what the running thread read or
+        wrote of state outside the kernel (any hashable names), e.g.
+        ``run.note(writes={"counter"})`` (see :meth:`Simulation.note`)."""
+        self.sim.note(reads, writes)
 
     def choose(self, n: int, what: str = "value") -> int:
         """A recorded data choice in ``range(n)`` (explored like a thread choice)."""

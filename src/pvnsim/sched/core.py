@@ -75,7 +75,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import greenlet
@@ -502,6 +502,18 @@ class Simulation(Scheduler):
         reads, writes, wild = self.footprint.close(None if owner is None else owner.name)
         if self._stepping and owner is not None:
             self.strategy.step(owner, reads, writes, wild, atomic)
+
+    def note(self, reads: Iterable[Any] = (), writes: Iterable[Any] = ()) -> None:
+        """Record footprint keys the running step read or wrote outside the
+        model (state of your own that threads share), while footprints are
+        recorded; otherwise nothing.  A partial-order reduction only knows
+        what is recorded: two steps that share state it was not told about
+        are taken to be independent.
+        """
+        if self.recording:
+            fp = self.footprint
+            fp.reads.update(reads)
+            fp.writes.update(writes)
 
     def waiting(self) -> list[SimThread]:
         """The live threads that wait (blocked and not yet able to go on)."""

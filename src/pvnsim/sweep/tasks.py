@@ -128,7 +128,9 @@ def _strategy(p: dict[str, Any], seed: int) -> Strategy:
     if name == "pct":
         return PCT(seed=seed, depth=p["depth"])
     if name == "random":
-        return RandomWalk(seed=seed, switch_probability=p.get("switch_probability"))
+        if "switch_probability" in p:
+            return RandomWalk(seed=seed, switch_probability=p["switch_probability"])
+        return RandomWalk(seed=seed)
     return Exhaustive(preemption_bound=p["preemption_bound"])
 
 
