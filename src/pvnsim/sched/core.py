@@ -913,7 +913,8 @@ class Simulation(Scheduler):
         if not self._spin:
             self._spinning.clear()
         self._spin += 1
-        if cur is not None:
+        if cur is not None and (kind != "yield" or cur.name not in self._spinning):
+            # (What it keeps trying, rather than the yield between tries.)
             self._spinning[cur.name] = f"{kind} {what}"
         if self._spin > self.livelock_steps:
             spins = "; ".join(f"{name} retries {last}" for name, last in self._spinning.items())

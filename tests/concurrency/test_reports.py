@@ -1,0 +1,170 @@
+"""Each kind of failure report, with its message: deadlock, lost wakeup,
+livelock and a failed assertion.
+
+A report names what went wrong, where (the source line of the code under
+test), the schedule and the replay call that brings it back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from pvnsim import DeadlockError, Kernel, LivelockError, LostWakeupError, make_page
+from pvnsim.concurrency import Exhaustive, IterativeBounding, Run, explore, replay
+from pvnsim.flags import SE_EXCL, VVMLOCK
+from pvnsim.vm import page_lookup, page_trylock, page_unlock
+from pvnsim.vm.mutex import cv_wait, mutex_enter, mutex_exit
+
+
+def _abba(run: Run) -> None:
+    k = run.attach(Kernel(total_pages=16))
+    vp = k.vnode("f")
+    make_page(vp, 0)
+
+    def a() -> None:
+        mutex_enter(vp.v_vphm)
+        pp = page_lookup(vp, 0, SE_EXCL)
+        assert pp is not None
+        page_unlock(pp)
+        mutex_exit(vp.v_vphm)
+
+    def b() -> None:
+        pp = page_lookup(vp, 0, SE_EXCL)
+        assert pp is not None
+        mutex_enter(vp.v_vphm)
+        mutex_exit(vp.v_vphm)
+        page_unlock(pp)
+
+    run.spawn(a, name="A")
+    run.spawn(b, name="B")
+
+
+def test_deadlock_report_names_each_waiter_its_holder_and_line() -> None:
+    """A waits for the page B holds, B for the mutex A holds; each waits at its call."""
+    failure = explore(_abba, strategy=IterativeBounding()).failure
+    assert failure is not None
+    assert isinstance(failure.error, DeadlockError)
+    assert not isinstance(failure.error, LostWakeupError)
+    assert str(failure.error) == (
+        "deadlock: A waits for page lock of f@0x0, held by B; "
+        "B waits for mutex vphm(f), held by A"
+    )
+    report = failure.report()
+    here = "tests/concurrency/test_reports.py"
+    assert re.search(rf"^  A waits at {here}:\d+$", report, re.M)
+    assert re.search(rf"^  B waits at {here}:\d+$", report, re.M)
+    assert f"replay it with replay(_abba, None, '{failure.schedule}')" in report
+    with pytest.raises(DeadlockError, match="^deadlock: A waits"):
+        replay(_abba, None, failure.schedule)
+
+
+def _sleepy(run: Run) -> Any:
+    """A sets VVMLOCK and clears it without broadcasting; B waits for it."""
+    k = run.attach(Kernel(total_pages=8))
+    vp = k.vnode("f")
+
+    def a() -> None:
+        mutex_enter(vp.v_lock)
+        vp.v_flag |= VVMLOCK
+        vp.v_vvmlock_owner = "A"
+        mutex_exit(vp.v_lock)
+        mutex_enter(vp.v_lock)
+        vp.v_flag &= ~VVMLOCK
+        vp.v_vvmlock_owner = None
+        mutex_exit(vp.v_lock)  # no cv_broadcast(v_cv)
+
+    def b() -> None:
+        mutex_enter(vp.v_lock)
+        while vp.v_flag & VVMLOCK:
+            cv_wait(vp.v_cv, vp.v_lock)
+        mutex_exit(vp.v_lock)
+
+    run.spawn(a, name="A")
+    run.spawn(b, name="B")
+
+
+def test_lost_wakeup_report_says_the_condition_is_clear_and_nobody_will_broadcast() -> None:
+    """Not a plain deadlock: B sleeps on v_cv although VVMLOCK is already clear."""
+    failure = explore(_sleepy, strategy=IterativeBounding()).failure
+    assert failure is not None
+    assert isinstance(failure.error, LostWakeupError)
+    assert str(failure.error) == (
+        "lost wakeup: B waits for VVMLOCK of f, but it is already clear and "
+        "nobody will broadcast v_cv(f)"
+    )
+    assert re.search(r"^  B waits at tests/concurrency/test_reports\.py:\d+$", failure.report(), re.M)
+
+
+def _spinners(run: Run) -> None:
+    """Each thread holds one page and retries a trylock of the other's forever."""
+    k = run.attach(Kernel(total_pages=8))
+    vp = k.vnode("f")
+    make_page(vp, 0)
+    make_page(vp, 4096)
+
+    def spin(mine: int, theirs: int) -> None:
+        pp = page_lookup(vp, mine, SE_EXCL)
+        assert pp is not None
+        other = k.page_hash[vp][theirs]
+        while not page_trylock(other, SE_EXCL):
+            k.yield_point("retry")
+        page_unlock(other)
+        page_unlock(pp)
+
+    run.spawn(spin, 0, 4096, name="A")
+    run.spawn(spin, 4096, 0, name="B")
+
+
+def test_livelock_report_names_the_spinning_threads_and_their_locks() -> None:
+    """Nothing but failed trylocks and yields for 1000 switch points: a livelock.
+
+    Under a bound of one preemption, once each holds its page the search
+    lets the spinning thread go on (A, preempted, would spin the same way).
+    """
+    failure = explore(_spinners, strategy=Exhaustive(preemption_bound=1)).failure
+    assert failure is not None
+    assert isinstance(failure.error, LivelockError)
+    assert str(failure.error) == (
+        "livelock: 1001 switch points without progress, only failed trylocks and "
+        "yields (B retries page_trylock f@0x0)"
+    )
+    assert failure.where is not None
+    assert failure.where.startswith("tests/concurrency/test_reports.py:")
+
+
+def test_assertion_report_names_the_line_that_failed() -> None:
+    """An assert in a thread: its line, the schedule and the replay call."""
+
+    def setup(run: Run) -> None:
+        k = run.attach(Kernel(total_pages=8))
+        vp = k.vnode("f")
+        make_page(vp, 0)
+        seen: list[str] = []
+
+        def first() -> None:
+            pp = page_lookup(vp, 0, SE_EXCL)
+            assert pp is not None
+            seen.append("first")
+            page_unlock(pp)
+
+        def second() -> None:
+            pp = page_lookup(vp, 0, SE_EXCL)
+            assert pp is not None
+            if seen != ["first"]:
+                raise AssertionError(f"second ran before first: {seen}")
+            page_unlock(pp)
+
+        run.spawn(first, name="first")
+        run.spawn(second, name="second")
+
+    failure = explore(setup).failure
+    assert failure is not None
+    assert str(failure.error) == "second ran before first: []"
+    report = failure.report()
+    lines = report.splitlines()
+    assert lines[0] == f"run {failure.run} failed: AssertionError: second ran before first: []"
+    assert re.fullmatch(r"at tests/concurrency/test_reports\.py:\d+", lines[1])
+    assert "replay it with replay(test_assertion_report_names_the_line_that_failed.setup" in report
