@@ -26,8 +26,10 @@ from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from pvnsim import Kernel  # noqa: E402
-from pvnsim.concurrency import (  # noqa: E402
+from tests.concurrency.seeded import SEEDED, Seeded
+
+from pvnsim import Kernel
+from pvnsim.concurrency import (
     DPOR,
     PCT,
     Exhaustive,
@@ -36,8 +38,7 @@ from pvnsim.concurrency import (  # noqa: E402
     Run,
     explore,
 )
-from pvnsim.sched import Strategy  # noqa: E402
-from tests.concurrency.seeded import SEEDED, Seeded  # noqa: E402
+from pvnsim.sched import Strategy
 
 
 def _lost_update() -> Seeded:

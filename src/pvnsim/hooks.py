@@ -235,6 +235,7 @@ class Spec:
         "name",
         "post",
         "pre",
+        "prim",
         "result",
         "scope",
         "stuck",
@@ -260,6 +261,7 @@ class Spec:
     ) -> None:
         self.name = name
         self.kind = kind
+        self.prim = kind == "prim"
         self.args = args
         self.result = result
         self.before = before
@@ -430,13 +432,15 @@ def implements(fn: F) -> F:
 class _ThreadState:
     """Per simulated thread: the calls it is inside of."""
 
-    __slots__ = ("calls", "frames", "prims")
+    __slots__ = ("calls", "depth", "events", "prims")
 
     def __init__(self) -> None:
-        # One entry per active call: its event (None when not recorded).
-        self.frames: list[Event | None] = []
-        # One entry per active call: its table entry and arguments (what a
-        # sleep inside it waits on).
+        # How many calls it is inside of.
+        self.depth = 0
+        # The events of those that are recorded (the trace's parents).
+        self.events: list[Event] = []
+        # The table entry and arguments of those that may sleep (what a
+        # sleep inside them waits on).
         self.calls: list[tuple[Spec, tuple[Any, ...]]] = []
         # How many of them are primitives (switch points only at 0).
         self.prims = 0
@@ -491,10 +495,12 @@ class Hooks:
     def _call(
         self, spec: Spec, fn: Callable[..., Any], args: tuple[Any, ...], shown: tuple[Any, ...]
     ) -> Any:
-        st = self._thread()
+        # (Runs around nearly every call of a hooked kernel: the bookkeeping
+        # is kept to what is needed, and only tracing builds events.)
+        st = self._state if self.kernel.curthread == self._name else self._thread()
         sched = self.sched
-        top = st.prims == 0
-        if spec.before and top and sched is not None:
+        top = not st.prims
+        if top and spec.before and sched is not None:
             sched.switch_point(spec.name, spec.what(args))
         rec = self.rec
         if rec is not None:
@@ -504,12 +510,7 @@ class Hooks:
                 rec.stand(self.kernel.curthread, spec.scope(args))
         event = None
         if self.tracing:
-            frames = st.frames
-            parent = None
-            for up in reversed(frames):
-                if up is not None:
-                    parent = up.seq
-                    break
+            events = st.events
             rendered = tuple(
                 render(c, a) for c, a in zip(spec.args, shown, strict=False) if c != "-"
             )
@@ -518,12 +519,15 @@ class Hooks:
                 spec.name,
                 rendered,
                 self.kernel.curthread,
-                depth=len(frames),
-                parent=parent,
+                depth=st.depth,
+                parent=events[-1].seq if events else None,
             )
-        prim = spec.kind == "prim"
-        st.frames.append(event)
-        st.calls.append((spec, args))
+            events.append(event)
+        prim = spec.prim
+        sleeps = spec.waits is not None
+        if sleeps:
+            st.calls.append((spec, args))
+        st.depth += 1
         if prim:
             st.prims += 1
         self.entering = spec.name
@@ -535,8 +539,11 @@ class Hooks:
             raise
         finally:
             self.entering = None
-            st.frames.pop()
-            st.calls.pop()
+            st.depth -= 1
+            if event is not None:
+                st.events.pop()
+            if sleeps:
+                st.calls.pop()
             if prim:
                 st.prims -= 1
             if rec is not None and spec.scope is not None:
@@ -554,14 +561,13 @@ class Hooks:
         """Record a panic as a primitive call (when tracing)."""
         if self.tracing:
             st = self._thread()
-            parent = next((e.seq for e in reversed(st.frames) if e is not None), None)
             event = self.kernel.trace.begin(
                 "prim",
                 "panic",
                 (message,),
                 self.kernel.curthread,
-                depth=len(st.frames),
-                parent=parent,
+                depth=st.depth,
+                parent=st.events[-1].seq if st.events else None,
             )
             self.kernel.trace.end(event, None)
 
@@ -582,7 +588,11 @@ def update(k: Kernel) -> None:
         hooks = k.hooks = Hooks(k)
     hooks.tracing = k.tracing
     hooks.sched = sched if switching else None
-    hooks.rec = sched.footprint if switching and getattr(sched, "recording", False) else None
+    hooks.rec = (
+        getattr(sched, "footprint", None)
+        if switching and getattr(sched, "recording", False)
+        else None
+    )
 
 
 @contextlib.contextmanager
@@ -636,9 +646,7 @@ def switch_point(k: Kernel, kind: str, what: object) -> None:
         hooks.sched.switch_point(kind, what)
 
 
-def note(
-    k: Kernel, reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = ()
-) -> None:
+def note(k: Kernel, reads: Iterable[Hashable] = (), writes: Iterable[Hashable] = ()) -> None:
     """Record footprint keys read or written outside the primitives.
 
     For code that looks at the model directly (the other CPU reading a page's

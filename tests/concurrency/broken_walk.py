@@ -121,9 +121,7 @@ def _leave(vp: Any, broadcast: bool = True) -> None:
     mutex_exit(vp.v_lock)
 
 
-def _visit(
-    vp: Any, pp: Any, vphm: Any, putapage: Any, flags: int, cred: Any, err: int
-) -> int:
+def _visit(vp: Any, pp: Any, vphm: Any, putapage: Any, flags: int, cred: Any, err: int) -> int:
     # A locked page, vphm held: the free and B_INVAL cases, pvn_getdirty and
     # putapage (L940-968).  Returns the walk's error so far.
     if pp.p_state & P_FREE:

@@ -49,15 +49,14 @@ def test_deadlock_report_names_each_waiter_its_holder_and_line() -> None:
     assert isinstance(failure.error, DeadlockError)
     assert not isinstance(failure.error, LostWakeupError)
     assert str(failure.error) == (
-        "deadlock: A waits for page lock of f@0x0, held by B; "
-        "B waits for mutex vphm(f), held by A"
+        "deadlock: A waits for page lock of f@0x0, held by B; B waits for mutex vphm(f), held by A"
     )
     report = failure.report()
     here = "tests/concurrency/test_reports.py"
     assert re.search(rf"^  A waits at {here}:\d+$", report, re.M)
     assert re.search(rf"^  B waits at {here}:\d+$", report, re.M)
     assert f"replay it with replay(_abba, None, '{failure.schedule}')" in report
-    with pytest.raises(DeadlockError, match="^deadlock: A waits"):
+    with pytest.raises(DeadlockError, match=r"^deadlock: A waits"):
         replay(_abba, None, failure.schedule)
 
 
@@ -95,7 +94,9 @@ def test_lost_wakeup_report_says_the_condition_is_clear_and_nobody_will_broadcas
         "lost wakeup: B waits for VVMLOCK of f, but it is already clear and "
         "nobody will broadcast v_cv(f)"
     )
-    assert re.search(r"^  B waits at tests/concurrency/test_reports\.py:\d+$", failure.report(), re.M)
+    assert re.search(
+        r"^  B waits at tests/concurrency/test_reports\.py:\d+$", failure.report(), re.M
+    )
 
 
 def _spinners(run: Run) -> None:

@@ -46,10 +46,10 @@ from pvnsim.sched.strategies import (
 
 __all__ = [
     "CPU_ONLY_KINDS",
-    "Alternate",
     "DPOR",
     "PCT",
     "SPIN_KINDS",
+    "Alternate",
     "Determinism",
     "Exhaustive",
     "Exploration",

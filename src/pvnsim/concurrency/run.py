@@ -82,6 +82,7 @@ def default_strategy() -> Strategy:
     """
     return Alternate(IterativeBounding(), RandomWalk(seed=0))
 
+
 Setup = Callable[["Run"], Any]
 Check = Callable[["Run"], None]
 
@@ -212,16 +213,16 @@ class _Validator:
 
     def __init__(self, run: Run) -> None:
         self.run = run
-        self.touched = run.sim.footprint.touched
+        self.footprint = run.sim.footprint
         # Per kernel: each vnode's marker count (None: not yet checked in full).
         self.markers: dict[Kernel, dict[Any, int]] = {}
 
     def __call__(self, kind: str, what: object) -> None:
-        touched = self.touched
-        if touched is None:
+        fp = self.footprint
+        keys = fp.touched
+        if keys is None:
             return
-        keys = set(touched)
-        touched.clear()
+        fp.touched = set()
         for k in self.run.kernels:
             markers = self.markers.get(k)
             if markers is None:

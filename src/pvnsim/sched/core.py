@@ -76,6 +76,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any
 
 import greenlet
@@ -622,9 +623,7 @@ class Simulation(Scheduler):
         held = self._held
         if held is None:
             return [t for t in self._live if t is not cur and t.enabled()]
-        return [
-            t for t in self._live if t is not cur and (t.cpu or t is held) and t.enabled()
-        ]
+        return [t for t in self._live if t is not cur and (t.cpu or t is held) and t.enabled()]
 
     def _take_interrupt(self, how: str) -> None:
         # Run the earliest event now (the clock moves to its time if later).
@@ -995,7 +994,11 @@ class Simulation(Scheduler):
                 continue
             lost = t.explain() if t.explain is not None else None
             glet = t.glet
-            frame = sys._getframe() if t is self._current else glet and glet.gr_frame
+            frame: FrameType | None = None
+            if t is self._current:
+                frame = sys._getframe()
+            elif glet is not None:
+                frame = glet.gr_frame
             out.append(Wait(t.name, t.what, t.holder, lost_wakeup=lost, where=source_line(frame)))
         return out
 

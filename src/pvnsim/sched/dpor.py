@@ -61,14 +61,14 @@ not under the lock the C uses) can make two "independent" steps matter.
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from typing import Any
 
 from pvnsim.errors import ScheduleDivergence, UsageError
 from pvnsim.sched.core import Pruned, SimThread, Simulation, Strategy
 from pvnsim.sched.footprint import conflict
 
-__all__ = ["DPOR", "run_signature"]
+__all__ = ["DPOR", "dependencies", "run_signature"]
 
 Keys = frozenset[Hashable] | set[Hashable]
 Step = tuple[int, Keys, Keys, bool]  # (tid, reads, writes, wild)
@@ -164,6 +164,7 @@ class DPOR(Strategy):
         self._pending: dict[int, tuple[int, Keys, Keys, bool]] = {}
         self._was_pruned = False
         self._replaying = False
+        self._fresh = 0  # the first step this run is the first to reach
 
     # -- the run -------------------------------------------------------------
 
@@ -184,6 +185,7 @@ class DPOR(Strategy):
         self._pending = {}
         self._was_pruned = False
         self._replaying = self._target >= 0
+        self._fresh = 0
         return True
 
     def _backtrack(self) -> bool:
@@ -239,8 +241,10 @@ class DPOR(Strategy):
                     "the scenario is not deterministic"
                 )
             if pos == self._target:
-                # Where this run departs from the explored path.
+                # Where this run departs from the explored path: races
+                # between steps before here were handled by earlier runs.
                 self._replaying = False
+                self._fresh = len(self._steps)
                 if kind == "value":
                     self._sleep = dict(node.sleep)
                 else:
@@ -315,7 +319,9 @@ class DPOR(Strategy):
             sleep = self._sleep
             if tid in sleep:
                 self._prune()
-            for q in [q for q, ev in sleep.items() if conflict(ev[1], ev[2], ev[3], reads, writes, wild)]:
+            for q in [
+                q for q, ev in sleep.items() if conflict(ev[1], ev[2], ev[3], reads, writes, wild)
+            ]:
                 del sleep[q]
         elif empty:
             return
@@ -324,11 +330,11 @@ class DPOR(Strategy):
 
     def end_run(self, sim: Simulation) -> None:
         """Count the run; add backtrack points for the races it shows."""
-        if self._was_pruned:
+        complete = not self._was_pruned
+        if not complete:
             self.pruned += 1
         else:
             self.complete += 1
-            self.seen.add(hash(run_signature(self._steps)))
             # The steps the run ended without (daemons, or every thread of a
             # run that failed) race with what ran, as if they came last:
             # so they are tried earlier.
@@ -339,11 +345,13 @@ class DPOR(Strategy):
         if self._pos < len(self._nodes):
             # The run ended (failed) before the end of the replayed path.
             del self._nodes[self._pos :]
-        if not self._was_pruned:
+        if complete:
             for t, reads, writes, wild in sim.leftover:
                 if reads or writes or wild:
                     self._as_late_as_possible(t.tid)
-        self._races()
+            self.seen.add(hash(self._races(signature=len(self._steps) - len(sim.leftover))))
+        else:
+            self._races()
 
     def _as_late_as_possible(self, tid: int) -> None:
         # A thread the run ended without also runs at the last node where
@@ -359,34 +367,22 @@ class DPOR(Strategy):
 
     # -- races ------------------------------------------------------------------
 
-    def _races(self) -> None:
+    def _races(self, signature: int = 0) -> frozenset[tuple[Any, ...]]:
+        # Happens-before (vector clocks of step indices, one slot per
+        # thread) and the races of the steps this run was the first to
+        # reach; with ``signature`` > 0, also the signature of the run's
+        # first ``signature`` steps.
         steps = self._steps
+        fresh = self._fresh
         slot: dict[int, int] = {}
         vcs: list[list[int]] = []
         last_of: dict[int, int] = {}
-        last_w: dict[Hashable, int] = {}
-        readers: dict[Hashable, list[int]] = {}
-        last_wild = -1
-        for j, (tid, reads, writes, wild) in enumerate(steps):
+        items = []
+        names = _name_steps(steps) if signature else []
+        for j, deps in dependencies(steps):
+            tid = steps[j][0]
             s = slot.setdefault(tid, len(slot))
             prev = last_of.get(tid)
-            deps: set[int] = set()
-            if wild:
-                deps.update(last_of.values())
-            else:
-                if last_wild >= 0:
-                    deps.add(last_wild)
-                for key in reads:
-                    w = last_w.get(key)
-                    if w is not None:
-                        deps.add(w)
-                for key in writes:
-                    w = last_w.get(key)
-                    if w is not None:
-                        deps.add(w)
-                    rs = readers.get(key)
-                    if rs:
-                        deps.update(rs)
             vc = list(vcs[prev]) if prev is not None else []
             vc.extend([-1] * (len(slot) - len(vc)))
             for c in deps:
@@ -396,16 +392,12 @@ class DPOR(Strategy):
             vc[s] = j
             vcs.append(vc)
             others = [c for c in deps if steps[c][0] != tid]
-            if others:
+            if j >= fresh and others:
                 self._reverse(j, s, prev, others, slot, vcs)
-            for key in reads:
-                readers.setdefault(key, []).append(j)
-            for key in writes:
-                last_w[key] = j
-                readers[key] = []
-            if wild:
-                last_wild = j
+            if j < signature:
+                items.append(_item(steps, names, j, others))
             last_of[tid] = j
+        return frozenset(items)
 
     @staticmethod
     def _hb(vcs: list[list[int]], c: int, cslot: int, d: int) -> bool:
@@ -425,11 +417,7 @@ class DPOR(Strategy):
         steps = self._steps
         # Races: conflicting steps of other threads not already ordered
         # before j by j's own thread or through another of them.
-        cands = [
-            c
-            for c in deps
-            if prev is None or not self._hb(vcs, c, slot[steps[c][0]], prev)
-        ]
+        cands = [c for c in deps if prev is None or not self._hb(vcs, c, slot[steps[c][0]], prev)]
         for c in cands:
             cs = slot[steps[c][0]]
             if any(d != c and d > c and self._hb(vcs, c, cs, d) for d in cands):
@@ -515,25 +503,20 @@ class DPOR(Strategy):
         return f"DPOR(preemption_bound={self.preemption_bound})"
 
 
-def run_signature(steps: list[Step]) -> frozenset[tuple[Any, ...]]:
-    """What identifies a run's class of equivalent runs.
+def dependencies(steps: list[Step]) -> Iterator[tuple[int, set[int]]]:
+    """For each step, in order, the earlier steps it immediately depends on.
 
-    Each step is named by its thread and its index among that thread's
-    steps; the signature holds, for every step, its footprint and the steps
-    it immediately depends on.  Two runs are equivalent exactly when their
-    signatures are equal.
+    A step depends on the last step that wrote a key it reads or writes,
+    and on the steps that read a key it writes since that key was last
+    written (their own predecessors follow by transitivity); a wild step
+    depends on the last step of every thread, and every step on the last
+    wild one.
     """
-    count: dict[int, int] = {}
-    name: list[tuple[int, int]] = []
     last_w: dict[Hashable, int] = {}
     readers: dict[Hashable, list[int]] = {}
     last_of: dict[int, int] = {}
     last_wild = -1
-    out = []
     for j, (tid, reads, writes, wild) in enumerate(steps):
-        idx = count.get(tid, 0)
-        count[tid] = idx + 1
-        name.append((tid, idx))
         deps: set[int] = set()
         if wild:
             deps.update(last_of.values())
@@ -541,22 +524,17 @@ def run_signature(steps: list[Step]) -> frozenset[tuple[Any, ...]]:
             if last_wild >= 0:
                 deps.add(last_wild)
             for key in reads:
-                if key in last_w:
-                    deps.add(last_w[key])
+                w = last_w.get(key)
+                if w is not None:
+                    deps.add(w)
             for key in writes:
-                if key in last_w:
-                    deps.add(last_w[key])
-                deps.update(readers.get(key, ()))
-        deps = {d for d in deps if steps[d][0] != tid}
-        out.append(
-            (
-                name[j],
-                frozenset(reads),
-                frozenset(writes),
-                wild,
-                frozenset(name[d] for d in deps),
-            )
-        )
+                w = last_w.get(key)
+                if w is not None:
+                    deps.add(w)
+                rs = readers.get(key)
+                if rs:
+                    deps.update(rs)
+        yield j, deps
         for key in reads:
             readers.setdefault(key, []).append(j)
         for key in writes:
@@ -565,4 +543,45 @@ def run_signature(steps: list[Step]) -> frozenset[tuple[Any, ...]]:
         if wild:
             last_wild = j
         last_of[tid] = j
-    return frozenset(out)
+
+
+def _item(
+    steps: list[Step], names: list[tuple[int, int]], j: int, others: list[int]
+) -> tuple[Any, ...]:
+    # A step in a run's signature: its name, footprint, and the names of the
+    # steps of other threads it depends on (``names``: see _name_steps).
+    _, reads, writes, wild = steps[j]
+    return (
+        names[j],
+        frozenset(reads),
+        frozenset(writes),
+        wild,
+        frozenset(names[d] for d in others),
+    )
+
+
+def _name_steps(steps: list[Step]) -> list[tuple[int, int]]:
+    # Each step's name: its thread and its index among that thread's steps
+    # (the same in every run of the class).
+    count: dict[int, int] = {}
+    names = []
+    for tid, *_ in steps:
+        idx = count.get(tid, 0)
+        count[tid] = idx + 1
+        names.append((tid, idx))
+    return names
+
+
+def run_signature(steps: list[Step]) -> frozenset[tuple[Any, ...]]:
+    """What identifies a run's class of equivalent runs.
+
+    Each step is named by its thread and its index among that thread's
+    steps; the signature holds, for every step, its footprint and the steps
+    of other threads it immediately depends on (:func:`dependencies`).  Two
+    runs are equivalent exactly when their signatures are equal.
+    """
+    names = _name_steps(steps)
+    return frozenset(
+        _item(steps, names, j, [d for d in deps if steps[d][0] != steps[j][0]])
+        for j, deps in dependencies(steps)
+    )

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-
 from typing import Any
 
 from pvnsim.errors import ScheduleDivergence, UsageError

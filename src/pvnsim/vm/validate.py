@@ -38,9 +38,9 @@ accept, which merely costs the slow path).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from collections.abc import Hashable
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING
 
 from pvnsim.errors import InvariantViolation
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, PAGE_IO_INUSE, VMODSORT, VVMLOCK
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from pvnsim.vm.vnode import Vnode
 
 __all__ = [
+    "Touched",
     "check_conservation",
     "check_free_pages",
     "check_hash",
@@ -65,7 +66,6 @@ __all__ = [
     "invariants_hold",
     "invariants_hold_for",
     "marker_counts",
-    "Touched",
 ]
 
 _TAG = PVN_VPLIST_HASH_TAG
@@ -426,9 +426,7 @@ def _ring_markers(k: Kernel, vp: Vnode, most: int) -> int:
                 return -1
             if pp.p_hash is tag:
                 count += 1
-            elif (
-                bucket[pp.p_offset] is not pp or pp.p_offset & mask or not 0 <= pp.p_offset < u64
-            ):
+            elif bucket[pp.p_offset] is not pp or pp.p_offset & mask or not 0 <= pp.p_offset < u64:
                 return -1
             if pp.p_iolock_state & PAGE_IO_INUSE:
                 io = True
@@ -456,9 +454,7 @@ def _ring_markers(k: Kernel, vp: Vnode, most: int) -> int:
                 return -1
             if pp.p_hash is tag:
                 count += 1
-            elif (
-                bucket[pp.p_offset] is not pp or pp.p_offset & mask or not 0 <= pp.p_offset < u64
-            ):
+            elif bucket[pp.p_offset] is not pp or pp.p_offset & mask or not 0 <= pp.p_offset < u64:
                 return -1
             pp = nxt
             if pp is head:
@@ -513,7 +509,7 @@ def _free_members(k: Kernel, most: int) -> set[Page] | None:
     return members
 
 
-def _page_ok(pp: Page, free: set[Page], whole: set[Page], most: int) -> bool:
+def _page_ok(pp: Page, free: AbstractSet[Page], whole: set[Page], most: int) -> bool:
     """One page: lock words, free pages (idle, on their list), lost pages,
     I/O lists (well-formed rings, walked once per ring: ``whole`` holds
     the pages of the rings already walked)."""
@@ -650,27 +646,31 @@ class Touched:
         vnodes: set[Vnode] = set()
         self.memory = self.markers = False
         built = k.pages
-        named = {vp.v_name: vp for vp in k.vnodes}
+        n = len(built)
+        named = k._names
         for key in keys:
-            if isinstance(key, tuple):
+            if key.__class__ is tuple:
                 kind = key[0]
                 if kind in _PAGE_KINDS:
                     i = key[1]
-                    if 0 <= i < len(built):
+                    if 0 <= i < n:
                         pages.add(built[i])
-                elif kind == "id" or kind == "list":
+                elif kind == "list":
                     vp = named.get(key[1])
                     if vp is not None:
                         vnodes.add(vp)
-                        if kind == "id":
-                            pp = k.page_hash[vp].get(key[2])
-                            if pp is not None:
-                                pages.add(pp)
+                elif kind == "id":
+                    vp = named.get(key[1])
+                    if vp is not None:
+                        vnodes.add(vp)
+                        pp = k.page_hash[vp].get(key[2])
+                        if pp is not None:
+                            pages.add(pp)
                 elif kind == "kmem":
                     self.markers = True
             elif key == MEM:
                 self.memory = True
-            elif isinstance(key, str) and key.startswith("v_lock("):
+            elif key.__class__ is str and key.startswith("v_lock("):
                 # VVMLOCK changes under v_lock.
                 vp = named.get(key[7:-1])
                 if vp is not None:
@@ -701,6 +701,8 @@ def invariants_hold_for(
     try:
         if not _counters_ok(k):
             return False
+        if not (touched.vnodes or touched.pages or touched.memory or touched.markers):
+            return True
         most = _most(k)
         for vp in touched.vnodes:
             count = _ring_markers(k, vp, most)
