@@ -36,6 +36,7 @@ from pvnsim.concurrency import (
     IterativeBounding,
     RandomWalk,
     Run,
+    default_strategy,
     explore,
 )
 from pvnsim.sched import Strategy
@@ -70,7 +71,12 @@ CASES: dict[str, Seeded] = {**SEEDED, "lost-update": _lost_update()}
 
 #: (label, factory(seed) or a strategy, random?)
 STRATEGIES: list[tuple[str, Callable[[int], Strategy], bool]] = [
-    ("explore() default: IterativeBounding (DPOR)", lambda s: IterativeBounding(), False),
+    (
+        "explore() default: Alternate(IterativeBounding(), RandomWalk())",
+        lambda s: default_strategy(),
+        False,
+    ),
+    ("IterativeBounding() (DPOR at bound 0, 1, 2, ...)", lambda s: IterativeBounding(), False),
     ("IterativeBounding(por=False)", lambda s: IterativeBounding(por=False), False),
     ("DPOR(preemption_bound=2)", lambda s: DPOR(2), False),
     ("DPOR() (unbounded)", lambda s: DPOR(), False),
