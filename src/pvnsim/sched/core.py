@@ -500,8 +500,11 @@ class Simulation(Scheduler):
 
     def _close(self, owner: SimThread | None, atomic: bool = False) -> None:
         # A boundary: the running step (of ``owner``) ends.
+        if not self._stepping:
+            self.footprint.drop()
+            return
         reads, writes, wild = self.footprint.close(None if owner is None else owner.name)
-        if self._stepping and owner is not None:
+        if owner is not None:
             self.strategy.step(owner, reads, writes, wild, atomic)
 
     def note(self, reads: Iterable[Any] = (), writes: Iterable[Any] = ()) -> None:

@@ -85,7 +85,8 @@ class Footprint:
                 del self.standing[thread]
 
     def close(self, thread: str | None) -> tuple[set[Hashable], set[Hashable], bool]:
-        """End the running step (of ``thread``); returns its reads, writes and wildness."""
+        """End the running step (of ``thread``); returns its reads, writes and
+        wildness (new sets start the next step, so the caller may keep them)."""
         reads, writes, wild = self.reads, self.writes, self.wild
         if thread is not None:
             stack = self.standing.get(thread)
@@ -99,6 +100,19 @@ class Footprint:
         self.writes = set()
         self.wild = False
         return reads, writes, wild
+
+    def drop(self) -> None:
+        """End the running step when nobody keeps steps: only ``touched``
+        learns its writes (the same sets start the next step)."""
+        writes = self.writes
+        if writes:
+            touched = self.touched
+            if touched is not None:
+                touched |= writes
+            writes.clear()
+        if self.reads:
+            self.reads.clear()
+        self.wild = False
 
     def __repr__(self) -> str:
         return f"<Footprint reads={len(self.reads)} writes={len(self.writes)}>"

@@ -426,8 +426,10 @@ def _ring_markers(k: Kernel, vp: Vnode, most: int) -> int:
                 return -1
             if pp.p_hash is tag:
                 count += 1
-            elif bucket[pp.p_offset] is not pp or pp.p_offset & mask or not 0 <= pp.p_offset < u64:
-                return -1
+            else:
+                off = pp.p_offset
+                if bucket[off] is not pp or off & mask or not 0 <= off < u64:
+                    return -1
             if pp.p_iolock_state & PAGE_IO_INUSE:
                 io = True
             if pp.p_nrm & P_MOD:
@@ -454,8 +456,10 @@ def _ring_markers(k: Kernel, vp: Vnode, most: int) -> int:
                 return -1
             if pp.p_hash is tag:
                 count += 1
-            elif bucket[pp.p_offset] is not pp or pp.p_offset & mask or not 0 <= pp.p_offset < u64:
-                return -1
+            else:
+                off = pp.p_offset
+                if bucket[off] is not pp or off & mask or not 0 <= off < u64:
+                    return -1
             pp = nxt
             if pp is head:
                 if n - count != len(bucket):  # (see above)
