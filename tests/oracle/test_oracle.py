@@ -143,7 +143,38 @@ def test_build_compiles_the_vendored_copy_without_the_environment_variable(tmp_p
     assert f"PVNSIM_VM_PVN_C={missing} is not a readable file" in proc.stderr
 
 
-@pytest.mark.parametrize("path", CORPUS, ids=[p.stem for p in CORPUS])
+# Hand-written scenarios on which pvnsim is known to differ from the C, with
+# the reason (the C line and what each side does).  Strict: once pvnsim is
+# fixed the scenario passes, the xfail fails, and its entry must go.
+KNOWN_DIFFERENCES = {
+    "ewanted_cache_steal": (
+        "pvnsim's page_create_va takes a cached page that a thread wants "
+        "exclusively (SE_EWANTED) when the free list is empty: page_get_cached "
+        "(pvnsim/vm/page.py) skips only locked pages, where illumos's "
+        "page_get_mnode_cachelist (vm_pagelist.c) takes the first page "
+        "page_trylock(pp, SE_EXCL) grants, and page_trylock refuses SE_EWANTED"
+    ),
+    "plist_init_shared_release": (
+        "pvnsim refuses a pvn_plist_init list with a SHARED page "
+        "(UsageError 'must be locked SE_EXCL'); the C only needs what page_sub "
+        "asserts (EXCL, or SHARED and i/o-locked) for pages it releases "
+        "(L1176, L1209) and EXCL for those it downgrades into pl[] (L1196)"
+    ),
+}
+
+
+def _corpus_param(path: pathlib.Path) -> object:
+    reason = KNOWN_DIFFERENCES.get(path.stem)
+    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+    return pytest.param(path, marks=marks, id=path.stem)
+
+
+def test_known_differences_name_existing_scenarios():
+    """Every known difference names a scenario of the corpus."""
+    assert set(KNOWN_DIFFERENCES) <= {p.stem for p in CORPUS}
+
+
+@pytest.mark.parametrize("path", [_corpus_param(p) for p in CORPUS])
 def test_hand_written_scenario(oracle_bin, tmp_path, path):
     """Each hand-written scenario gives identical dumps from C and pvnsim."""
     _compare(oracle_bin, path.read_text(), tmp_path)
