@@ -129,30 +129,35 @@ parse_num(const char *s, unsigned long long *out, int *neg)
 	return (1);
 }
 
-/* A number; negative ones come back as their two's complement. */
+/*
+ * A number of a scenario line, or exit with a scenario error.  Negative ones
+ * (allowed only when `signed_ok') come back as their two's complement.
+ */
 static unsigned long long
-num_or_die(const char *key, const char *s)
+number_or_die(const char *key, const char *s, int signed_ok)
 {
 	unsigned long long v;
 	int neg;
 
 	if (!parse_num(s, &v, &neg))
 		scn_error("%s: bad number '%s' (64 bits at most)", key, s);
+	if (neg && !signed_ok)
+		scn_error("%s: must not be negative", key);
 	return (v);
+}
+
+/* Any number (counts, deltas, flags written as numbers). */
+static unsigned long long
+num_or_die(const char *key, const char *s)
+{
+	return (number_or_die(key, s, 1));
 }
 
 /* A number that must not be negative (an offset, a length, an address). */
 static unsigned long long
 unum_or_die(const char *key, const char *s)
 {
-	unsigned long long v;
-	int neg;
-
-	if (!parse_num(s, &v, &neg))
-		scn_error("%s: bad number '%s' (64 bits at most)", key, s);
-	if (neg)
-		scn_error("%s: must not be negative", key);
-	return (v);
+	return (number_or_die(key, s, 0));
 }
 
 /* C flag names joined by '|' (numbers allowed too), or 0. */
