@@ -617,12 +617,13 @@ def page_get_free(k: Kernel) -> Page | None:
 
 def page_get_cached(k: Kernel) -> Page | None:
     """A page off the cache list for a reservation, or None: the first one
-    nobody has locked (a walk may hold one), still carrying its old identity."""
+    a trylock would get (nobody holds it, as a walk may, and nobody waits to
+    hold it exclusively), still carrying its old identity."""
     head = k.page_cachelist
     if head is None:
         return None
     pp = head
-    while pp.p_selock != 0:
+    while pp.p_selock != 0 or pp.p_ewanted:
         pp = pp.p_next
         if pp is head:
             return None
