@@ -300,6 +300,8 @@ RATIO_BASELINES: dict[str, Callable[[bool], float]] = {
 
 def render_64_pages_ms(quick: bool) -> float:
     """Milliseconds for a 64-page vnode's notebook view (capture + SVG + HTML), median."""
+    from pvnsim.viz import show
+
     k = Kernel(total_pages=256, **ROOMY)  # type: ignore[arg-type]
     vp = k.vnode("f", v_flag=VMODSORT)
     for i in range(64):
@@ -319,7 +321,7 @@ def render_64_pages_ms(quick: bool) -> float:
 
     def once() -> float:
         t0 = time.perf_counter()
-        html = vp._repr_html_()
+        html = show(vp).html()
         dt = time.perf_counter() - t0
         assert html.count('class="pv-page"') == 64
         return dt * 1000
