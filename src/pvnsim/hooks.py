@@ -207,6 +207,74 @@ def _busy_page(args: tuple[Any, ...], result: Any = None) -> Any:
     return vp.kernel.page_hash[vp].get(off)
 
 
+# -- why a call came back empty-handed (for the trace) --------------------------
+#
+# Worked out after the call from its arguments and the state, only while
+# tracing, so the routines themselves say nothing about it.
+
+
+def _page_at(vp: Any, off: int) -> Any:
+    return vp.kernel.page_hash.get(vp, {}).get(off)
+
+
+def _lock_why(pp: Any) -> str:
+    if pp.p_ewanted:
+        return "wanted exclusively"
+    return "locked"
+
+
+def _why_lookup(args: tuple[Any, ...], result: Any) -> str | None:
+    if result is not None:
+        return None
+    pp = _page_at(args[0], args[1])
+    if pp is None:
+        return "absent"
+    return "changed identity while waiting"
+
+
+def _why_lookup_nowait(args: tuple[Any, ...], result: Any) -> str | None:
+    if result is not None:
+        return None
+    pp = _page_at(args[0], args[1])
+    if pp is None:
+        return "absent"
+    if pp.p_state & P_FREE:
+        return "free"
+    return _lock_why(pp)
+
+
+def _why_create(args: tuple[Any, ...], result: Any) -> str | None:
+    if result is not None:
+        return None
+    vp, off, flags = args[0], args[1], args[3]
+    if flags & PageCreateFlag.PG_EXCL and _page_at(vp, off) is not None:
+        return "exists, PG_EXCL"
+    return "not enough memory"
+
+
+def _why_trylock(args: tuple[Any, ...], result: Any) -> str | None:
+    return None if result else _lock_why(args[0])
+
+
+def _why_tryupgrade(args: tuple[Any, ...], result: Any) -> str | None:
+    if result:
+        return None
+    pp = args[0]
+    return "wanted exclusively" if pp.p_ewanted else "other readers"
+
+
+def _why_io_trylock(args: tuple[Any, ...], result: Any) -> str | None:
+    return None if result else "i/o locked"
+
+
+def _why_read_kluster(args: tuple[Any, ...], result: Any) -> str | None:
+    if result is not None:
+        return None
+    if _page_at(args[0], args[1]) is not None:
+        return "page exists"
+    return "read-ahead declined"
+
+
 class Spec:
     """How one routine is traced and where it is a switch point.
 
@@ -220,6 +288,8 @@ class Spec:
         after: when there is a switch point after the call:
             ``after(result, args)`` is true (``None``: never).
         what: what the switch point is about (given to the scheduler).
+        why: ``why(args, result)``: why a call came back empty-handed
+            (``None`` when it did not), recorded in the trace.
         pre, post, waits, scope, stuck: the footprint of a call (see
             :mod:`pvnsim.footprints`); ``None``: nothing of its own (its
             nested calls still record theirs).
@@ -241,6 +311,7 @@ class Spec:
         "stuck",
         "waits",
         "what",
+        "why",
     )
 
     def __init__(
@@ -253,6 +324,7 @@ class Spec:
         before: bool = False,
         after: Callable[[Any, tuple[Any, ...]], bool] | None = None,
         what: Callable[..., Any] = _first,
+        why: Callable[[tuple[Any, ...], Any], str | None] | None = None,
         pre: Callable[[Any, tuple[Any, ...]], None] | None = None,
         post: Callable[[Any, tuple[Any, ...], Any], None] | None = None,
         waits: Callable[[tuple[Any, ...]], list[tuple[str, Hashable]]] | None = None,
@@ -267,6 +339,7 @@ class Spec:
         self.before = before
         self.after = after
         self.what = what
+        self.why = why
         self.pre = pre
         self.post = post
         self.waits = waits
@@ -304,12 +377,12 @@ SPECS: dict[str, Spec] = _table(
         waits=fp.page_lock_waits,
     ),
     Spec("page_lock_clr_exclwanted", P, "p", post=fp.w_se),
-    Spec("page_trylock", P, "pe", "i", after=_failed, post=fp.try_se),
+    Spec("page_trylock", P, "pe", "i", after=_failed, why=_why_trylock, post=fp.try_se),
     Spec("page_unlock", P, "p", after=_always, post=fp.w_se),
-    Spec("page_tryupgrade", P, "p", "i", after=_failed, post=fp.try_se),
+    Spec("page_tryupgrade", P, "p", "i", after=_failed, why=_why_tryupgrade, post=fp.try_se),
     Spec("page_downgrade", P, "p", post=fp.w_se),
     Spec("page_io_lock", P, "p", before=True, post=fp.w_io, waits=fp.io_waits),
-    Spec("page_io_trylock", P, "p", "i", after=_failed, post=fp.try_io),
+    Spec("page_io_trylock", P, "p", "i", after=_failed, why=_why_io_trylock, post=fp.try_io),
     Spec("page_io_unlock", P, "p", after=_always, post=fp.w_io),
     Spec("page_io_wait", P, "p", before=True, post=fp.r_io, waits=fp.io_waits),
     Spec("page_io_locked", P, "p", "i", post=fp.r_io),
@@ -323,6 +396,7 @@ SPECS: dict[str, Spec] = _table(
         "p",
         before=True,
         what=_vnode_name,
+        why=_why_create,
         pre=fp.create_pre,
         post=fp.create_post,
         waits=fp.create_waits,
@@ -335,6 +409,7 @@ SPECS: dict[str, Spec] = _table(
         "p",
         before=True,
         what=_vnode_name,
+        why=_why_lookup,
         pre=fp.lookup_pre,
         post=fp.lookup_post,
         waits=fp.lookup_waits,
@@ -346,6 +421,7 @@ SPECS: dict[str, Spec] = _table(
         "p",
         after=_busy,
         what=_busy_page,
+        why=_why_lookup_nowait,
         pre=fp.lookup_pre,
         post=fp.lookup_post,
     ),
@@ -391,7 +467,7 @@ SPECS: dict[str, Spec] = _table(
     Spec("cv_wait", P, "mm", post=fp.r_cv, waits=fp.cv_waits, stuck=fp.cv_stuck),
     Spec("cv_broadcast", P, "m", after=_always, what=_lock_name, post=fp.w_cv),
     # the ports (vm/vm_pvn.py)
-    Spec("pvn_read_kluster", PORT, "vosaoii", "R"),
+    Spec("pvn_read_kluster", PORT, "vosaoii", "R", why=_why_read_kluster),
     Spec("pvn_write_kluster", PORT, "vpoiB", "R"),
     Spec("pvn_io_done", PORT, "p"),
     Spec("pvn_read_done", PORT, "pB"),
@@ -550,6 +626,8 @@ class Hooks:
                 rec.sit(self.kernel.curthread)
         if event is not None:
             self.kernel.trace.end(event, render(spec.result, result) if spec.result else None)
+            if spec.why is not None:
+                event.why = spec.why(args, result)
         if rec is not None and spec.post is not None:
             spec.post(rec, args, result)
         after = spec.after

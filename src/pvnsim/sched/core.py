@@ -376,7 +376,7 @@ class Simulation(Scheduler):
         self.switches = bool(switches)
         self.interrupts = interrupts
         self.idle_limit = idle_limit
-        self.in_interrupt: str | None = None
+        self._intr: object = None  # the interrupt routine running, if any
         self.sleeps = 0
         self._any = interrupts == "any"
         self._idle = 0
@@ -528,7 +528,7 @@ class Simulation(Scheduler):
     def current(self) -> str:
         """The running thread's name; ``"main"`` outside any simulated thread,
         ``"interrupt"`` while an interrupt routine runs."""
-        if self.in_interrupt is not None:
+        if self._intr is not None:
             return "interrupt"
         t = self._current
         return "main" if t is None else t.name
@@ -536,7 +536,7 @@ class Simulation(Scheduler):
     def switch_point(self, kind: str, what: object) -> None:
         """The running thread may be preempted here (or an interrupt taken)."""
         cur = self._current
-        if cur is None or self._killing or self.in_interrupt is not None:
+        if cur is None or self._killing or self._intr is not None:
             return
         if self.recording:
             self._close(cur, kind in self.cpu_only_kinds and not cur.cpu)
@@ -637,22 +637,22 @@ class Simulation(Scheduler):
     def run_interrupt(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` in interrupt context (the clock calls this for each event)."""
         clock = self.clock
-        prev_name = self.in_interrupt
+        prev = self._intr
         prev_thread = self.curthread
         if not isinstance(fn, _Background):
             self._idle = 0  # progress: something other than a daemon's timer
         # Each interrupt is a step of the interrupt pseudo-thread of its own.
-        recording = self.recording and prev_name is None
+        recording = self.recording and prev is None
         if recording:
             self._close(self._current)
-        self.in_interrupt = _routine(fn)
+        self._intr = fn
         clock.in_event = True
         self.set_current("interrupt")
         try:
             fn()
         finally:
-            clock.in_event = prev_name is not None
-            self.in_interrupt = prev_name
+            clock.in_event = prev is not None
+            self._intr = prev
             self.set_current(prev_thread)
         if recording:
             self.footprint.writes.add(CLOCK)
@@ -693,7 +693,7 @@ class Simulation(Scheduler):
             note = self._note
             on, explain = note if note is not None else (None, None)
         self._note = None
-        if self.in_interrupt is not None:
+        if self._intr is not None:
             if ready():
                 return
             raise InterruptSleep(
@@ -796,6 +796,11 @@ class Simulation(Scheduler):
     # -- time ----------------------------------------------------------------------
 
     @property
+    def in_interrupt(self) -> str | None:
+        """The name of the interrupt routine running now, or None."""
+        return None if self._intr is None else _routine(self._intr)
+
+    @property
     def now(self) -> int:
         """Virtual time in nanoseconds."""
         return self.clock.now
@@ -816,7 +821,7 @@ class Simulation(Scheduler):
         """
         if isinstance(ns, bool) or not isinstance(ns, int) or ns < 0:
             raise UsageError(f"cpu: ns must be a non-negative int, not {ns!r}")
-        if self.in_interrupt is not None:
+        if self._intr is not None:
             raise InterruptSleep(f"interrupt routine {self.in_interrupt} would spend time ({what})")
         self.clock.advance(ns)
         if self.switches and self._current is not None:

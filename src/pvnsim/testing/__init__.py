@@ -9,8 +9,8 @@
 * :mod:`~pvnsim.testing.pressure`: moving freemem between memory-pressure bands.
 * :mod:`~pvnsim.testing.simplefs`: a small ufs-like getpage/putpage.
 * :mod:`~pvnsim.testing.others`: a stand-in for the other threads.
-* :mod:`~pvnsim.testing.plugin`: the pytest plugin (``kernel`` fixture,
-  Hypothesis profiles ``dev``, ``ci``, ``deep``).
+* :mod:`~pvnsim.testing.plugin`: the pytest plugin (``pvn_kernel`` fixture,
+  Hypothesis profiles ``pvnsim-dev``, ``pvnsim-ci``, ``pvnsim-deep``).
 
 Every name below can be imported from ``pvnsim.testing``.  They are loaded on
 first use, so the pytest plugin works even where Hypothesis is not installed;

@@ -46,6 +46,7 @@ from pvnsim.errors import InvariantViolation
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, PAGE_IO_INUSE, VMODSORT, VVMLOCK
 from pvnsim.footprints import MEM
 from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, page_name
+from pvnsim.vm.page_lock import PS_EWANTED
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -347,9 +348,7 @@ def check_lock_words(k: Kernel) -> None:
                 _fail(f"{_name(pp)} is i/o locked but records no holder")
         elif pp.p_ioowner is not None:
             _fail(f"{_name(pp)}: i/o lock free but records holder {pp.p_ioowner!r}")
-        if pp.p_ewanted not in (0, 1):
-            _fail(f"{_name(pp)}: invalid SE_EWANTED bit {pp.p_ewanted!r}")
-        if pp.p_ewanted and pp.p_vnode is None:
+        if pp.p_state & PS_EWANTED and pp.p_vnode is None:
             _fail(f"{_name(pp)} has no identity but is wanted exclusively (SE_EWANTED)")
 
 
@@ -521,7 +520,7 @@ def _page_ok(pp: Page, free: AbstractSet[Page], whole: set[Page], most: int) -> 
     io_state = pp.p_iolock_state
     if (io_state & PAGE_IO_INUSE) != (pp.p_ioowner is not None):
         return False  # an i/o lock without its holder, or a holder without it
-    if pp.p_ewanted and (pp.p_ewanted != 1 or pp.p_vnode is None):
+    if pp.p_state & PS_EWANTED and pp.p_vnode is None:
         return False
     if pp.p_state & P_FREE:
         # A free page: on its list (check_conservation counts them), idle
