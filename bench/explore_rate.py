@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -109,26 +107,9 @@ MODES: tuple[bool | str, ...] = (True, "full", "end", False)
 
 
 def _instructions(search: str, validate: str, runs: int) -> int:
-    proc = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            __file__,
-            "--run",
-            search,
-            validate,
-            str(runs),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    found = re.search(r"Collected : (\d+)", proc.stderr)
-    if found is None:
-        raise SystemExit(f"callgrind printed no count:\n{proc.stderr}")
-    return int(found.group(1))
+    from instructions import callgrind
+
+    return callgrind(__file__, "--run", search, validate, str(runs))
 
 
 def _run(search: str, validate: str, runs: int) -> None:

@@ -72,17 +72,16 @@ def _scenario(name: str, work: bool) -> None:
         raise SystemExit(f"unknown scenario {name!r} (fsync0, fsyncA, read_kluster, gib)")
 
 
-def _instructions(name: str, work: bool) -> int:
+def callgrind(script: str, *args: str) -> int:
+    """Instructions callgrind counts for ``python script args...``."""
     proc = subprocess.run(
         [
             "valgrind",
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
             sys.executable,
-            __file__,
-            "--run",
-            name,
-            "1" if work else "0",
+            script,
+            *args,
         ],
         capture_output=True,
         text=True,
@@ -92,6 +91,10 @@ def _instructions(name: str, work: bool) -> int:
     if found is None:
         raise SystemExit(f"callgrind printed no count:\n{proc.stderr}")
     return int(found.group(1))
+
+
+def _instructions(name: str, work: bool) -> int:
+    return callgrind(__file__, "--run", name, "1" if work else "0")
 
 
 def main(argv: list[str]) -> int:

@@ -370,29 +370,13 @@ def gib_workload_clustered_s(quick: bool) -> float:
 def interleavings_per_s(quick: bool) -> float:
     """Complete explored interleavings per second: pvn_vplist_dirty over 16 dirty
     pages against a thread destroying one of them (two threads), depth-first
-    schedules with at most two preemptions, every validator at every switch point
-    and at the end of each run (setup of each run's kernel included)."""
-    from pvnsim import pvn_write_done
+    schedules with at most two preemptions, validation at every switch point
+    (incremental: the objects each step wrote) and in full at the end of each
+    run (setup of each run's kernel included).  The scenario is
+    bench/explore_rate.py's."""
+    from explore_rate import setup
+
     from pvnsim.concurrency import Exhaustive, explore
-    from pvnsim.flags import B_WRITE, SE_EXCL
-    from pvnsim.vm import page_destroy, page_lookup
-
-    def put(vp: Any, pp: Any, offp: Any, lenp: Any, flags: int, cred: Any) -> int:
-        pvn_write_done(pp, B_WRITE | flags)
-        return 0
-
-    def destroy(vp: Any) -> None:
-        pp = page_lookup(vp, 8 * 4096, SE_EXCL)
-        if pp is not None:
-            page_destroy(pp, 0)
-
-    def setup(run: Any) -> None:
-        k = run.attach(Kernel(total_pages=32, **ROOMY))  # type: ignore[arg-type]
-        vp = k.vnode("f")
-        for i in range(16):
-            make_page(vp, i * 4096, nrm=P_MOD)
-        run.spawn(pvn_vplist_dirty, vp, 0, put, 0, None, name="walker")
-        run.spawn(destroy, vp, name="destroyer")
 
     runs = 100 if quick else 400
 

@@ -68,10 +68,23 @@ from pvnsim.errors import ScheduleDivergence, UsageError
 from pvnsim.sched.core import Pruned, SimThread, Simulation, Strategy
 from pvnsim.sched.footprint import conflict
 
-__all__ = ["DPOR", "dependencies", "run_signature"]
+__all__ = ["DPOR", "check_bound", "dependencies", "run_signature"]
 
 Keys = frozenset[Hashable] | set[Hashable]
 Step = tuple[int, Keys, Keys, bool]  # (tid, reads, writes, wild)
+
+
+def check_bound(name: str, value: object) -> int | None:
+    """``value`` if it is a non-negative int or None (a preemption bound).
+
+    Raises:
+        UsageError: anything else, naming ``name``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"{name} must be a non-negative int or None, not {value!r}")
+    return value
 
 
 class _Node:
@@ -137,15 +150,7 @@ class DPOR(Strategy):
     footprints = True
 
     def __init__(self, preemption_bound: int | None = None) -> None:
-        if preemption_bound is not None and (
-            isinstance(preemption_bound, bool)
-            or not isinstance(preemption_bound, int)
-            or preemption_bound < 0
-        ):
-            raise UsageError(
-                f"preemption_bound must be a non-negative int or None, not {preemption_bound!r}"
-            )
-        self.preemption_bound = preemption_bound
+        self.preemption_bound = check_bound("preemption_bound", preemption_bound)
         self.runs = 0
         self.complete = 0
         self.seen: set[int] = set()

@@ -22,6 +22,7 @@ from pvnsim.errors import UsageError
 from pvnsim.sched.core import Pruned, SimThread, Simulation, Strategy
 from pvnsim.sched.dpor import run_signature
 from pvnsim.sched.schedule import Schedule
+from pvnsim.sched.strategies import Delegate
 from pvnsim.sched.where import source_line_of
 
 __all__ = ["Difference", "Exploration", "Failure", "describe", "explore", "first_difference"]
@@ -149,7 +150,7 @@ class Exploration:
         return head + f"{len(self.failures)} failure(s)\n" + self.failures[0].report()
 
 
-class _ClassCounter(Strategy):
+class _ClassCounter(Delegate):
     """Wraps a strategy to record each complete run's class (its signature)."""
 
     footprints = True
@@ -162,9 +163,6 @@ class _ClassCounter(Strategy):
     def start_run(self) -> bool:
         self._steps = []
         return self.inner.start_run()
-
-    def begin(self, sim: Simulation) -> None:
-        self.inner.begin(sim)
 
     def step(
         self,
@@ -179,20 +177,8 @@ class _ClassCounter(Strategy):
         if self.inner.footprints:
             self.inner.step(thread, reads, writes, wild, atomic)
 
-    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
-        return self.inner.choose_thread(options, preemptive)
-
-    def choose_value(self, n: int, what: str) -> int:
-        return self.inner.choose_value(n, what)
-
-    def end_run(self, sim: Simulation) -> None:
-        self.inner.end_run(sim)
-
     def complete(self) -> None:
         self.signatures.add(run_signature(self._steps))  # type: ignore[arg-type]
-
-    def check_complete(self, sim: Simulation) -> None:
-        self.inner.check_complete(sim)
 
     def fresh(self) -> Strategy:
         return _ClassCounter(self.inner.fresh())

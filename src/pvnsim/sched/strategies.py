@@ -30,10 +30,19 @@ from typing import Any
 
 from pvnsim.errors import ScheduleDivergence, UsageError
 from pvnsim.sched.core import SimThread, Simulation, Strategy
-from pvnsim.sched.dpor import DPOR
+from pvnsim.sched.dpor import DPOR, check_bound
 from pvnsim.sched.schedule import Schedule
 
-__all__ = ["DPOR", "PCT", "Alternate", "Exhaustive", "IterativeBounding", "RandomWalk", "Replay"]
+__all__ = [
+    "DPOR",
+    "PCT",
+    "Alternate",
+    "Delegate",
+    "Exhaustive",
+    "IterativeBounding",
+    "RandomWalk",
+    "Replay",
+]
 
 
 def _check_seed(seed: object) -> int:
@@ -182,15 +191,7 @@ class Exhaustive(Strategy):
     """
 
     def __init__(self, preemption_bound: int | None = 2) -> None:
-        if preemption_bound is not None and (
-            isinstance(preemption_bound, bool)
-            or not isinstance(preemption_bound, int)
-            or preemption_bound < 0
-        ):
-            raise UsageError(
-                f"preemption_bound must be a non-negative int or None, not {preemption_bound!r}"
-            )
-        self.preemption_bound = preemption_bound
+        self.preemption_bound = check_bound("preemption_bound", preemption_bound)
         self.exhausted = False
         #: Some schedule was left out because of the bound.
         self.bound_hit = False
@@ -257,7 +258,53 @@ class Exhaustive(Strategy):
         return f"Exhaustive(preemption_bound={self.preemption_bound})"
 
 
-class IterativeBounding(Strategy):
+class Delegate(Strategy):
+    """A strategy that hands each run to another one, ``inner``.
+
+    Every choice, step and end of run goes to ``inner``; a subclass decides
+    which strategy that is for each run (in ``start_run``).
+    """
+
+    inner: Strategy
+
+    def begin(self, sim: Simulation) -> None:
+        """Passed on to this run's strategy."""
+        self.inner.begin(sim)
+
+    def step(
+        self,
+        thread: SimThread,
+        reads: set[Any],
+        writes: set[Any],
+        wild: bool,
+        atomic: bool = False,
+    ) -> None:
+        """Passed on to this run's strategy."""
+        self.inner.step(thread, reads, writes, wild, atomic)
+
+    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
+        """Passed on to this run's strategy."""
+        return self.inner.choose_thread(options, preemptive)
+
+    def choose_value(self, n: int, what: str) -> int:
+        """Passed on to this run's strategy."""
+        return self.inner.choose_value(n, what)
+
+    def end_run(self, sim: Simulation) -> None:
+        """Passed on to this run's strategy."""
+        self.inner.end_run(sim)
+
+    def check_complete(self, sim: Simulation) -> None:
+        """Passed on to this run's strategy."""
+        self.inner.check_complete(sim)
+
+    def describe(self) -> str:
+        """This run's strategy, for failure reports."""
+        fn = getattr(self.inner, "describe", None)
+        return str(fn()) if callable(fn) else repr(self.inner)
+
+
+class IterativeBounding(Delegate):
     """Every schedule with at most 0 preemptions, then at most 1, then 2, ...
 
     CHESS's iterative context bounding (Musuvathi and Qadeer, PLDI 2007):
@@ -283,11 +330,7 @@ class IterativeBounding(Strategy):
     """
 
     def __init__(self, max_bound: int | None = None, *, por: bool = True) -> None:
-        if max_bound is not None and (
-            isinstance(max_bound, bool) or not isinstance(max_bound, int) or max_bound < 0
-        ):
-            raise UsageError(f"max_bound must be a non-negative int or None, not {max_bound!r}")
-        self.max_bound = max_bound
+        self.max_bound = check_bound("max_bound", max_bound)
         self.por = bool(por)
         self.footprints = self.por
         self.bound = 0
@@ -316,31 +359,8 @@ class IterativeBounding(Strategy):
         self._runs += 1
         return True
 
-    def begin(self, sim: Simulation) -> None:
-        """Passed on to the current bound's search."""
-        self.inner.begin(sim)
-
-    def step(
-        self,
-        thread: SimThread,
-        reads: set[Any],
-        writes: set[Any],
-        wild: bool,
-        atomic: bool = False,
-    ) -> None:
-        """Passed on to the current bound's search."""
-        self.inner.step(thread, reads, writes, wild, atomic)
-
-    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
-        """Passed on to the current bound's search."""
-        return self.inner.choose_thread(options, preemptive)
-
-    def choose_value(self, n: int, what: str) -> int:
-        """Passed on to the current bound's search."""
-        return self.inner.choose_value(n, what)
-
     def end_run(self, sim: Simulation) -> None:
-        """Passed on to the current bound's search."""
+        """Passed on to the current bound's search (and its classes counted)."""
         inner = self.inner
         inner.end_run(sim)
         if isinstance(inner, DPOR):
@@ -363,7 +383,7 @@ class IterativeBounding(Strategy):
         return f"IterativeBounding(max_bound={self.max_bound}, por={self.por})"
 
 
-class Alternate(Strategy):
+class Alternate(Delegate):
     """Take turns: run 1 from the first strategy, run 2 from the second, ...
 
     A systematic search and a random one together find the bugs either finds
@@ -389,7 +409,7 @@ class Alternate(Strategy):
         self.footprints = strategies[0].footprints
         self._live = list(strategies)
         self._turn = 0
-        self.current: Strategy = strategies[0]
+        self.inner = strategies[0]
 
     def start_run(self) -> bool:
         """The next member's next run."""
@@ -397,7 +417,7 @@ class Alternate(Strategy):
             member = self._live[self._turn % len(self._live)]
             if member.start_run():
                 self._turn += 1
-                self.current = member
+                self.inner = member
                 self.footprints = member.footprints
                 return True
             if getattr(member, "exhausted", False):
@@ -405,37 +425,6 @@ class Alternate(Strategy):
             else:
                 self._live.remove(member)
         return False
-
-    def begin(self, sim: Simulation) -> None:
-        """Passed on to this run's member."""
-        self.current.begin(sim)
-
-    def step(
-        self,
-        thread: SimThread,
-        reads: set[Any],
-        writes: set[Any],
-        wild: bool,
-        atomic: bool = False,
-    ) -> None:
-        """Passed on to this run's member."""
-        self.current.step(thread, reads, writes, wild, atomic)
-
-    def choose_thread(self, options: list[SimThread], preemptive: bool) -> int:
-        """Passed on to this run's member."""
-        return self.current.choose_thread(options, preemptive)
-
-    def choose_value(self, n: int, what: str) -> int:
-        """Passed on to this run's member."""
-        return self.current.choose_value(n, what)
-
-    def end_run(self, sim: Simulation) -> None:
-        """Passed on to this run's member."""
-        self.current.end_run(sim)
-
-    def check_complete(self, sim: Simulation) -> None:
-        """Passed on to this run's member."""
-        self.current.check_complete(sim)
 
     @property
     def classes(self) -> int | None:
@@ -445,11 +434,6 @@ class Alternate(Strategy):
             if found is not None:
                 return int(found)
         return None
-
-    def describe(self) -> str:
-        """This run's member, for failure reports."""
-        fn = getattr(self.current, "describe", None)
-        return str(fn()) if callable(fn) else repr(self.current)
 
     def fresh(self) -> Alternate:
         """The same members, each from the start."""
