@@ -16,7 +16,7 @@ from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
 from pvnsim.fs.sim import Machine, SimConfig
 from pvnsim.fs.tracefile import format_trace, load_trace, parse_trace, save_trace
-from pvnsim.fs.ufslike import make_putapage
+from pvnsim.fs.ufslike import Pushed, UfsPutapage, make_putapage, putpage_range
 from pvnsim.fs.workload import WORKLOADS, Op, Workload, build_workload, pattern
 
 __all__ = [
@@ -31,8 +31,10 @@ __all__ = [
     "Metrics",
     "Op",
     "Pageout",
+    "Pushed",
     "RefFs",
     "SimConfig",
+    "UfsPutapage",
     "Workload",
     "build_workload",
     "format_trace",
@@ -40,6 +42,7 @@ __all__ = [
     "make_putapage",
     "parse_trace",
     "pattern",
+    "putpage_range",
     "save_trace",
 ]
 

@@ -33,6 +33,7 @@ import attrs
 from pvnsim.errors import InternalError, InvariantViolation, UsageError
 from pvnsim.flags import EIO
 from pvnsim.sched.clock import Clock
+from pvnsim.sched.interface import Scheduler
 
 __all__ = ["Disk", "DiskRequest", "Fault"]
 
@@ -203,7 +204,7 @@ class Disk:
         self.busy_ns = 0
         self.max_queue = 0
         # The completion event of every request (one bound method, made once).
-        self._on_finish = self._complete
+        self._on_finish = self.biodone
 
     # -- the store ---------------------------------------------------------
 
@@ -403,7 +404,15 @@ class Disk:
             heappush(clock._heap, (finish, clock._seq, self._on_finish))
         return req
 
-    def _complete(self) -> None:
+    def biodone(self) -> None:
+        """The disk's interrupt: the request at the head of the queue is done.
+
+        It runs as a clock event, in interrupt context (a routine it calls
+        may not sleep: :class:`~pvnsim.errors.InterruptSleep` names
+        ``Disk.biodone``).  The data moves, ``done`` is set (waking a
+        sleeper in :meth:`wait`), then the request's ``on_done`` runs, the
+        way biodone calls ``b_iodone``.
+        """
         # FIFO service: completions happen in submission order.
         req = self.queue.popleft()
         if req.kind == "write":
@@ -449,13 +458,26 @@ class Disk:
         req.on_done = None
 
     def wait(self, req: DiskRequest) -> None:
-        """Run completions until ``req`` is done (biowait)."""
-        if not self.clock.run_until(lambda: req.done):
-            raise InternalError(f"request {req} never completed")
+        """Sleep until ``req`` is done (biowait).
+
+        The sleep is the clock's simulation's (other threads run meanwhile;
+        without threads, completions run until this one is done); a clock
+        of its own just runs its events.
+        """
+        self._sleep(f"disk {req.kind} #{req.seq}", lambda: req.done)
 
     def drain(self) -> None:
-        """Run completions until the queue is empty."""
-        self.clock.run_until(lambda: not self.queue)
+        """Sleep until every request in flight is done."""
+        self._sleep("the disk queue to drain", lambda: not self.queue)
+
+    def _sleep(self, what: str, ready: Callable[[], bool]) -> None:
+        if ready():
+            return
+        sched = self.clock.context
+        if isinstance(sched, Scheduler):
+            sched.block(what, "disk", ready)
+        elif not self.clock.run_until(ready):
+            raise InternalError(f"the disk never completed: waiting for {what}")
 
     # -- views ---------------------------------------------------------------
 

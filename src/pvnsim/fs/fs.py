@@ -28,7 +28,6 @@ from pvnsim.flags import (
     B_ASYNC,
     B_ERROR,
     B_FREE,
-    B_INVAL,
     B_READ,
     B_WRITE,
     P_MOD,
@@ -52,6 +51,8 @@ from pvnsim.fs.inode import (
     _roundup,
     check_fs,
 )
+from pvnsim.fs.ufslike import UfsPutapage, putpage_range
+from pvnsim.hooks import sleep
 from pvnsim.kernel import Kernel
 from pvnsim.sched import Simulation
 from pvnsim.vm.page import Page
@@ -61,17 +62,14 @@ from pvnsim.vm.vm_page import (
     fs_dispose,
     page_create_va,
     page_lookup,
-    page_lookup_nowait,
 )
 from pvnsim.vm.vm_pvn import (
     Kluster,
-    pvn_getdirty,
     pvn_plist_init,
     pvn_read_done,
     pvn_read_kluster,
     pvn_vplist_dirty,
     pvn_write_done,
-    pvn_write_kluster,
 )
 from pvnsim.vm.vnode import Vnode, VnodeOps
 
@@ -159,7 +157,12 @@ class RefFs:
         self.getpage: Callable[..., int] = self.ufs_getpage
         #: VOP_PUTPAGE(vp, off, len, flags, cred) -> errno
         self.putpage: Callable[..., int] = self.ufs_putpage
-        #: putapage(vp, pp, offp, lenp, flags, cred) -> errno
+        #: The kit's putapage: a :class:`~pvnsim.fs.UfsPutapage` over
+        #: :meth:`putapage_window` writing with :meth:`kluster_write`.
+        self.ufs_putapage = UfsPutapage(bsize, self.kluster_write, window=self.putapage_window)
+        #: putapage(vp, pp, offp, lenp, flags, cred) -> errno, the callback of
+        #: the pvn walks; with a ``push`` method (as :attr:`ufs_putapage`
+        #: has), range putpages learn from it what each kluster covered.
         self.putapage: Callable[..., int] = self.ufs_putapage
         self._ops = VnodeOps(
             dispose=self._dispose, getpage=self._vop_getpage, putpage=self._vop_putpage
@@ -264,8 +267,14 @@ class RefFs:
                 self.disk.discard(daddr_opt + within, bsize - within)
 
     def wait_io(self, ino: Inode) -> None:
-        """Wait (completing disk I/O) until no request of ``ino`` is in flight."""
-        self.disk.clock.run_until(lambda: not ino.pending)
+        """Sleep until no disk request of ``ino`` is in flight."""
+        if ino.pending:
+            sleep(self.kernel, f"i/o of {ino.name} in flight", "disk", lambda: not ino.pending)
+
+    def biowait(self, req: DiskRequest) -> None:
+        """Sleep until the disk has completed ``req`` (illumos ``biowait``)."""
+        if not req.done:
+            sleep(self.kernel, f"disk {req.kind} #{req.seq}", "disk", lambda: req.done)
 
     # -- VOP entry points --------------------------------------------------------
 
@@ -495,7 +504,7 @@ class RefFs:
         )
         if is_async:
             return 0
-        self.disk.wait(req)
+        self.biowait(req)
         return req.error
 
     def _readahead(self, ino: Inode, off: int, eoff: int, seg: Seg, addr: int) -> None:
@@ -542,10 +551,10 @@ class RefFs:
         """VOP_PUTPAGE: write back, free or invalidate pages (ufs_putpage's shape).
 
         ``length == 0`` means the whole file from ``off``: pvn_vplist_dirty
-        with :attr:`putapage`.  Otherwise each page of the range is looked up
-        (page_lookup when synchronous or invalidating, page_lookup_nowait for
-        async requests), passed to pvn_getdirty, and written with putapage if
-        dirty; the loop skips the pages putapage klustered.
+        with :attr:`putapage`.  Otherwise the range, clipped at end of file,
+        goes through :func:`~pvnsim.fs.ufslike.putpage_range` (page_lookup or
+        page_lookup_nowait, pvn_getdirty, putapage for dirty pages, skipping
+        the pages each kluster took).
 
         Returns:
             0 or the first error.
@@ -557,48 +566,17 @@ class RefFs:
         ino = vp.v_data
         if type(ino) is not Inode:
             ino = self.inode_of(vp)
-        k = vp.kernel
-        ps = k.pagesize
+        ps = vp.kernel.pagesize
         eoff = off + length
         size_end = (ino.size + ps - 1) // ps * ps
         if size_end < eoff:
             eoff = size_end
-        err = 0
-        io_off = off
-        if flags & B_INVAL or not flags & B_ASYNC:
-            lookup = page_lookup
-            se = SE_EXCL if flags & (B_INVAL | B_FREE) else SE_SHARED
-        else:
-            lookup = page_lookup_nowait
-            se = SE_EXCL if flags & B_FREE else SE_SHARED
-        while io_off < eoff:
-            pp = lookup(vp, io_off, se)
-            if pp is None or pvn_getdirty(pp, flags) == 0:
-                io_off += ps
-                continue
-            offp = [io_off]
-            lenp = [ps]
-            error = int(self.putapage(vp, pp, offp, lenp, flags, cr))
-            if error and not err:
-                err = error
-            # Skip what putapage klustered (rounded up to a page).
-            done_to = (offp[0] + lenp[0] + ps - 1) // ps * ps
-            io_off = done_to if done_to > io_off + ps else io_off + ps
-        return err
+        return putpage_range(vp, off, eoff, flags, cr, self.putapage)
 
-    def ufs_putapage(self, vp: Vnode, pp: Page, offp: Any, lenp: Any, flags: int, cr: Any) -> int:
-        """putapage: kluster the block's dirty pages, write them with one request.
-
-        pvn_write_kluster gathers the dirty neighbours of ``pp`` inside its
-        block (with ``maxcontig`` above 1: inside the disk-contiguous run from
-        its block on, bmap_read's ``contig``); the write is trimmed at end of
-        file.  Synchronous requests wait
-        and finish with pvn_write_done((err ? B_ERROR : 0) | B_WRITE | flags);
-        asynchronous ones finish the same way when the disk completes them.
-
-        Returns:
-            The error of a synchronous write, else 0.
-        """
+    def putapage_window(self, vp: Vnode, pp: Page) -> tuple[int, int]:
+        """The window of ``pp``'s write kluster: its block (with ``maxcontig``
+        above 1, the disk-contiguous run from its block on, bmap_read's
+        ``contig``), clipped at end of file but always holding ``pp``."""
         ino = vp.v_data
         if type(ino) is not Inode:
             ino = self.inode_of(vp)
@@ -614,43 +592,29 @@ class RefFs:
             blkend = size_end
         if blkend <= poff:
             blkend = poff + ps
-        kl = pvn_write_kluster(vp, pp, blkoff, blkend - blkoff, flags)
-        return self.write_kluster(ino, kl, flags, offp, lenp)
+        return blkoff, blkend - blkoff
 
-    def write_kluster(
-        self, ino: Inode, kl: Kluster, flags: int, offp: Any = None, lenp: Any = None
-    ) -> int:
-        """Write a kluster with one disk request and finish it with pvn_write_done.
+    def kluster_write(self, vp: Vnode, kl: Kluster, flags: int) -> int | None:
+        """Write a kluster with one disk request (the write of :attr:`ufs_putapage`).
 
-        Returns:
-            The error of a synchronous write, else 0.
-        """
-        is_async = bool(flags & B_ASYNC)
-        req = self._submit_write(ino, kl, is_async, flags if is_async else None)
-        if offp is not None:
-            offp[0] = kl.off
-        if lenp is not None:
-            lenp[0] = req.nbytes
-        if is_async:
-            return 0
-        self.disk.wait(req)
-        if req.error:
-            self.stats.write_errors += 1
-        pvn_write_done(kl.plist, (B_ERROR if req.error else 0) | B_WRITE | flags)
-        return req.error
-
-    def kluster_write(self, vp: Vnode, kl: Kluster, flags: int) -> int:
-        """Write a kluster synchronously, leaving pvn_write_done to the caller.
-
-        This is the ``write`` callback :func:`~pvnsim.fs.make_putapage` wants::
-
-            fs.putapage = make_putapage(fs.bsize, write=fs.kluster_write)
+        The request is trimmed at end of file.  With B_ASYNC it is left in
+        flight and its completion (``biodone``, in interrupt context) finishes
+        the kluster with pvn_write_done((err ? B_ERROR : 0) | B_WRITE |
+        flags); otherwise the caller sleeps until the disk is done (biowait)
+        and pvn_write_done is left to it (:class:`~pvnsim.fs.UfsPutapage`
+        calls it).
 
         Returns:
-            0 or EIO.
+            None for an asynchronous write, else 0 or EIO.
         """
-        req = self._submit_write(self.inode_of(vp), kl, False, None)
-        self.disk.wait(req)
+        ino = vp.v_data
+        if type(ino) is not Inode:
+            ino = self.inode_of(vp)
+        if flags & B_ASYNC:
+            self._submit_write(ino, kl, True, flags)
+            return None
+        req = self._submit_write(ino, kl, False, None)
+        self.biowait(req)
         if req.error:
             self.stats.write_errors += 1
         return req.error

@@ -45,6 +45,7 @@ from pvnsim.flags import (
     PAGE_IO_INUSE,
     SE_EXCL,
 )
+from pvnsim.hooks import sleep
 from pvnsim.kernel import Kernel
 from pvnsim.sched.clock import Clock
 from pvnsim.vm.hat import hat_page_clrattr, hat_pagesync, hat_pageunload
@@ -53,6 +54,7 @@ from pvnsim.vm.vm_page import VN_DISPOSE
 from pvnsim.vm.vm_pvn import KCRED
 
 if TYPE_CHECKING:
+    from pvnsim.fs.disk import Disk
     from pvnsim.fs.fs import RefFs
     from pvnsim.vm.page import Page
 
@@ -66,7 +68,8 @@ class Pageout:
 
     Args:
         kernel: the kernel whose pages are scanned.
-        clock: the simulation clock (to wait for writes in flight).
+        disk: the disk its pushes go to (its clock is the simulation's; a
+            reclaim sleeps while the disk has writes in flight).
         handspread: pages between the hands (default: a quarter of memory).
         interval_ns: period of the background scan while freemem < lotsfree.
         scan_per_run: pages a background run may scan (default: an eighth of
@@ -79,7 +82,7 @@ class Pageout:
     def __init__(
         self,
         kernel: Kernel,
-        clock: Clock,
+        disk: Disk,
         *,
         handspread: int | None = None,
         interval_ns: int = 250_000_000,
@@ -90,7 +93,8 @@ class Pageout:
         if scan_per_run is not None and scan_per_run < 1:
             raise UsageError("pageout: scan_per_run must be positive")
         self.kernel = kernel
-        self.clock = clock
+        self.disk = disk
+        self.clock = disk.clock
         self.handspread = kernel.total_pages // 4 if handspread is None else handspread
         self.interval_ns = interval_ns
         self.scan_per_run = scan_per_run or max(1, kernel.total_pages // 8)
@@ -177,22 +181,34 @@ class Pageout:
         self.reclaims += 1
         need = k.freemem + shortfall
         goal = max(need, int(k.lotsfree or 0))
-        clock = self.clock
         idle_rounds = 0
         while idle_rounds < 4:
             before = k.freemem
-            clock.run_until(lambda: k.freemem >= goal)
+            self._wait_writes(goal)
             if k.freemem >= need:
                 return
             progress = self.scan(goal - k.freemem, 2 * len(k.pages) + 2)
-            clock.run_until(lambda: k.freemem >= goal)
+            self._wait_writes(goal)
             if k.freemem >= need:
                 return
-            if not progress and clock.next_time() is None:
+            if not progress and self.clock.next_time() is None:
                 return
             # Writes that keep failing free nothing: give up after a few rounds
             # and let the allocator report the deadlock.
             idle_rounds = idle_rounds + 1 if k.freemem <= before else 0
+
+    def _wait_writes(self, goal: int) -> None:
+        # Sleep while I/O is in flight, until its completions (freeing the
+        # pages written with B_FREE, or under pressure) bring freemem to goal.
+        k = self.kernel
+        disk = self.disk
+        if k.freemem < goal and disk.queue:
+            sleep(
+                k,
+                f"pageout: writes in flight (freemem {k.freemem}, wants {goal})",
+                "disk",
+                lambda: k.freemem >= goal or not disk.queue,
+            )
 
     def tick(self) -> None:
         """A background run, if one is due and freemem is below lotsfree."""

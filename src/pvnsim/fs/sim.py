@@ -38,6 +38,7 @@ from pvnsim.fs.fs import Inode, RefFs
 from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
 from pvnsim.fs.workload import Op, pattern
+from pvnsim.hooks import sleep
 from pvnsim.kernel import Kernel
 from pvnsim.sched import Simulation
 from pvnsim.vm.page import Page
@@ -198,7 +199,7 @@ class Machine:
             maxcontig=c.maxcontig,
         )
         self.pageout = Pageout(
-            k, self.clock, handspread=c.handspread, interval_ns=c.pageout_interval_ns or 1
+            k, self.disk, handspread=c.handspread, interval_ns=c.pageout_interval_ns or 1
         )
         k.memory_reclaim = self.pageout.reclaim
         self.fsflush = Fsflush(self.fs, self.clock, interval_ns=c.fsflush_interval_ns)
@@ -231,7 +232,9 @@ class Machine:
 
     def settle(self) -> None:
         """Wait for every disk request in flight."""
-        self.disk.drain()
+        disk = self.disk
+        if disk.queue:
+            sleep(self.kernel, "the disk queue to drain", "disk", lambda: not disk.queue)
 
     # -- files ----------------------------------------------------------------
 

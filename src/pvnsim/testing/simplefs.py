@@ -29,11 +29,7 @@ from typing import Any
 
 from pvnsim.errors import UsageError
 from pvnsim.flags import (
-    B_ASYNC,
     B_ERROR,
-    B_FREE,
-    B_INVAL,
-    B_WRITE,
     EIO,
     PG_EXCL,
     PG_WAIT,
@@ -41,21 +37,19 @@ from pvnsim.flags import (
     SE_EXCL,
     SE_SHARED,
 )
+from pvnsim.fs.ufslike import UfsPutapage, putpage_range
 from pvnsim.testing.invariants import check_read_kluster, check_write_kluster, vnode_state
 from pvnsim.vm.page import Page
 from pvnsim.vm.page_lock import page_io_unlock, page_unlock
 from pvnsim.vm.seg import Seg
-from pvnsim.vm.vm_page import page_create_va, page_lookup, page_lookup_nowait
+from pvnsim.vm.vm_page import page_create_va, page_lookup
 from pvnsim.vm.vm_pvn import (
     Kluster,
-    pvn_getdirty,
     pvn_getpages,
     pvn_plist_init,
     pvn_read_done,
     pvn_read_kluster,
     pvn_vplist_dirty,
-    pvn_write_done,
-    pvn_write_kluster,
 )
 from pvnsim.vm.vnode import Vnode, VnodeOps
 
@@ -86,6 +80,8 @@ class SimpleFs:
         self.fail_writes: set[int] = set()
         self.reads = 0
         self.writes = 0
+        self._put = UfsPutapage(blksz, self._write, window=self._write_window)
+        self._writing: tuple[Any, Page, int, int] | None = None
 
     def vnodeops(self) -> VnodeOps:
         """The VnodeOps to give a vnode (``k.vnode(name, ops=fs.vnodeops())``)."""
@@ -175,20 +171,25 @@ class SimpleFs:
 
     def putapage(self, vp: Vnode, pp: Page, offp: Any, lenp: Any, flags: int, cred: Any) -> int:
         """Write the dirty pages of ``pp``'s block around it; the pvn putapage callback."""
+        return self._put(vp, pp, offp, lenp, flags, cred)
+
+    def _write_window(self, vp: Vnode, pp: Page) -> tuple[int, int]:
+        # The block; the vnode's state is kept for the kluster check in _write.
         blkoff, window = self._window(vp, pp.p_offset)
-        before = vnode_state(vp)
-        kl = pvn_write_kluster(vp, pp, blkoff, window, flags)
+        self._writing = (vnode_state(vp), pp, blkoff, window)
+        return blkoff, window
+
+    def _write(self, vp: Vnode, kl: Kluster, flags: int) -> int:
+        # The "I/O": the kluster is checked, another CPU may touch its pages,
+        # and the write fails for the offsets in fail_writes.
+        writing = self._writing
+        assert writing is not None  # _write_window ran first
+        before, pp, blkoff, window = writing
         check_write_kluster(kl, before, pp=pp, vp_off=blkoff, vp_len=window)
         self.writes += 1
         if self.during_write is not None:
             self.during_write(kl)
-        err = EIO if kl.off in self.fail_writes else 0
-        pvn_write_done(kl.plist, (B_ERROR if err else 0) | B_WRITE | flags)
-        if offp is not None:
-            offp[0] = kl.off
-        if lenp is not None:
-            lenp[0] = kl.len
-        return err
+        return EIO if kl.off in self.fail_writes else 0
 
     def putpage(self, vp: Vnode, off: int, length: int, flags: int, cred: Any) -> int:
         """VOP_PUTPAGE: the whole file from ``off`` (``length`` 0) or a range."""
@@ -196,20 +197,4 @@ class SimpleFs:
             return 0
         if length == 0:
             return int(pvn_vplist_dirty(vp, off, self.putapage, flags, cred))
-        pagesize = vp.kernel.pagesize
-        err = 0
-        io_off = off
-        while io_off < off + length:
-            if flags & B_INVAL or not flags & B_ASYNC:
-                se = SE_EXCL if flags & (B_INVAL | B_FREE) else SE_SHARED
-                pp = page_lookup(vp, io_off, se)
-            else:  # async putpage never waits and never reclaims
-                pp = page_lookup_nowait(vp, io_off, SE_EXCL if flags & B_FREE else SE_SHARED)
-            if pp is None or not pvn_getdirty(pp, flags):
-                io_off += pagesize
-                continue
-            offp, lenp = [io_off], [0]
-            e = self.putapage(vp, pp, offp, lenp, flags, cred)
-            err = err or e
-            io_off = max(offp[0] + lenp[0], io_off + pagesize)
-        return err
+        return putpage_range(vp, off, off + length, flags, cred, self._put)
