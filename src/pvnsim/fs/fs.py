@@ -97,13 +97,14 @@ class RefFs:
             block (or cluster) once it is read.
         smallfile: the free-behind threshold in bytes.
         maxcontig: ufs's ``fs_maxcontig``: the most blocks one kluster may
-            span.  With 1 (the default) every kluster window is one block.
-            Above 1, the kit clusters as ufs does: a
-            putapage's window, and a sequential read miss's or read-ahead's,
-            is the run of blocks that follow each other on disk from the
-            page's block on (bmap_read's ``contig``), at most ``maxcontig``
-            blocks; write-behind and free-behind push whole clusters
-            (``bsize * maxcontig`` bytes, ufs's delayed clusters).
+            span.  The default, 16 (128 KiB with 8 KiB blocks), is what newfs
+            sets for a 128 KiB maximum transfer, so the kit clusters as ufs
+            does: a putapage's window, and a sequential read miss's or
+            read-ahead's, is the run of blocks that follow each other on disk
+            from the page's block on (bmap_read's ``contig``), at most
+            ``maxcontig`` blocks; write-behind and free-behind push whole
+            clusters (``bsize * maxcontig`` bytes, ufs's delayed clusters).
+            With 1 every kluster window is one block.
 
     Raises:
         UsageError: a bad block size, or a kernel already driven by another
@@ -121,7 +122,7 @@ class RefFs:
         write_behind: bool = True,
         freebehind: bool = True,
         smallfile: int = 32768,
-        maxcontig: int = 1,
+        maxcontig: int = 16,
     ) -> None:
         ps = kernel.pagesize
         if bsize < ps or bsize & (bsize - 1) or bsize > (1 << 20):

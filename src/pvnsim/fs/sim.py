@@ -103,7 +103,7 @@ class SimConfig:
     write_behind: bool = True
     freebehind: bool = True
     smallfile: int = attrs.field(default=32768, validator=_nonneg)
-    maxcontig: int = 1
+    maxcontig: int = 16
     pvn_nofodklust: int = 0
     pvn_write_noklust: int = 0
     pvn_vmodsort_disable: int = 0
