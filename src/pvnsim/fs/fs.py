@@ -468,7 +468,6 @@ class RefFs:
         ps = self.kernel.pagesize
 
         def done(req: DiskRequest) -> None:
-            ino.pending -= 1
             data = req.data
             if data is not None:
                 view = memoryview(data)
@@ -494,6 +493,8 @@ class RefFs:
                 if req.error:
                     self.stats.read_errors += 1
                 pvn_read_done(head, B_READ | B_ASYNC | (B_ERROR if req.error else 0))
+            # Last: a sleeper in wait_io wakes once the completion is over.
+            ino.pending -= 1
 
         req = self.disk.submit(
             "read",
@@ -661,12 +662,13 @@ class RefFs:
         ino.pending += 1
 
         def done(req: DiskRequest) -> None:
-            ino.pending -= 1
             if done_flags is not None:
                 error = req.error
                 if error:
                     self.stats.write_errors += 1
                 pvn_write_done(kl.plist, (B_ERROR if error else 0) | B_WRITE | done_flags)
+            # Last: a sleeper in wait_io wakes once the completion is over.
+            ino.pending -= 1
 
         return self.disk.submit(
             "write",
@@ -687,6 +689,31 @@ class RefFs:
             InvariantViolation: naming the file and what is wrong.
         """
         check_fs(self)
+
+    def contents(self, ino: Inode, *, cached: bool = True) -> bytes:
+        """The file's bytes as they are now, without I/O or time.
+
+        The disk's blocks (holes read as zeros), overlaid with ``cached``
+        by the resident pages whose contents are valid (what a read would
+        return); without, the disk alone (what survives a crash).
+        """
+        size = ino.size
+        bsize = self.bsize
+        out = bytearray(size)
+        peek = self.disk.peek
+        for lbn, daddr in ino.bmap.items():
+            start = lbn * bsize
+            if start < size:
+                n = min(bsize, size - start)
+                out[start : start + n] = peek(daddr, n)
+        if cached:
+            ps = self.kernel.pagesize
+            for off, pp in self.kernel.page_hash[ino.vp].items():
+                if pp.p_fsdata and off < size:
+                    n = min(ps, size - off)
+                    data = pp.p_data
+                    out[off : off + n] = bytes(n) if data is None else data[:n]
+        return bytes(out)
 
     def dirty_pages(self, ino: Inode) -> int:
         """Resident pages of ``ino`` with P_MOD set (software bit)."""

@@ -21,6 +21,7 @@ import attrs
 
 from pvnsim.errors import InvariantViolation
 from pvnsim.flags import PAGE_IO_INUSE
+from pvnsim.hooks import sleep, switch_point
 from pvnsim.vm.hat import HatMapping
 from pvnsim.vm.page import Page
 from pvnsim.vm.seg import SegVn
@@ -29,7 +30,7 @@ from pvnsim.vm.vnode import Vnode
 if TYPE_CHECKING:
     from pvnsim.fs.fs import RefFs
 
-__all__ = ["DEV_BSIZE", "FsStats", "Inode", "check_fs"]
+__all__ = ["DEV_BSIZE", "FsStats", "Inode", "check_fs", "rw_enter", "rw_exit"]
 
 DEV_BSIZE = 512
 
@@ -50,6 +51,7 @@ class Inode:
         rnext: byte offset after the last read(2) (free-behind detection).
         maps: the simulated address space's translations of this file's
             pages (page offset -> (page, translation)).
+        writer, readers: who holds the file's lock (see :func:`rw_enter`).
     """
 
     name: str
@@ -62,6 +64,49 @@ class Inode:
     rnext: int = 0
     seg: SegVn | None = None
     maps: dict[int, tuple[Page, HatMapping]] = attrs.field(factory=dict)
+    writer: str | None = None
+    readers: list[str] = attrs.field(factory=list)
+
+
+def rw_enter(ino: Inode, writer: bool) -> None:
+    """Take the file's lock, as a writer or as a reader (ufs's ``i_rwlock``).
+
+    The system calls that change the file or its mapping (write, truncate,
+    an mmap store, munmap) take it as writers; read and an mmap load as
+    readers.  The VM's paths (getpage, putpage, pageout, fsflush, fsync)
+    never take it: their concurrency is the pages' locks.  Taking it is a
+    switch point; a taker sleeps while it is held against it.
+    """
+    k = ino.vp.kernel
+    switch_point(k, "rw_enter", ino.name)
+    if writer:
+        if ino.writer is not None or ino.readers:
+            sleep(
+                k,
+                f"i_rwlock of {ino.name} (as a writer)",
+                ino.writer or ", ".join(ino.readers),
+                lambda: ino.writer is None and not ino.readers,
+            )
+        ino.writer = k.curthread
+    else:
+        if ino.writer is not None:
+            sleep(
+                k,
+                f"i_rwlock of {ino.name} (as a reader)",
+                ino.writer,
+                lambda: ino.writer is None,
+            )
+        ino.readers.append(k.curthread)
+
+
+def rw_exit(ino: Inode, writer: bool) -> None:
+    """Release the file's lock taken by :func:`rw_enter`; a switch point."""
+    k = ino.vp.kernel
+    if writer:
+        ino.writer = None
+    else:
+        ino.readers.remove(k.curthread)
+    switch_point(k, "rw_exit", ino.name)
 
 
 @attrs.define(slots=True)

@@ -285,7 +285,7 @@ def fs_sync(fs: RefFs) -> int:
         How many files were busy (EAGAIN: another walk held VVMLOCK).
     """
     busy = 0
-    for ino in fs.inodes.values():
+    for ino in list(fs.inodes.values()):
         if ino.vp.v_pages is not None and fs.putpage(ino.vp, 0, 0, B_ASYNC, None):
             busy += 1
     return busy
