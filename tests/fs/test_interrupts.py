@@ -13,9 +13,9 @@ from __future__ import annotations
 import pytest
 
 from pvnsim import DeadlockError, InterruptSleep, Kernel
+from pvnsim.concurrency import RandomWalk
 from pvnsim.flags import B_ASYNC, PG_EXCL, SE_EXCL
 from pvnsim.fs import Machine, pattern
-from pvnsim.concurrency import RandomWalk
 from pvnsim.sched import Simulation
 from pvnsim.vm import KMutex, mutex_enter, mutex_exit, page_create_va, page_lock, page_unlock
 
@@ -117,31 +117,37 @@ def test_an_interrupt_blocking_on_a_mutex_goes_on_as_a_thread():
     assert m.owner is None
 
 
+def _many_routines(seed: int) -> tuple[list[int], KMutex]:
+    """Three workers take a mutex in turn; each arms routines that need it."""
+    sim = Simulation(RandomWalk(seed))
+    sim.interrupts = "any"
+    k, m = _mutex_kernel(sim)
+    done: list[int] = []
+
+    def routine(i: int) -> None:
+        mutex_enter(m)
+        done.append(i)
+        mutex_exit(m)
+
+    def worker(i: int) -> None:
+        for j in range(3):
+            sim.at(sim.now + 10 * j, lambda i=i, j=j: routine(10 * i + j))
+            mutex_enter(m)
+            sim.cpu(15)
+            mutex_exit(m)
+
+    for i in range(3):
+        sim.spawn(worker, i, name=f"w{i}")
+    sim.run()
+    k.sched = None
+    return done, m
+
+
 def test_interrupt_threads_under_random_schedules_always_finish():
     """Many holders and many routines needing the same mutex, under random
     schedules: every routine runs to its end, the mutex ends free."""
     for seed in range(30):
-        sim = Simulation(RandomWalk(seed))
-        sim.interrupts = "any"
-        k, m = _mutex_kernel(sim)
-        done: list[int] = []
-
-        def routine(i: int) -> None:
-            mutex_enter(m)
-            done.append(i)
-            mutex_exit(m)
-
-        def worker(i: int) -> None:
-            for j in range(3):
-                sim.at(sim.now + 10 * j, lambda i=i, j=j: routine(10 * i + j))
-                mutex_enter(m)
-                sim.cpu(15)
-                mutex_exit(m)
-
-        for i in range(3):
-            sim.spawn(worker, i, name=f"w{i}")
-        sim.run()
-        k.sched = None
+        done, m = _many_routines(seed)
         assert sorted(done) == [0, 1, 2, 10, 11, 12, 20, 21, 22], seed
         assert m.owner is None
 

@@ -236,9 +236,7 @@ def fsync_vs_pageout_check(run: Any) -> None:
 def test_fsync_racing_pageout_holds_under_every_strategy(strategy):
     """Whatever the interleaving of fsync, pageout and the disk's interrupts,
     fsync returns 0 with every byte on disk, and the validators hold."""
-    result = explore(
-        fsync_vs_pageout, fsync_vs_pageout_check, strategy=strategy, max_runs=150
-    )
+    result = explore(fsync_vs_pageout, fsync_vs_pageout_check, strategy=strategy, max_runs=150)
     assert result.ok, result
     assert result.runs == 150 or result.exhausted
 
