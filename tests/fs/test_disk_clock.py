@@ -60,9 +60,9 @@ def test_write_lands_at_completion_and_reads_see_it():
     assert r.data is None  # the log keeps the record, not the bytes
 
 
-def test_tag_parts_read_as_text_and_read_data_lives_during_on_done():
+def test_tag_parts_read_as_text_and_read_data_is_on_dones_to_keep():
     """A (file, offset, pages) tag reads as file@offset+Np everywhere; a
-    read's data, a view of the store, is unusable once on_done returns."""
+    read's data is a buffer of its own, which on_done may keep."""
     d = _disk()
     d.poke(0, b"z" * 512)
     kept: list[object] = []
@@ -71,18 +71,28 @@ def test_tag_parts_read_as_text_and_read_data_lives_during_on_done():
     assert "tag='f@0x2000+2p'" in repr(r)
     d.wait(r)
     assert str(r).endswith(" ok f@0x2000+2p")
-    with pytest.raises(ValueError):
-        bytes(kept[0])
+    d.poke(0, b"y" * 512)  # later writes do not show through
+    assert bytes(kept[0]) == b"z" * 512  # type: ignore[call-overload]
+    assert r.data is None  # the request does not keep it
 
 
-def test_store_spans_chunks_and_discard_zeroes():
-    """poke/peek cross the store's 1 MiB chunks; discard reads back as zeros."""
+def test_store_is_sparse_and_discard_zeroes():
+    """The store is a sparse file: unwritten bytes read as zeros and take no
+    room (a byte written at 1 TiB costs a block, not a terabyte); discard
+    reads back as zeros; close() deletes it."""
     d = _disk()
+    assert d.stored == d.allocated == 0 and d.peek(5, 3) == b"\0\0\0"
     at = (1 << 20) - 3
     d.poke(at, b"abcdef")
     assert d.peek(at - 1, 8) == b"\0abcdef\0"
     d.discard(at + 2, 2)
     assert d.peek(at, 6) == b"ab\0\0ef"
+    d.poke(1 << 40, b"far")
+    assert d.stored == (1 << 40) + 3
+    assert d.allocated < 1 << 20
+    assert d.peek((1 << 40) - 1, 5) == b"\0far\0"
+    d.close()
+    assert d.stored == 0 and d.peek(at, 6) == bytes(6)
 
 
 def test_fault_on_chosen_block_is_transient():

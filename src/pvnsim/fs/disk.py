@@ -16,17 +16,23 @@ Whether a request fails is decided at submission by the armed
 :class:`Fault` records, so the same inputs always fail the same requests.
 A failed write leaves the store untouched; a failed read returns no data.
 
-The store keeps 1 MiB chunks, created on first write; unwritten bytes read as
-zeros.
+The store is a sparse temporary file (in ``tempfile.gettempdir()``, i.e.
+``$TMPDIR``), created at the first write: bytes never written read as zeros
+and take no space, and the data of a large file lives in the operating
+system's file cache and on its disk, not in this process's memory.  The
+file is deleted when the disk object goes away.
 """
 
 from __future__ import annotations
 
-import mmap
+import os
+import shutil
+import tempfile
+import weakref
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -37,18 +43,8 @@ from pvnsim.sched.interface import Scheduler
 
 __all__ = ["Disk", "DiskRequest", "Fault"]
 
-_CHUNK = 1 << 20
-
-# Chunks are anonymous private memory where the platform has it: the OS
-# zero-fills each page of it when the page is first written, whereas
-# bytearray(_CHUNK) zero-fills the whole chunk itself before the first write
-# (about a second per GiB stored on the development machine).  Past this many
-# chunks per disk (8 GiB) the rest are bytearrays, to stay well inside the
-# kernel's limit on memory mappings.
-_MMAP_FLAGS: int | None = getattr(mmap, "MAP_PRIVATE", None)
-if _MMAP_FLAGS is not None:
-    _MMAP_FLAGS |= getattr(mmap, "MAP_ANONYMOUS", 0)
-_MMAP_CHUNKS_MAX = 8192
+# Zeros written at once by discard (a freed range is zeroed piece by piece).
+_ZEROS = bytes(1 << 20)
 _KINDS = ("read", "write", "any")
 
 
@@ -66,9 +62,8 @@ class DiskRequest:
         error: 0 or an errno (EIO for an injected fault).
         done: completion has run.
         data: a write's payload until it completes; a read's data while its
-            ``on_done`` runs (the log keeps neither).  A read's data is a
-            view of the store, valid only during ``on_done``: copy what
-            must outlive it.
+            ``on_done`` runs (the log keeps neither): a buffer ``on_done``
+            may keep.
         tag: what the request is for (file, offset, pages), for the log.
         queued: requests already in the queue when it was submitted.
     """
@@ -191,7 +186,12 @@ class Disk:
         self.log: list[DiskRequest] = []
         self.queue: deque[DiskRequest] = deque()
         self.faults: list[Fault] = []
-        self._chunks: dict[int, bytearray | mmap.mmap] = {}
+        # The store (see the module docstring): created at the first write;
+        # _end is the end of the furthest byte written.
+        self._file: IO[bytes] | None = None
+        self._closer: weakref.finalize[Any, Any] | None = None
+        self._fd = -1
+        self._end = 0
         self._head = 0
         self._free_at = 0
         self._seq = 0
@@ -210,59 +210,67 @@ class Disk:
 
     def peek(self, daddr: int, nbytes: int) -> bytearray:
         """The stored bytes at ``[daddr, daddr + nbytes)`` (no I/O, no time)."""
-        idx, within = divmod(daddr, _CHUNK)
-        if within + nbytes <= _CHUNK:
-            chunk = self._chunks.get(idx)
-            if chunk is None:
-                return bytearray(nbytes)
-            return bytearray(memoryview(chunk)[within : within + nbytes])
         out = bytearray(nbytes)
-        pos = 0
-        while pos < nbytes:
-            a = daddr + pos
-            idx, within = divmod(a, _CHUNK)
-            n = min(_CHUNK - within, nbytes - pos)
-            chunk = self._chunks.get(idx)
-            if chunk is not None:
-                out[pos : pos + n] = chunk[within : within + n]
-            pos += n
+        if daddr < self._end:
+            _pread_into(self._fd, out, daddr)
         return out
 
     def poke(self, daddr: int, data: bytes | bytearray | memoryview) -> None:
         """Store ``data`` at ``daddr`` (no I/O, no time): a preloaded disk."""
-        view = memoryview(data)
-        pos = 0
-        total = len(view)
-        while pos < total:
-            a = daddr + pos
-            idx, within = divmod(a, _CHUNK)
-            n = min(_CHUNK - within, total - pos)
-            chunk = self._chunks.get(idx)
-            if chunk is None:
-                chunk = self._chunks[idx] = self._new_chunk()
-            chunk[within : within + n] = view[pos : pos + n]
-            pos += n
-
-    def _new_chunk(self) -> bytearray | mmap.mmap:
-        # A zeroed chunk (see _MMAP_FLAGS).
-        if _MMAP_FLAGS is not None and len(self._chunks) < _MMAP_CHUNKS_MAX:
-            try:
-                return mmap.mmap(-1, _CHUNK, flags=_MMAP_FLAGS)
-            except OSError:
-                pass
-        return bytearray(_CHUNK)
+        n = len(data)
+        if not n:
+            return
+        fd = self._fd
+        if fd < 0:
+            # Lives as long as the disk: closed (and so deleted) by close()
+            # or when the disk is collected.
+            f = self._file = tempfile.TemporaryFile(prefix="pvnsim-disk-")  # noqa: SIM115
+            self._closer = weakref.finalize(self, f.close)
+            fd = self._fd = f.fileno()
+        _pwrite_all(fd, data, daddr)
+        if daddr + n > self._end:
+            self._end = daddr + n
 
     def discard(self, daddr: int, nbytes: int) -> None:
         """Zero ``[daddr, daddr + nbytes)`` at once (freed space reads as zeros)."""
-        pos = 0
-        while pos < nbytes:
-            a = daddr + pos
-            idx, within = divmod(a, _CHUNK)
-            n = min(_CHUNK - within, nbytes - pos)
-            chunk = self._chunks.get(idx)
-            if chunk is not None:
-                chunk[within : within + n] = bytes(n)
-            pos += n
+        end = min(daddr + nbytes, self._end)
+        while daddr < end:
+            n = min(end - daddr, len(_ZEROS))
+            _pwrite_all(self._fd, memoryview(_ZEROS)[:n], daddr)
+            daddr += n
+
+    def close(self) -> None:
+        """Delete the store's file now (the disk reads as empty afterwards)."""
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+            self._file = None
+            self._fd = -1
+            self._end = 0
+
+    @property
+    def stored(self) -> int:
+        """Bytes the store's file spans (its written extent, holes included)."""
+        return self._end
+
+    def store_dir(self) -> str:
+        """The directory the store's file is (or will be) in."""
+        return tempfile.gettempdir()
+
+    def room(self) -> int:
+        """Bytes still free on the file system that holds the store."""
+        if self._fd >= 0:
+            st = os.fstatvfs(self._fd)
+            return st.f_bavail * st.f_frsize
+        return shutil.disk_usage(self.store_dir()).free
+
+    @property
+    def allocated(self) -> int:
+        """Bytes the store's file takes on the host's disk (less than
+        :attr:`stored` where it has holes)."""
+        if self._fd < 0:
+            return 0
+        return os.fstat(self._fd).st_blocks * 512
 
     # -- faults --------------------------------------------------------------
 
@@ -415,45 +423,19 @@ class Disk:
         """
         # FIFO service: completions happen in submission order.
         req = self.queue.popleft()
-        if req.kind == "write":
-            if req.error:
-                self.errors += 1
-            elif req.data is not None:
-                data = req.data
-                idx, within = divmod(req.daddr, _CHUNK)
-                n = len(data)
-                chunk = self._chunks.get(idx)
-                if chunk is not None and within + n <= _CHUNK:
-                    # The common case: the write lies inside one existing chunk.
-                    chunk[within : within + n] = data
-                else:
-                    self.poke(req.daddr, data)
-            req.data = None
-        elif req.error:
+        if req.error:
             self.errors += 1
-            req.data = None
+        elif req.kind == "write":
+            data = req.data
+            if data is not None:
+                self.poke(req.daddr, data)
         else:
-            daddr = req.daddr
-            nbytes = req.nbytes
-            idx, within = divmod(daddr, _CHUNK)
-            chunk = self._chunks.get(idx)
-            if chunk is not None and within + nbytes <= _CHUNK:
-                # The common case, a read inside one written chunk: on_done
-                # gets a view of the store rather than a copy, since it
-                # copies the bytes into pages anyway.
-                req.data = memoryview(chunk)[within : within + nbytes]
-            else:
-                req.data = self.peek(daddr, nbytes)
+            req.data = self.peek(req.daddr, req.nbytes)
         req.done = True
         on_done = req.on_done
         if on_done is not None:
             on_done(req)
         # The log keeps the record, not the bytes.
-        held = req.data
-        if type(held) is memoryview:
-            # A view kept past on_done fails when used instead of showing
-            # later writes to the store.
-            held.release()
         req.data = None
         req.on_done = None
 
@@ -509,3 +491,23 @@ class Disk:
             last = req.finish_ns
         if len(self.queue) > self.clock.pending:
             raise InvariantViolation("disk: more queued requests than completion events")
+
+
+def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    # os.pwrite may write less than asked (a signal, a full pipe): go on.
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+def _pread_into(fd: int, out: bytearray, offset: int) -> None:
+    # Fill out from offset on; what lies past the end of the file stays zero.
+    view = memoryview(out)
+    while view:
+        n = os.preadv(fd, [view], offset)
+        if n <= 0:
+            return
+        view = view[n:]
+        offset += n

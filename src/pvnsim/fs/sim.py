@@ -70,16 +70,23 @@ if TYPE_CHECKING:
 __all__ = ["Machine", "SimConfig"]
 
 
-def _preload(fs: RefFs, ino: Inode, data: bytes | bytearray) -> None:
-    """Put ``data`` on disk as a new file's contents, without I/O or time."""
-    if not data:
+#: Bytes of a preloaded file generated at a time (the file never is, whole).
+_PRELOAD_PIECE = 1 << 20
+
+
+def _preload(fs: RefFs, ino: Inode, size: int, tag: int) -> None:
+    """Put ``pattern(tag, 0, size)`` on disk as a new file's contents, without
+    I/O or time, a piece at a time."""
+    if not size:
         return
-    fs.bmap_write(ino, 0, len(data))
+    fs.bmap_write(ino, 0, size)
     bsize = fs.bsize
-    view = memoryview(data)
-    for lbn in range(0, (len(data) + bsize - 1) // bsize):
-        fs.disk.poke(ino.bmap[lbn], view[lbn * bsize : (lbn + 1) * bsize])
-    ino.size = len(data)
+    piece = max(_PRELOAD_PIECE // bsize, 1) * bsize
+    for start in range(0, size, piece):
+        data = memoryview(pattern(tag, start, min(piece, size - start)))
+        for at in range(0, len(data), bsize):
+            fs.disk.poke(ino.bmap[(start + at) // bsize], data[at : at + bsize])
+    ino.size = size
 
 
 class Machine:
@@ -266,12 +273,19 @@ class Machine:
         are put on disk directly, as if written long ago."""
         if size < 0:
             raise UsageError(f"create: size must not be negative, not {size}")
+        if size:
+            room = self.disk.room()
+            if size > room:
+                raise UsageError(
+                    f"create: {name} of {size:,} bytes does not fit in the disk's store "
+                    f"(a temporary file): {room:,} bytes are free in {self.disk.store_dir()}; "
+                    "set TMPDIR to a larger file system"
+                )
         ino = self.fs.create(name)
         self.ops += 1
-        data = pattern(tag, 0, size) if size else b""
-        _preload(self.fs, ino, data)
+        _preload(self.fs, ino, size, tag)
         if self.model is not None:
-            self.model[name] = bytearray(data)
+            self.model[name] = pattern(tag, 0, size)
         return ino
 
     def write(self, name: str, off: int, data: bytes | bytearray) -> int:
