@@ -247,7 +247,7 @@ def test_a_trace_that_is_not_utf8_names_line_and_byte(
         ("create a 8K 99999999999999999999999\n", "line 1: create: the tag"),
         ("create a\nwrite a 0x7fffffffffffffff 2\n", "line 2: write: offset"),
         ("create a\nwrite a 0\n", "line 2: write takes write F O L [T]"),
-        ("create a 64P\n", "needs about"),
+        ("create a 64P\n", "stores about 64 PiB of file data"),
     ],
 )
 def test_bad_trace_lines_are_refused_in_one_line(
