@@ -77,20 +77,23 @@ def test_tag_parts_read_as_text_and_read_data_is_on_dones_to_keep():
 
 
 def test_store_is_sparse_and_discard_zeroes():
-    """The store is a sparse file: unwritten bytes read as zeros and take no
-    room (a byte written at 1 TiB costs a block, not a terabyte); discard
-    reads back as zeros; close() deletes it."""
+    """A small store stays in memory; one that spans more goes to a sparse
+    file, where unwritten bytes read as zeros and take no room (a byte written
+    at 1 TiB costs a block, not a terabyte); discard reads back as zeros;
+    close() drops the store."""
     d = _disk()
     assert d.stored == d.allocated == 0 and d.peek(5, 3) == b"\0\0\0"
     at = (1 << 20) - 3
     d.poke(at, b"abcdef")
+    assert not d.spilled and d.allocated == d.stored == at + 6
     assert d.peek(at - 1, 8) == b"\0abcdef\0"
     d.discard(at + 2, 2)
     assert d.peek(at, 6) == b"ab\0\0ef"
     d.poke(1 << 40, b"far")
-    assert d.stored == (1 << 40) + 3
-    assert d.allocated < 1 << 20
+    assert d.spilled and d.stored == (1 << 40) + 3
+    assert d.allocated < 2 << 20  # the first MiB, and a block at 1 TiB
     assert d.peek((1 << 40) - 1, 5) == b"\0far\0"
+    assert d.peek(at, 6) == b"ab\0\0ef"
     d.close()
     assert d.stored == 0 and d.peek(at, 6) == bytes(6)
 

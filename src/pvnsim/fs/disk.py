@@ -16,11 +16,13 @@ Whether a request fails is decided at submission by the armed
 :class:`Fault` records, so the same inputs always fail the same requests.
 A failed write leaves the store untouched; a failed read returns no data.
 
-The store is a sparse temporary file (in ``tempfile.gettempdir()``, i.e.
-``$TMPDIR``), created at the first write: bytes never written read as zeros
-and take no space, and the data of a large file lives in the operating
-system's file cache and on its disk, not in this process's memory.  The
-file is deleted when the disk object goes away.
+The store is a :class:`tempfile.SpooledTemporaryFile`: in memory while it
+spans at most 64 MiB, then (for good) a sparse temporary file in
+``tempfile.gettempdir()`` (``$TMPDIR``), whose unwritten bytes read as zeros
+and take no room.  So the data of a large file lives in the operating
+system's file cache and on its disk, not in this process's memory, and a
+small disk (a test's, an explorer run's) costs no file.  The file is deleted
+when the disk is closed or goes away.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
-from typing import IO, Any
+from typing import Any
 
 import attrs
 
@@ -45,6 +47,8 @@ __all__ = ["Disk", "DiskRequest", "Fault"]
 
 # Zeros written at once by discard (a freed range is zeroed piece by piece).
 _ZEROS = bytes(1 << 20)
+# A store stays in memory while it spans at most this many bytes.
+_IN_MEMORY = 64 << 20
 _KINDS = ("read", "write", "any")
 
 
@@ -188,9 +192,9 @@ class Disk:
         self.faults: list[Fault] = []
         # The store (see the module docstring): created at the first write;
         # _end is the end of the furthest byte written.
-        self._file: IO[bytes] | None = None
-        self._closer: weakref.finalize[Any, Any] | None = None
-        self._fd = -1
+        self._file: tempfile.SpooledTemporaryFile[bytes] | None = None
+        #: The store has become a file (see the module docstring).
+        self.spilled = False
         self._end = 0
         self._head = 0
         self._free_at = 0
@@ -211,8 +215,10 @@ class Disk:
     def peek(self, daddr: int, nbytes: int) -> bytearray:
         """The stored bytes at ``[daddr, daddr + nbytes)`` (no I/O, no time)."""
         out = bytearray(nbytes)
-        if daddr < self._end:
-            _pread_into(self._fd, out, daddr)
+        f = self._file
+        if f is not None and daddr < self._end:
+            f.seek(daddr)
+            f.readinto(memoryview(out)[: self._end - daddr])
         return out
 
     def poke(self, daddr: int, data: bytes | bytearray | memoryview) -> None:
@@ -220,37 +226,43 @@ class Disk:
         n = len(data)
         if not n:
             return
-        fd = self._fd
-        if fd < 0:
-            # Lives as long as the disk: closed (and so deleted) by close()
-            # or when the disk is collected.
-            f = self._file = tempfile.TemporaryFile(prefix="pvnsim-disk-")  # noqa: SIM115
-            self._closer = weakref.finalize(self, f.close)
-            fd = self._fd = f.fileno()
-        _pwrite_all(fd, data, daddr)
-        if daddr + n > self._end:
-            self._end = daddr + n
+        end = daddr + n
+        f = self._file
+        if f is None:
+            # Lives as long as the disk: closed by close() or when the disk goes.
+            f = self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+                _IN_MEMORY, prefix="pvnsim-disk-"
+            )
+            weakref.finalize(self, f.close)
+        if end > _IN_MEMORY and not self.spilled:
+            # A file from now on (in memory, the bytes before daddr would be
+            # zeros taking room).
+            f.rollover()
+            self.spilled = True
+        f.seek(daddr)
+        f.write(data)
+        if end > self._end:
+            self._end = end
 
     def discard(self, daddr: int, nbytes: int) -> None:
         """Zero ``[daddr, daddr + nbytes)`` at once (freed space reads as zeros)."""
         end = min(daddr + nbytes, self._end)
         while daddr < end:
             n = min(end - daddr, len(_ZEROS))
-            _pwrite_all(self._fd, memoryview(_ZEROS)[:n], daddr)
+            self.poke(daddr, memoryview(_ZEROS)[:n])
             daddr += n
 
     def close(self) -> None:
-        """Delete the store's file now (the disk reads as empty afterwards)."""
-        if self._closer is not None:
-            self._closer()
-            self._closer = None
+        """Drop the store (its file is deleted); the disk reads as empty afterwards."""
+        if self._file is not None:
+            self._file.close()
             self._file = None
-            self._fd = -1
+            self.spilled = False
             self._end = 0
 
     @property
     def stored(self) -> int:
-        """Bytes the store's file spans (its written extent, holes included)."""
+        """Bytes the store spans (its written extent, holes included)."""
         return self._end
 
     def store_dir(self) -> str:
@@ -258,19 +270,18 @@ class Disk:
         return tempfile.gettempdir()
 
     def room(self) -> int:
-        """Bytes still free on the file system that holds the store."""
-        if self._fd >= 0:
-            st = os.fstatvfs(self._fd)
-            return st.f_bavail * st.f_frsize
+        """Bytes still free on the file system that holds (or will hold) the store."""
         return shutil.disk_usage(self.store_dir()).free
 
     @property
     def allocated(self) -> int:
-        """Bytes the store's file takes on the host's disk (less than
-        :attr:`stored` where it has holes)."""
-        if self._fd < 0:
+        """Bytes the store takes: in memory while it is small, then on the
+        host's disk (less than :attr:`stored` where the file has holes)."""
+        if self._file is None:
             return 0
-        return os.fstat(self._fd).st_blocks * 512
+        if not self.spilled:
+            return self._end
+        return os.fstat(self._file.fileno()).st_blocks * 512
 
     # -- faults --------------------------------------------------------------
 
@@ -491,23 +502,3 @@ class Disk:
             last = req.finish_ns
         if len(self.queue) > self.clock.pending:
             raise InvariantViolation("disk: more queued requests than completion events")
-
-
-def _pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
-    # os.pwrite may write less than asked (a signal, a full pipe): go on.
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view = view[n:]
-        offset += n
-
-
-def _pread_into(fd: int, out: bytearray, offset: int) -> None:
-    # Fill out from offset on; what lies past the end of the file stays zero.
-    view = memoryview(out)
-    while view:
-        n = os.preadv(fd, [view], offset)
-        if n <= 0:
-            return
-        view = view[n:]
-        offset += n
