@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pvnsim import DeadlockError, UsageError
 from pvnsim.flags import EIO
 from pvnsim.fs import Disk
+from pvnsim.fs.inode import BlockMap
 from pvnsim.sched import Clock, Simulation
 
 
@@ -205,3 +210,44 @@ def test_run_next_and_run_until_agree_on_mixed_events():
     assert c.now == 200
     c.advance(0)
     assert ran == ["a", "x", "b", "c"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 40), st.integers(0, 12)),
+        max_size=60,
+    )
+)
+def test_block_map_is_a_dict_kept_as_maximal_extents(steps):
+    """Any sequence of mappings and unmappings: BlockMap answers as a dict
+    would, and its extents are the maximal runs of blocks contiguous on disk
+    (bmap_read's contig is the rest of the extent)."""
+    bsize = 8192
+    m, d = BlockMap(bsize), {}
+    for put, lbn, addr in steps:
+        if put:
+            m[lbn] = d[lbn] = addr * bsize
+        elif lbn in d:
+            del m[lbn], d[lbn]
+        else:
+            with pytest.raises(KeyError):
+                del m[lbn]
+    assert dict(m.items()) == d and len(m) == len(d) and sorted(m) == sorted(d)
+    for lbn in range(45):
+        assert m.get(lbn) == d.get(lbn) and (lbn in m) == (lbn in d)
+        run = 0
+        while lbn + run in d and d[lbn + run] == d[lbn] + run * bsize:
+            run += 1
+        assert m.run(lbn, 100) == run and m.run(lbn, 2) == min(run, 2)
+    ext = m.extents()
+    for (s1, a1, n1), (s2, a2, _n2) in itertools.pairwise(ext):
+        assert s1 + n1 <= s2 and not (s1 + n1 == s2 and a1 + n1 * bsize == a2)
+
+
+def test_a_file_written_in_order_is_one_extent():
+    """A 64 MiB file written in order maps as one extent, however many blocks."""
+    from pvnsim.fs import Machine
+
+    m = Machine(memory=64 * 4096, keep_log=False)
+    ino = m.create("f", 64 << 20, tag=1)
+    assert ino.bmap.extents() == [(0, 0, 8192)] and len(ino.bmap) == 8192

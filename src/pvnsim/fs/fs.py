@@ -45,6 +45,7 @@ from pvnsim.fs.inode import (
     _MMAP_SPAN,
     DEV_BSIZE,
     MMAP_BASE,
+    BlockMap,
     FsStats,
     Inode,
     _fill,
@@ -190,7 +191,7 @@ class RefFs:
         vp = self.kernel.vnode(
             f"{name}", v_flag=VMODSORT if self.vmodsort else 0, v_type=VREG, ops=self._ops
         )
-        ino = Inode(name, vp)
+        ino = Inode(name, vp, bmap=BlockMap(self.bsize))
         vp.v_data = ino
         self.inodes[name] = ino
         return ino
@@ -236,15 +237,7 @@ class RefFs:
     def contig(self, ino: Inode, lbn: int) -> int:
         """bmap_read's ``contig``: bytes from block ``lbn`` on that follow each
         other on disk, at most ``maxcontig`` blocks (0 for a hole)."""
-        bmap = ino.bmap
-        daddr = bmap.get(lbn)
-        if daddr is None:
-            return 0
-        bsize = self.bsize
-        n = 1
-        while n < self.maxcontig and bmap.get(lbn + n) == daddr + n * bsize:
-            n += 1
-        return n * bsize
+        return ino.bmap.run(lbn, self.maxcontig) * self.bsize
 
     def _balloc(self) -> int:
         if self._free_blocks:
