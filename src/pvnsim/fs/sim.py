@@ -47,12 +47,11 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from pvnsim.errors import InvariantViolation, UsageError
-from pvnsim.flags import EAGAIN, PG_WAIT
-from pvnsim.fs import rdwr
+from pvnsim.flags import PG_WAIT
+from pvnsim.fs.calls import SystemCalls
 from pvnsim.fs.config import SimConfig
 from pvnsim.fs.disk import Disk, Fault
 from pvnsim.fs.fs import Inode, RefFs
-from pvnsim.fs.inode import rw_enter, rw_exit
 from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
 from pvnsim.fs.workload import Op, pattern
@@ -89,7 +88,7 @@ def _preload(fs: RefFs, ino: Inode, size: int, tag: int) -> None:
     ino.size = size
 
 
-class Machine:
+class Machine(SystemCalls):
     """A file system over a simulated disk under memory pressure.
 
     Build one with keyword arguments of :class:`SimConfig` (or a ``config``),
@@ -201,10 +200,12 @@ class Machine:
             # docstring).  They are not the scheduler's daemons, which are
             # stopped wherever they are when the run ends: they return once
             # every other thread is done, never in the middle of a push.
+            # (No fsflush thread when fsflush is off: it would never run.)
             spawn = self.sched.spawn
             done = self._processes_done
             self.pageout.thread = spawn(self.pageout.daemon, done, name="pageout")
-            self.fsflush.thread = spawn(self.fsflush.daemon, done, name="fsflush")
+            if c.fsflush_interval_ns:
+                self.fsflush.thread = spawn(self.fsflush.daemon, done, name="fsflush")
         else:
             k.memory_reclaim = self.pageout.reclaim
         self.model: dict[str, bytearray] | None = {} if c.verify else None
@@ -265,9 +266,6 @@ class Machine:
 
     # -- files ----------------------------------------------------------------
 
-    def _ino(self, name: str) -> Inode:
-        return self.fs.inode(name)
-
     def create(self, name: str, size: int = 0, tag: int = 0) -> Inode:
         """Create a file; with ``size``, its contents (``pattern(tag, ...)``)
         are put on disk directly, as if written long ago."""
@@ -287,130 +285,6 @@ class Machine:
         if self.model is not None:
             self.model[name] = pattern(tag, 0, size)
         return ino
-
-    def write(self, name: str, off: int, data: bytes | bytearray) -> int:
-        """write(2); returns 0 or an errno."""
-        ino = self._ino(name)
-        self._enter(len(data))
-        rw_enter(ino, True)
-        try:
-            err, done = rdwr.fs_write(self.fs, ino, off, data)
-            model = self.model
-            if model is not None and done:
-                buf = model[name]
-                if len(buf) < off:
-                    buf.extend(bytes(off - len(buf)))
-                buf[off : off + done] = data[:done]
-        finally:
-            rw_exit(ino, True)
-        return self._result(err)
-
-    def read(self, name: str, off: int, n: int) -> tuple[int, bytes]:
-        """read(2); returns (errno, data)."""
-        ino = self._ino(name)
-        self._enter(n)
-        rw_enter(ino, False)
-        try:
-            err, data = rdwr.fs_read(self.fs, ino, off, n)
-            if self.model is not None:
-                want = bytes(self.model[name][off : off + n])
-                if err:
-                    want = want[: len(data)]
-                if data != want:
-                    self._mismatch(name, off, data, want)
-        finally:
-            rw_exit(ino, False)
-        return self._result(err), data
-
-    def fsync(self, name: str) -> int:
-        """fsync(2); returns 0 or the first write error."""
-        ino = self._ino(name)
-        self._enter()
-        return self._result(rdwr.fs_fsync(self.fs, ino))
-
-    def sync(self) -> int:
-        """A pure B_ASYNC flush of every file; returns how many were busy."""
-        self._enter()
-        return rdwr.fs_sync(self.fs)
-
-    def truncate(self, name: str, size: int) -> int:
-        """Set the file's size; returns 0 or an errno."""
-        ino = self._ino(name)
-        self._enter()
-        rw_enter(ino, True)
-        try:
-            err = rdwr.fs_truncate(self.fs, ino, size)
-            if self.model is not None:
-                buf = self.model[name]
-                if size < len(buf):
-                    del buf[size:]
-                else:
-                    buf.extend(bytes(size - len(buf)))
-        finally:
-            rw_exit(ino, True)
-        return self._result(err)
-
-    def invalidate(self, name: str) -> int:
-        """Write back and destroy the file's pages; returns 0 or an errno."""
-        ino = self._ino(name)
-        self._enter()
-        return self._result(rdwr.fs_invalidate(self.fs, ino))
-
-    def free(self, name: str, off: int, n: int) -> int:
-        """Free-behind of a range (B_ASYNC | B_FREE | B_DONTNEED)."""
-        ino = self._ino(name)
-        self._enter()
-        return self._result(rdwr.fs_free(self.fs, ino, off, n))
-
-    def load(self, name: str, off: int, n: int = 8) -> tuple[int, bytes]:
-        """An mmap load; returns (errno, data)."""
-        ino = self._ino(name)
-        self._enter(n)
-        rw_enter(ino, False)
-        try:
-            err, data = rdwr.fs_load(self.fs, ino, off, n)
-            if self.model is not None and not err:
-                want = bytes(self.model[name][off : off + n])
-                if data != want:
-                    self._mismatch(name, off, data, want)
-        finally:
-            rw_exit(ino, False)
-        return self._result(err), data
-
-    def store(self, name: str, off: int, data: bytes | bytearray) -> int:
-        """An mmap store; returns 0 or an errno (EFAULT past end of file)."""
-        ino = self._ino(name)
-        self._enter(len(data))
-        rw_enter(ino, True)
-        try:
-            err = rdwr.fs_store(self.fs, ino, off, data)
-            if self.model is not None and not err:
-                self.model[name][off : off + len(data)] = data
-        finally:
-            rw_exit(ino, True)
-        return self._result(err)
-
-    def munmap(self, name: str) -> int:
-        """Unload the file's translations; returns how many."""
-        ino = self._ino(name)
-        self._enter()
-        rw_enter(ino, True)
-        try:
-            return rdwr.fs_munmap(self.fs, ino)
-        finally:
-            rw_exit(ino, True)
-
-    def _result(self, err: int) -> int:
-        if err and err != EAGAIN:
-            self.errors += 1
-        return int(err)
-
-    def _mismatch(self, name: str, off: int, got: bytes, want: bytes) -> None:
-        at = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), 0)
-        raise InvariantViolation(
-            f"data mismatch in {name} at offset {off + at}: read {got[at : at + 8].hex()}, "
-            f"last written {want[at : at + 8].hex()} (lengths {len(got)}, {len(want)})"
-        )
 
     # -- memory pressure and faults -------------------------------------------------
 
