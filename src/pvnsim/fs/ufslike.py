@@ -60,6 +60,9 @@ class Pushed(NamedTuple):
     len: int
 
 
+_pushed = tuple.__new__
+
+
 class UfsPutapage:
     """A ufs-like putapage: kluster in a window, write, pvn_write_done.
 
@@ -94,7 +97,8 @@ class UfsPutapage:
         self.blksz = blksz
         self.write = write
         self.klusters = klusters
-        self.window = window
+        #: ``window(vp, pp) -> (vp_off, vp_len)`` (default: :meth:`block`).
+        self.window: WindowFn = window if window is not None else self.block
 
     def block(self, vp: Vnode, pp: Page) -> tuple[int, int]:
         """The default window: the block (rounded up to a page) holding ``pp``."""
@@ -106,17 +110,19 @@ class UfsPutapage:
     def push(self, vp: Vnode, pp: Page, flags: int, cred: Any = None) -> Pushed:
         """Write ``pp`` (locked and i/o-locked, as pvn_getdirty leaves it) with its
         dirty neighbours; returns the error and the kluster's range."""
-        window = self.window
-        vp_off, vp_len = self.block(vp, pp) if window is None else window(vp, pp)
+        vp_off, vp_len = self.window(vp, pp)
         kl = pvn_write_kluster(vp, pp, vp_off, vp_len, flags)
-        if self.klusters is not None:
-            self.klusters.append(kl)
+        klusters = self.klusters
+        if klusters is not None:
+            klusters.append(kl)
         write = self.write
-        err = 0 if write is None else write(vp, kl, flags)
-        if err is None:
-            return Pushed(0, kl.off, kl.len)
+        err: int | None = 0 if write is None else write(vp, kl, flags)
+        if err is None:  # in flight: its completion finishes it
+            return _pushed(Pushed, (0, kl.off, kl.len))
         pvn_write_done(kl.plist, (B_ERROR if err else 0) | B_WRITE | flags)
-        return Pushed(err, kl.off, kl.len)
+        # (Pushed(err, ...) without the Python-level __new__ of a named
+        # tuple: this runs once per kluster written.)
+        return _pushed(Pushed, (err, kl.off, kl.len))
 
     def __call__(self, vp: Vnode, pp: Page, offp: Any, lenp: Any, flags: int, cred: Any) -> int:
         """The callback the pvn walks take; returns the error.
@@ -130,7 +136,7 @@ class UfsPutapage:
                 "putapage: offp and lenp are NULL for the pvn walks; "
                 "call push() for the range written"
             )
-        return self.push(vp, pp, flags, cred).error
+        return self.push(vp, pp, flags, cred)[0]
 
     def __repr__(self) -> str:
         return f"UfsPutapage(blksz={self.blksz}, write={self.write!r}, window={self.window!r})"

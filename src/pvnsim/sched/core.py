@@ -37,9 +37,15 @@ virtual time in nanoseconds and a queue of timed events.  Events are
 interrupts (disk completions, the callouts that wake :meth:`Simulation.delay`
 sleepers): each runs in *interrupt context*, on the CPU of whichever thread
 was running, with ``current()`` ``"interrupt"``, and may not sleep: a
-routine that would block raises :class:`~pvnsim.errors.InterruptSleep`
-naming itself and what it waited for.  Interrupts never run in the middle of
-a primitive; they run
+routine that would sleep raises :class:`~pvnsim.errors.InterruptSleep`
+naming itself and what it waited for.  It may block on a kernel mutex, as
+illumos's interrupt threads may (``block(..., mutex=True)``, which
+``mutex_enter`` passes): while threads run, each routine runs on a greenlet
+of its own, so one that finds its mutex held becomes an *interrupt thread*
+(a live thread named after the routine, ``Disk.biodone#1``), the code it
+interrupted goes on, and the strategy schedules the interrupt thread like
+any other once the mutex is free; it finishes in interrupt context.
+Interrupts never run in the middle of a primitive; they run
 
 * when time passes (:meth:`Simulation.cpu`, :meth:`Simulation.delay`) and
   an event falls due;
