@@ -186,7 +186,7 @@ def build_1m_pages_s(quick: bool) -> float:
 # -- the C baseline: the unmodified vm_pvn.c on the oracle's C model ------------
 #
 # tests/oracle/c/build.sh OUTDIR bench compiles vm_pvn.c (from PVNSIM_VM_PVN_C,
-# else ../shared/illumos/vm_pvn.c next to the repository) with -O2 against the
+# else the vendored tests/oracle/c/illumos/vm_pvn.c) with -O2 against the
 # oracle's C model with tracing compiled out and a large page hash, linked with
 # tests/oracle/c/bench.c, which times the same two scenarios as
 # read_kluster_pages_per_s and fsync_pages_per_s (same sizes).  Built and run
@@ -203,9 +203,9 @@ class Unavailable(Exception):
 
 def _vm_pvn_c() -> pathlib.Path:
     env = os.environ.get("PVNSIM_VM_PVN_C")
-    path = pathlib.Path(env) if env else REPO.parent / "shared" / "illumos" / "vm_pvn.c"
+    path = pathlib.Path(env) if env else REPO / "tests" / "oracle" / "c" / "illumos" / "vm_pvn.c"
     if not path.is_file():
-        how = "PVNSIM_VM_PVN_C" if env else "PVNSIM_VM_PVN_C is unset and"
+        how = "PVNSIM_VM_PVN_C" if env else "the vendored copy"
         raise Unavailable(f"{how} {path} is not a file (illumos vm_pvn.c)")
     return path
 
@@ -300,6 +300,8 @@ RATIO_BASELINES: dict[str, Callable[[bool], float]] = {
 
 def render_64_pages_ms(quick: bool) -> float:
     """Milliseconds for a 64-page vnode's notebook view (capture + SVG + HTML), median."""
+    from pvnsim.viz import show
+
     k = Kernel(total_pages=256, **ROOMY)  # type: ignore[arg-type]
     vp = k.vnode("f", v_flag=VMODSORT)
     for i in range(64):
@@ -319,7 +321,7 @@ def render_64_pages_ms(quick: bool) -> float:
 
     def once() -> float:
         t0 = time.perf_counter()
-        html = vp._repr_html_()
+        html = show(vp).html()
         dt = time.perf_counter() - t0
         assert html.count('class="pv-page"') == 64
         return dt * 1000
@@ -391,9 +393,9 @@ def _big_file_child(size: int) -> None:
 def big_file_peak_rss_mib(quick: bool) -> float:
     """Peak resident memory (MiB) of a sequential write, fsync and read of a
     16 GiB file with 256 MiB of simulated memory and the kit's defaults, in a
-    process of its own (``--quick``: 2 GiB).  The file's data goes to the
+    process of its own (``--quick``: 1 GiB).  The file's data goes to the
     disk's store, a sparse temporary file in ``$TMPDIR`` (16 GiB of room)."""
-    size = (2 << 30) if quick else (16 << 30)
+    size = (1 << 30) if quick else (16 << 30)
     proc = subprocess.run(
         [sys.executable, __file__, "--big-file-child", str(size)],
         capture_output=True,

@@ -197,6 +197,74 @@ def _busy_page(args: tuple[Any, ...], result: Any = None) -> Any:
     return vp.kernel.page_hash[vp].get(off)
 
 
+# -- why a call came back empty-handed (for the trace) --------------------------
+#
+# Worked out after the call from its arguments and the state, only while
+# tracing, so the routines themselves say nothing about it.
+
+
+def _page_at(vp: Any, off: int) -> Any:
+    return vp.kernel.page_hash.get(vp, {}).get(off)
+
+
+def _lock_why(pp: Any) -> str:
+    if pp.p_ewanted:
+        return "wanted exclusively"
+    return "locked"
+
+
+def _why_lookup(args: tuple[Any, ...], result: Any) -> str | None:
+    if result is not None:
+        return None
+    pp = _page_at(args[0], args[1])
+    if pp is None:
+        return "absent"
+    return "changed identity while waiting"
+
+
+def _why_lookup_nowait(args: tuple[Any, ...], result: Any) -> str | None:
+    if result is not None:
+        return None
+    pp = _page_at(args[0], args[1])
+    if pp is None:
+        return "absent"
+    if pp.p_state & P_FREE:
+        return "free"
+    return _lock_why(pp)
+
+
+def _why_create(args: tuple[Any, ...], result: Any) -> str | None:
+    if result is not None:
+        return None
+    vp, off, flags = args[0], args[1], args[3]
+    if flags & PageCreateFlag.PG_EXCL and _page_at(vp, off) is not None:
+        return "exists, PG_EXCL"
+    return "not enough memory"
+
+
+def _why_trylock(args: tuple[Any, ...], result: Any) -> str | None:
+    return None if result else _lock_why(args[0])
+
+
+def _why_tryupgrade(args: tuple[Any, ...], result: Any) -> str | None:
+    if result:
+        return None
+    pp = args[0]
+    return "wanted exclusively" if pp.p_ewanted else "other readers"
+
+
+def _why_io_trylock(args: tuple[Any, ...], result: Any) -> str | None:
+    return None if result else "i/o locked"
+
+
+def _why_read_kluster(args: tuple[Any, ...], result: Any) -> str | None:
+    if result is not None:
+        return None
+    if _page_at(args[0], args[1]) is not None:
+        return "page exists"
+    return "read-ahead declined"
+
+
 class Spec:
     """How one routine is traced and where it is a switch point.
 
@@ -210,10 +278,12 @@ class Spec:
         after: when there is a switch point after the call:
             ``after(result, args)`` is true (``None``: never).
         what: what the switch point is about (given to the scheduler).
+        why: ``why(args, result)``: why a call came back empty-handed
+            (``None`` when it did not), recorded in the trace.
         fn: the implementation, filled in by :func:`implements`.
     """
 
-    __slots__ = ("after", "args", "before", "fn", "kind", "name", "result", "what")
+    __slots__ = ("after", "args", "before", "fn", "kind", "name", "result", "what", "why")
 
     def __init__(
         self,
@@ -225,6 +295,7 @@ class Spec:
         before: bool = False,
         after: Callable[[Any, tuple[Any, ...]], bool] | None = None,
         what: Callable[..., Any] = _first,
+        why: Callable[[tuple[Any, ...], Any], str | None] | None = None,
     ) -> None:
         self.name = name
         self.kind = kind
@@ -233,6 +304,7 @@ class Spec:
         self.before = before
         self.after = after
         self.what = what
+        self.why = why
         self.fn: Callable[..., Any] | None = None
 
     def __repr__(self) -> str:
@@ -257,22 +329,22 @@ SPECS: dict[str, Spec] = _table(
     # page locks (vm/page_lock.py)
     Spec("page_lock", P, "pemc-", "i", before=True),
     Spec("page_lock_clr_exclwanted", P, "p"),
-    Spec("page_trylock", P, "pe", "i", after=_failed),
+    Spec("page_trylock", P, "pe", "i", after=_failed, why=_why_trylock),
     Spec("page_unlock", P, "p", after=_always),
-    Spec("page_tryupgrade", P, "p", "i", after=_failed),
+    Spec("page_tryupgrade", P, "p", "i", after=_failed, why=_why_tryupgrade),
     Spec("page_downgrade", P, "p"),
     Spec("page_io_lock", P, "p", before=True),
-    Spec("page_io_trylock", P, "p", "i", after=_failed),
+    Spec("page_io_trylock", P, "p", "i", after=_failed, why=_why_io_trylock),
     Spec("page_io_unlock", P, "p", after=_always),
     Spec("page_io_wait", P, "p", before=True),
     Spec("page_io_locked", P, "p", "i"),
     # pages (vm/vm_page.py)
     Spec("page_hashin", P, "pvo", "i"),
     Spec("page_hashout", P, "p"),
-    Spec("page_create_va", P, "voiGsa", "p", before=True, what=_vnode_name),
+    Spec("page_create_va", P, "voiGsa", "p", before=True, what=_vnode_name, why=_why_create),
     Spec("page_exists", P, "vo", "p"),
-    Spec("page_lookup", P, "voe", "p", before=True, what=_vnode_name),
-    Spec("page_lookup_nowait", P, "voe", "p", after=_busy, what=_busy_page),
+    Spec("page_lookup", P, "voe", "p", before=True, what=_vnode_name, why=_why_lookup),
+    Spec("page_lookup_nowait", P, "voe", "p", after=_busy, what=_busy_page, why=_why_lookup_nowait),
     Spec("page_reclaim", P, "pm", "i"),
     Spec("page_free", P, "pi"),
     Spec("page_destroy", P, "pi"),
@@ -307,7 +379,7 @@ SPECS: dict[str, Spec] = _table(
     Spec("cv_wait", P, "mm"),
     Spec("cv_broadcast", P, "m", after=_always, what=_lock_name),
     # the ports (vm/vm_pvn.py)
-    Spec("pvn_read_kluster", PORT, "vosaoii", "R"),
+    Spec("pvn_read_kluster", PORT, "vosaoii", "R", why=_why_read_kluster),
     Spec("pvn_write_kluster", PORT, "vpoiB", "R"),
     Spec("pvn_io_done", PORT, "p"),
     Spec("pvn_read_done", PORT, "pB"),
@@ -445,6 +517,8 @@ class Hooks:
                 st.prims -= 1
         if event is not None:
             self.kernel.trace.end(event, render(spec.result, result) if spec.result else None)
+            if spec.why is not None:
+                event.why = spec.why(args, result)
         after = spec.after
         if after is not None and top and sched is not None and after(result, args):
             sched.switch_point(spec.name, spec.what(args, result))

@@ -94,6 +94,9 @@ class Event:
         depth: how many recorded calls of the same thread enclose this one
             (0: called by user code).
         parent: ``seq`` of the enclosing call, or ``None`` at depth 0.
+        why: why the call came back empty-handed (``NULL`` or 0), when the
+            trace can tell: ``"absent"``, ``"free"``, ``"locked"``,
+            ``"wanted exclusively"``, ``"exists, PG_EXCL"``, ...
     """
 
     seq: int
@@ -106,6 +109,7 @@ class Event:
     done: bool = False
     depth: int = 0
     parent: int | None = None
+    why: str | None = None
 
     def format(self) -> str:
         """Render as ``name(args) = result``, the syntax of docs/oracle.md."""
@@ -113,6 +117,13 @@ class Event:
         if self.result is not None:
             text += f" = {self.result}"
         return text
+
+    def explain(self) -> str:
+        """:meth:`format`, followed by why the call came back empty-handed
+        when that is known: ``page_lookup_nowait(f, 0x1000, SE_SHARED) = NULL
+        (absent)``."""
+        text = self.format()
+        return text if self.why is None else f"{text} ({self.why})"
 
     def __str__(self) -> str:
         return self.format()
@@ -265,7 +276,7 @@ class Trace:
                 continue
             where = f"vm_pvn.c:{e.line:<5}" if e.line is not None else " " * 14
             indent = "  " * e.depth
-            out.append(f"{e.seq:5d} {e.thread:>6} {where} {e.kind:<8} {indent}{e.format()}")
+            out.append(f"{e.seq:5d} {e.thread:>6} {where} {e.kind:<8} {indent}{e.explain()}")
         return "\n".join(out)
 
     def __repr__(self) -> str:

@@ -67,8 +67,27 @@ class ScenarioError(ValueError):
     """The scenario text is not in the documented format."""
 
 
+U64_LIMIT = 1 << 64
+
+
 def _num(text: str) -> int:
-    return int(text, 0)
+    """A scenario number: decimal or 0x hex, within 64 bits (two's complement
+    for a negative one, as the C driver reads it)."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise ScenarioError(f"bad number {text!r}") from None
+    if not -(U64_LIMIT >> 1) <= value < U64_LIMIT:
+        raise ScenarioError(f"{text} does not fit in 64 bits")
+    return value
+
+
+def _unum(text: str) -> int:
+    """A scenario number that must not be negative (offsets, lengths, addresses)."""
+    value = _num(text)
+    if value < 0:
+        raise ScenarioError(f"{text} must not be negative")
+    return value
 
 
 def _flagval(text: str, names: dict[str, int]) -> int:
@@ -126,7 +145,7 @@ class Scenario:
             elif head == "seg":
                 self.segs.append((words[1], _kv(words[2:])))
             elif head == "page":
-                self.pages.append((words[1], _num(words[2]), _kv(words[3:])))
+                self.pages.append((words[1], _unum(words[2]), _kv(words[3:])))
             elif head == "call":
                 self.calls.append((words[1], words[2:], line[len("call ") :]))
             else:
@@ -212,8 +231,8 @@ class Runner:
                 self.segs[name] = SegVn(
                     k,
                     name,
-                    _num(attrs["base"]),
-                    _num(attrs["size"]),
+                    _unum(attrs["base"]),
+                    _unum(attrs["size"]),
                     attrs.get("advice", "normal"),
                 )
             elif kind == "segmap":
@@ -230,6 +249,9 @@ class Runner:
             maps = tuple(m for m in attrs.get("map", "").split(",") if m)
             io = attrs.get("io")
             cached = attrs.get("free") == "cache"
+            ewanted = attrs.get("ew", "0")
+            if ewanted not in ("0", "1"):
+                raise ScenarioError(f"ew must be 0 or 1, not {ewanted!r}")
             lock = attrs.get("lock")
             if lock == "-":
                 lock = None
@@ -244,6 +266,7 @@ class Runner:
                 lock=None if cached else lock,
                 io=None if io == "-" else io,
                 at="tail",
+                ewanted=ewanted == "1",
             )
             if cached and lock is not None:
                 # A locked cache-list page exists in the kernel only while a
@@ -272,7 +295,7 @@ class Runner:
             for off in sorted(k.page_hash[vp]):
                 pp = k.page_hash[vp][off]
                 out.append(
-                    f"page {page_name(pp)} lock={_lock_text(pp)} "
+                    f"page {page_name(pp)} lock={_lock_text(pp)} ew={pp.p_ewanted} "
                     f"io={1 if pp.p_iolock_state & 1 else 0} "
                     f"nrm={flag_names(pp.p_nrm & (P_MOD | P_REF | 4), HatAttr)} map={_maps(pp)} "
                     f"lck={pp.p_lckcnt} cow={pp.p_cowcnt} "
@@ -294,7 +317,7 @@ class Runner:
         vp = self.vnodes[vname]
         head: Page | None = None
         for o in offs.split(","):
-            pp = self.k.page_hash[vp][_num(o)]
+            pp = self.k.page_hash[vp][_unum(o)]
             pp.p_next = pp
             pp.p_prev = pp
             if head is None:
@@ -325,24 +348,24 @@ class Runner:
             assert vp is not None
             kl = pvnsim.pvn_read_kluster(
                 vp,
-                _num(a["off"]),
+                _unum(a["off"]),
                 self.segs[a["seg"]],
-                _num(a["addr"]),
-                _num(a["vp_off"]),
-                _num(a["vp_len"]),
-                _num(a.get("isra", "0")),
+                _unum(a["addr"]),
+                _unum(a["vp_off"]),
+                _unum(a["vp_len"]),
+                _unum(a.get("isra", "0")),
             )
             return self._kluster(kl)
         if name == "pvn_write_kluster":
             assert vp is not None
-            pp = k.page_hash[vp][_num(a["page"])]
+            pp = k.page_hash[vp][_unum(a["page"])]
             kl2 = pvnsim.pvn_write_kluster(
-                vp, pp, _num(a["vp_off"]), _num(a["vp_len"]), _flagval(a.get("flags", "0"), _BUF)
+                vp, pp, _unum(a["vp_off"]), _unum(a["vp_len"]), _flagval(a.get("flags", "0"), _BUF)
             )
             return self._kluster(kl2)
         if name == "pvn_getdirty":
             assert vp is not None
-            pp = k.page_hash[vp][_num(a["page"])]
+            pp = k.page_hash[vp][_unum(a["page"])]
             return f"ret={pvnsim.pvn_getdirty(pp, _flagval(a.get('flags', '0'), _BUF))}"
         if name == "pvn_io_done":
             pvnsim.pvn_io_done(self._list(a["list"]))
@@ -354,24 +377,24 @@ class Runner:
             pvnsim.pvn_write_done(self._list(a["list"]), _flagval(a.get("flags", "0"), _BUF))
             return "void"
         if name == "pvn_plist_init":
-            plsz = _num(a["plsz"])
+            plsz = _unum(a["plsz"])
             pl: list[Page | None] = [None] * (plsz // k.pagesize + 2)
             pvnsim.pvn_plist_init(
                 self._list(a["list"]),
                 pl,
                 plsz,
-                _num(a["off"]),
-                _num(a.get("io_len", "0")),
+                _unum(a["off"]),
+                _unum(a.get("io_len", "0")),
                 SegRw[a.get("rw", "S_READ")],
             )
             return f"void pl=[{self._pl(pl)}]"
         if name == "pvn_vplist_dirty":
             assert vp is not None
-            fail = {_num(x) for x in a.get("fail", "").split(",") if x}
+            fail = {_unum(x) for x in a.get("fail", "").split(",") if x}
             failn = {_num(x) for x in a.get("failn", "").split(",") if x}
-            put = self._putapage(_num(a.get("blk", "8192")), fail, failn)
+            put = self._putapage(_unum(a.get("blk", "8192")), fail, failn)
             ret = pvnsim.pvn_vplist_dirty(
-                vp, _num(a.get("off", "0")), put, _flagval(a.get("flags", "0"), _BUF), None
+                vp, _unum(a.get("off", "0")), put, _flagval(a.get("flags", "0"), _BUF), None
             )
             return f"ret={ret}"
         if name == "pvn_vplist_setdirty":
@@ -390,10 +413,10 @@ class Runner:
             return "void"
         if name == "pvn_getpages":
             assert vp is not None
-            plsz = _num(a["plsz"])
+            plsz = _unum(a["plsz"])
             # plsz=0 means pl == NULL, as in the C driver.
             pl2: list[Page | None] | None = [None] * (plsz // k.pagesize + 2) if plsz > 0 else None
-            fail_off = _num(a["fail"]) if "fail" in a else None
+            fail_off = _unum(a["fail"]) if "fail" in a else None
 
             def getpage(
                 gvp: Vnode, off: int, length: int, protp: Any, ppp: Any, sz: int, *rest: Any
@@ -408,13 +431,13 @@ class Runner:
             ret = pvnsim.pvn_getpages(
                 getpage,
                 vp,
-                _num(a["off"]),
-                _num(a["len"]),
+                _unum(a["off"]),
+                _unum(a["len"]),
                 None,
                 pl2,
                 plsz,
                 self.segs.get(a.get("seg", "")),
-                _num(a.get("addr", "0")),
+                _unum(a.get("addr", "0")),
                 SegRw[a.get("rw", "S_READ")],
                 None,
             )
@@ -422,7 +445,7 @@ class Runner:
             return f"ret={ret} pl={shown}"
         if name == "pvn_vpzero":
             assert vp is not None
-            pvnsim.pvn_vpzero(vp, _num(a["vplen"]), _num(a["zbytes"]))
+            pvnsim.pvn_vpzero(vp, _unum(a["vplen"]), _unum(a["zbytes"]))
             return "void"
         raise ScenarioError(f"unknown call {name!r}")
 

@@ -1,9 +1,18 @@
 """A Hypothesis strategy for oracle scenarios (the format of docs/oracle.md).
 
-Scenarios stay inside the contract both sides implement: offsets page
-aligned, windows containing their offset, pages handed to pvn_write_kluster
-and pvn_write_done locked and i/o-locked the way pvn_getdirty leaves them,
-flags drawn from what real file systems pass (semantics.md 6.6).
+Scenarios stay inside the contract both sides implement: page offsets page
+aligned, pages handed to pvn_write_kluster and pvn_write_done locked and
+i/o-locked the way pvn_getdirty leaves them, flags drawn from what real file
+systems pass (semantics.md 6.6).  Inside it they reach for the edges:
+
+* about a third of the scenarios put their pages just below 2^64, so that
+  windows, scans and sums wrap around u_offset_t (a window whose end wraps
+  fails pvn_read_kluster's entry ASSERT on both sides);
+* pvn_vplist_dirty and pvn_plist_init are often given an ``off`` that is
+  not page aligned (512-byte units, as pcfs passes);
+* pages are drawn with SE_EWANTED set (``ew=1``: another thread waits for
+  the exclusive lock), which every trylock, shared lock and upgrade sees,
+  and which page_create_va's taking of a cached page respects.
 """
 
 from __future__ import annotations
@@ -24,18 +33,28 @@ PVN_FLAG_SETS = [
 ]
 VFLAG_SETS = ["0", "VMODSORT", "VVMEXEC", "VISSWAPFS", "VMODSORT|VVMEXEC", "VSWAPLIKE"]
 NPAGES = 12
+U64 = 1 << 64
 
 
 @st.composite
-def _page_line(draw: st.DrawFn, vname: str, off: int) -> str:
-    kind = draw(
-        st.sampled_from(["clean", "clean", "dirty", "dirty", "hw", "cached", "busy", "locked"])
+def _page_line(draw: st.DrawFn, vname: str, off: int, mine: str | None) -> str:
+    """One ``page`` line; ``mine`` ("S" or "X") makes a dirty page locked in
+    that mode and i/o-locked by the caller, as pvn_getdirty hands it to a
+    putapage routine."""
+    kind = (
+        "mine"
+        if mine
+        else draw(
+            st.sampled_from(["clean", "clean", "dirty", "dirty", "hw", "cached", "busy", "locked"])
+        )
     )
     attrs: list[str] = []
     if kind == "cached":
         attrs.append("free=cache")
+        if draw(st.integers(0, 5)) == 0:
+            attrs.append("ew=1")
         return f"page {vname} {off:#x} " + " ".join(attrs)
-    nrm = {"clean": "P_REF", "dirty": "P_MOD|P_REF", "hw": "0"}.get(kind, "P_REF")
+    nrm = {"clean": "P_REF", "dirty": "P_MOD|P_REF", "hw": "0", "mine": "P_MOD"}.get(kind, "P_REF")
     if draw(st.booleans()) and kind == "clean":
         nrm = "0"
     attrs.append(f"nrm={nrm}")
@@ -53,6 +72,10 @@ def _page_line(draw: st.DrawFn, vname: str, off: int) -> str:
         attrs.append(draw(st.sampled_from(["lock=S@other", "lock=X@other", ""])))
     elif kind == "locked":
         attrs.append(draw(st.sampled_from(["lock=S@other", "lock=X@other", "lock=SS"])))
+    elif kind == "mine":
+        attrs.append(f"lock={mine} io=me")
+    if draw(st.integers(0, 5)) == 0:
+        attrs.append("ew=1")
     return f"page {vname} {off:#x} " + " ".join(a for a in attrs if a)
 
 
@@ -94,43 +117,102 @@ def scenarios(draw: st.DrawFn) -> str:
     lines.append(
         "seg s3 kind=refuse deltas=" + ",".join(str(d * pagesize) for d in refused or [99])
     )
+    # Page slot i of the scenario is file offset origin + i * pagesize
+    # (mod 2^64): from 0, or from a few pages below 2^64 so that the slots
+    # wrap around to offset 0.
+    top = draw(st.sampled_from([False, False, True]))
+    origin = U64 - draw(st.integers(1, NPAGES)) * pagesize if top else 0
+    sc = _Slots(origin, pagesize, base)
     resident: dict[str, list[int]] = {}
+    mine: dict[str, dict[int, str]] = {}
     for v in vnames:
-        offs = draw(
-            st.lists(st.integers(0, NPAGES - 1), unique=True, max_size=NPAGES).map(
-                lambda xs: [x * pagesize for x in xs]
-            )
-        )
-        resident[v] = offs
-        for off in offs:
-            lines.append(draw(_page_line(v, off)))
+        slots = draw(st.lists(st.integers(0, NPAGES - 1), unique=True, max_size=NPAGES))
+        held = draw(st.sets(st.sampled_from(slots))) if slots and draw(st.booleans()) else set()
+        resident[v] = [sc.off(i) for i in slots]
+        mine[v] = {sc.off(i): draw(st.sampled_from(["S", "X"])) for i in slots if i in held}
+        for i in slots:
+            lines.append(draw(_page_line(v, sc.off(i), mine[v].get(sc.off(i)))))
     ncalls = draw(st.integers(1, 3))
     for _ in range(ncalls):
-        lines.extend(draw(_calls(vnames, resident, pagesize, base)))
+        lines.extend(draw(_calls(vnames, resident, mine, sc)))
     return "\n".join(lines) + "\n"
+
+
+class _Slots:
+    """Offsets and addresses of a scenario's page slots."""
+
+    def __init__(self, origin: int, pagesize: int, base: int) -> None:
+        self.origin = origin
+        self.pagesize = pagesize
+        self.base = base
+
+    def off(self, i: int) -> int:
+        """The file offset of slot ``i`` (u_offset_t arithmetic)."""
+        return (self.origin + i * self.pagesize) % U64
+
+    def addr(self, i: int) -> int:
+        """The segment address that maps slot ``i``."""
+        return self.base + i * self.pagesize
+
+    def index(self, off: int) -> int:
+        """The slot of a page offset."""
+        return ((off - self.origin) % U64) // self.pagesize
+
+
+@st.composite
+def _unaligned(draw: st.DrawFn, off: int, pagesize: int) -> int:
+    """``off``, or often an offset inside that page that is not page aligned
+    (mostly in 512-byte units, as pcfs passes)."""
+    how = draw(st.sampled_from(["aligned", "aligned", "sector", "sector", "byte"]))
+    if how == "sector":
+        return off + draw(st.integers(1, pagesize // 512 - 1)) * 512
+    if how == "byte":
+        return off + draw(st.integers(1, pagesize - 1))
+    return off
 
 
 @st.composite
 def _calls(
-    draw: st.DrawFn, vnames: list[str], resident: dict[str, list[int]], pagesize: int, base: int
+    draw: st.DrawFn,
+    vnames: list[str],
+    resident: dict[str, list[int]],
+    mine: dict[str, dict[int, str]],
+    sc: _Slots,
 ) -> list[str]:
     v = draw(st.sampled_from(vnames))
-    kind = draw(
-        st.sampled_from(
-            ["read", "read", "vplist", "vplist", "vplist", "setdirty", "getpages", "vpzero"]
-        )
-    )
+    pagesize = sc.pagesize
+    kinds = ["read", "read", "vplist", "vplist", "vplist", "setdirty", "getpages", "vpzero"]
+    if mine[v]:
+        kinds += ["write", "write"]
+    kind = draw(st.sampled_from(kinds))
     if kind == "read":
-        vp_off = draw(st.integers(0, NPAGES - 1)) * pagesize
+        first = draw(st.integers(0, NPAGES - 1))
+        vp_off = sc.off(first)
         vp_len = draw(st.integers(1, 8 * pagesize))
         npg = (vp_len + pagesize - 1) // pagesize
-        off = vp_off + draw(st.integers(0, npg - 1)) * pagesize
-        if off >= vp_off + vp_len:
-            off = vp_off
+        slot = first + draw(st.integers(0, npg - 1))
+        off = sc.off(slot)
+        if (off - vp_off) % U64 >= vp_len:
+            off, slot = vp_off, first
+        if sc.origin and draw(st.integers(0, 2)) == 0:
+            # The last page below 2^64: only from there does the backward
+            # scan's test vp_off + deltab wrap (and let it pass below vp_off).
+            back = min(draw(st.integers(0, 3)), sc.index(U64 - pagesize))
+            off = U64 - pagesize
+            slot = sc.index(off)
+            vp_off = off - back * pagesize
+            # A window ending at 2^64 - 1 at most; ending at 2^64 exactly
+            # (vp_off + vp_len wraps to 0) fails the entry ASSERT (L107).
+            vp_len = draw(
+                st.one_of(
+                    st.integers(back * pagesize + 1, (back + 1) * pagesize - 1),
+                    st.just((back + 1) * pagesize),
+                )
+            )
         seg = draw(st.sampled_from(["s1", "s2", "s3"]))
         isra = draw(st.sampled_from([0, 0, 1]))
         out = [
-            f"call pvn_read_kluster {v} off={off:#x} seg={seg} addr={base + off:#x} "
+            f"call pvn_read_kluster {v} off={off:#x} seg={seg} addr={sc.addr(slot):#x} "
             f"vp_off={vp_off:#x} vp_len={vp_len:#x} isra={isra}"
         ]
         follow = draw(st.sampled_from(["io_done", "read_done", "read_error", "plist", "none"]))
@@ -143,12 +225,34 @@ def _calls(
         elif follow == "plist":
             plsz = draw(st.integers(1, 4)) * pagesize
             rw = draw(st.sampled_from(["S_READ", "S_CREATE", "S_WRITE"]))
-            out.append(
-                f"call pvn_plist_init list=last plsz={plsz:#x} off={off:#x} io_len=0 rw={rw}"
-            )
+            at = draw(_unaligned(off, pagesize))
+            out.append(f"call pvn_plist_init list=last plsz={plsz:#x} off={at:#x} io_len=0 rw={rw}")
+        return out
+    if kind == "write":
+        # Each page held for the caller is klustered at most once: the
+        # write-back that follows unlocks it.
+        pp_off = draw(st.sampled_from(sorted(mine[v])))
+        mode = mine[v].pop(pp_off)
+        blocks = draw(st.integers(0, 4))
+        vp_off = sc.off(max(sc.index(pp_off) - blocks, 0))
+        vp_len = draw(st.integers(0, 8 * pagesize))
+        flags = draw(st.sampled_from(["0", "B_ASYNC", "B_FREE", "B_ASYNC|B_FREE"]))
+        if mode == "X" and draw(st.booleans()):
+            flags = "B_INVAL"  # invalidation needs pp held exclusively
+        out = [
+            f"call pvn_write_kluster {v} page={pp_off:#x} vp_off={vp_off:#x} "
+            f"vp_len={vp_len:#x} flags={flags}"
+        ]
+        done = draw(st.sampled_from(["ok", "ok", "error", "io_done"]))
+        if done == "io_done":
+            out.append("call pvn_io_done list=last")
+        else:
+            err = "B_ERROR|" if done == "error" else ""
+            extra = "" if flags == "0" else f"|{flags}"
+            out.append(f"call pvn_write_done list=last flags={err}B_WRITE{extra}")
         return out
     if kind == "vplist":
-        off = draw(st.integers(0, NPAGES)) * pagesize
+        off = draw(_unaligned(sc.off(draw(st.integers(0, NPAGES))), pagesize))
         flags = draw(st.sampled_from(PVN_FLAG_SETS))
         blk = draw(st.sampled_from([pagesize, 8192, 16384, 32768]))
         blk = max(blk, pagesize)
@@ -167,15 +271,20 @@ def _calls(
         )
         return [f"call pvn_vplist_setdirty {v} check={check}"]
     if kind == "getpages":
-        off = draw(st.integers(0, NPAGES - 1)) * pagesize
+        slot = draw(st.integers(0, NPAGES - 1))
+        off = sc.off(slot)
         length = draw(st.integers(1, 4)) * pagesize
+        if off + length > U64 - pagesize:
+            # pvnsim refuses a range reaching the last page of the offset
+            # space (the C's loop would never end): start at 0 instead.
+            off, slot = 0, sc.index(0)
         plsz = length + draw(st.integers(0, 2)) * pagesize
         fail = ""
         if draw(st.booleans()):
             fail = f" fail={off + draw(st.integers(0, length // pagesize - 1)) * pagesize:#x}"
         return [
             f"call pvn_getpages {v} off={off:#x} len={length:#x} plsz={plsz:#x} seg=s1 "
-            f"addr={base + off:#x} rw=S_READ{fail}"
+            f"addr={sc.addr(slot):#x} rw=S_READ{fail}"
         ]
     vplen = draw(st.integers(0, NPAGES * pagesize))
     zbytes = draw(st.sampled_from([0, 0, 512, 4096, 8192]))

@@ -647,10 +647,11 @@ def _plist_with_marker(e: Env, a: Args) -> None:
 def test_plist_init_bad_input(spoil: Spoil, consistent: bool) -> None:
     """pvn_plist_init rejects a page array too short for what it will write and a list not from a read kluster.
 
-    Why: the pages come from pvn_read_kluster, SE_EXCL and io-locked
-    (vm_pvn.c L1168-1196: page_sub, page_io_unlock, page_downgrade which
-    ASSERTs EXCL); the do-while of L1190-1199 writes at least pl[0] and a
-    NULL after the last page (so plsz 0 still needs two slots).
+    Why: every page is taken off the list and i/o-unlocked (vm_pvn.c
+    L1168-1209: page_sub, page_io_unlock), so each is locked and i/o-locked;
+    the ones stored in pl are downgraded (L1196, page_downgrade ASSERTs
+    EXCL); the do-while of L1190-1199 writes at least pl[0] and a NULL after
+    the last page it stores (so plsz 0 still needs two slots).
     """
     assert_rejected(pvn_plist_init, base_plist_init, spoil, consistent)
 

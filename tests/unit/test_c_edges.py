@@ -189,6 +189,103 @@ def test_plist_init_with_an_unaligned_off_releases_every_page():
     check_kernel(k)
 
 
+def _plist(*pages):  # type: ignore[no-untyped-def]
+    # A p_next list in the given order (page_add puts each page in front of
+    # the head, so the head moves on to keep the order).
+    from pvnsim.vm import page_add
+
+    head = None
+    for pp in pages:
+        head = page_add(head, pp).p_next
+    return head
+
+
+def test_plist_init_releases_shared_pages_it_does_not_keep():
+    """The C asks SE_EXCL only of the pages it downgrades into pl (L1196); the
+    ones it releases (L1176, L1209) may be shared and i/o-locked (page_sub's
+    condition), and page_release decides what becomes of them: the wanted
+    one is only unlocked, the other, clean, is freed."""
+    from pvnsim.flags import P_FREE
+
+    k = roomy()
+    vp = k.vnode("f")
+    before = make_page(vp, 0, nrm=P_REF, lock="S", io="me", ewanted=True)
+    kept = make_page(vp, PAGE, nrm=P_REF, lock="X", io="me")
+    after = make_page(vp, 2 * PAGE, nrm=P_REF, lock="S", io="me")
+    pl: list[object] = [vp] * 3
+    pvn_plist_init(_plist(before, kept, after), pl, PAGE, PAGE, 3 * PAGE, S_READ)  # type: ignore[arg-type]
+    assert pl[:2] == [kept, None]
+    assert kept.p_selock == 1 and kept.p_iolock_state == 0  # downgraded, i/o-unlocked
+    assert before.p_selock == 0 and before.p_ewanted == 1 and not before.p_state & P_FREE
+    assert after.p_selock == 0 and after.p_state & P_FREE  # released clean: freed
+    page_unlock(kept)
+    check_kernel(k)
+
+
+def test_plist_init_refuses_a_shared_page_it_would_downgrade():
+    """A page that goes into pl is downgraded, which needs SE_EXCL; nothing changes."""
+    k = roomy()
+    vp = k.vnode("f")
+    first = make_page(vp, 0, nrm=P_REF, lock="X", io="me")
+    second = make_page(vp, PAGE, nrm=P_REF, lock="S", io="me")
+    plist = _plist(first, second)
+    before = snapshot(k)
+    with pytest.raises(UsageError, match=r"f@0x1000 must be locked SE_EXCL"):
+        pvn_plist_init(plist, [None] * 3, 2 * PAGE, 0, 2 * PAGE, S_READ)
+    assert snapshot(k) == before
+
+
+def test_plist_init_under_s_create_keeps_shared_pages_as_they_are():
+    """Under S_CREATE nothing is downgraded (L1195), so shared pages may fill pl."""
+    k = roomy()
+    vp = k.vnode("f")
+    first = make_page(vp, 0, nrm=P_REF, lock="S", io="me")
+    second = make_page(vp, PAGE, nrm=P_REF, lock="S", io="me")
+    pl: list[object] = [vp] * 3
+    pvn_plist_init(_plist(first, second), pl, 2 * PAGE, 0, 2 * PAGE, S_CREATE)  # type: ignore[arg-type]
+    assert pl == [first, second, None]
+    assert first.p_selock == 1 and second.p_selock == 1
+    page_unlock(first)
+    page_unlock(second)
+    check_kernel(k)
+
+
+def test_plist_init_with_a_plsz_past_ssize_max_stores_one_page():
+    """plsz is kept in an ssize_t (L1184): from 2^63 up it is negative, so the
+    do-while stores one page and releases the rest; two slots are enough."""
+    k = roomy()
+    vp = k.vnode("f")
+    first = make_page(vp, 0, nrm=P_REF, lock="X", io="me")
+    second = make_page(vp, PAGE, nrm=P_REF, lock="X", io="me")
+    pl: list[object] = [vp, vp]
+    pvn_plist_init(_plist(first, second), pl, 1 << 63, 0, 2 * PAGE, S_READ)  # type: ignore[arg-type]
+    assert pl == [first, None]
+    assert second.p_selock == 0 and first.p_selock == 1
+    page_unlock(first)
+    check_kernel(k)
+
+
+def test_page_create_passes_over_a_cached_page_wanted_exclusively():
+    """With the free list empty, page_create_va takes the first cached page a
+    trylock would grant: not one whose SE_EWANTED is set (page_trylock refuses
+    it), so the wanted page keeps its identity."""
+    from pvnsim.flags import PG_EXCL
+
+    k = roomy(total=2)
+    vp = k.vnode("f")
+    wanted = make_page(vp, 0, cached=True, ewanted=True)
+    other = make_page(vp, PAGE, cached=True)
+    assert k.page_freelist is None and k.unused_pages == 0
+    w = k.vnode("w")
+    pp = page_create_va(w, 0, PAGE, PG_EXCL, None, 0)
+    assert pp is other and pp.p_vnode is w
+    assert wanted.p_vnode is vp and wanted.p_ewanted == 1
+    assert k.page_cachelist is wanted
+    page_io_unlock(pp)
+    page_unlock(pp)
+    check_kernel(k)
+
+
 # -- SE_EWANTED --------------------------------------------------------------
 
 
@@ -305,6 +402,8 @@ def test_page_slots_views_nest_on_the_callers_array():
     view = PageSlots(PageSlots(pl, 1), 2)  # type: ignore[arg-type]
     view[0] = pp
     assert pl[3] is pp and len(view) == 2
+    # It shows what the callee sees: its own slots, NULL for the empty ones.
+    assert repr(view) == "PageSlots([f@0x0, NULL])"
 
 
 def test_create_then_io_unlock_keeps_check_kernel_happy():

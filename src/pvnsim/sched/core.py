@@ -331,7 +331,7 @@ class Simulation(Scheduler):
         self.clock.context = self
         self.switches = bool(switches)
         self.idle_limit = idle_limit
-        self.in_interrupt: str | None = None
+        self._intr: object = None  # the interrupt routine running, if any
         self.sleeps = 0
         self._idle = 0
         self.interrupt = SimThread(self, -1, "interrupt", _no_body, (), True, False)
@@ -444,7 +444,7 @@ class Simulation(Scheduler):
     def current(self) -> str:
         """The running thread's name; ``"main"`` outside any simulated thread,
         ``"interrupt"`` while an interrupt routine runs."""
-        if self.in_interrupt is not None:
+        if self._intr is not None:
             return "interrupt"
         t = self._current
         return "main" if t is None else t.name
@@ -452,7 +452,7 @@ class Simulation(Scheduler):
     def switch_point(self, kind: str, what: object) -> None:
         """The running thread may be preempted here (or an interrupt taken)."""
         cur = self._current
-        if cur is None or self._killing or self.in_interrupt is not None:
+        if cur is None or self._killing or self._intr is not None:
             return
         clock = self.clock
         if clock._fifo or clock._heap:
@@ -531,11 +531,11 @@ class Simulation(Scheduler):
     def run_interrupt(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` in interrupt context (the clock calls this for each event)."""
         clock = self.clock
-        prev_name = self.in_interrupt
+        prev = self._intr
         prev_thread = self.curthread
         if not isinstance(fn, _Background):
             self._idle = 0  # progress: something other than a daemon's timer
-        self.in_interrupt = _routine(fn)
+        self._intr = fn
         clock.in_event = True
         self.set_current("interrupt")
         try:
@@ -546,8 +546,8 @@ class Simulation(Scheduler):
                 # mutex (see block): the code it interrupted then goes on.
                 _IrqGlet(_irq_main, parent=greenlet.getcurrent()).switch(self, fn)
         finally:
-            clock.in_event = prev_name is not None
-            self.in_interrupt = prev_name
+            clock.in_event = prev is not None
+            self._intr = prev
             self.set_current(prev_thread)
 
     def block(
@@ -567,7 +567,7 @@ class Simulation(Scheduler):
                 CPU was idle) or a holder that is itself asleep.
             DeadlockError: no thread can run and no event is pending.
         """
-        if self.in_interrupt is not None:
+        if self._intr is not None:
             if ready():
                 return
             g = greenlet.getcurrent()
@@ -716,6 +716,11 @@ class Simulation(Scheduler):
     # -- time ----------------------------------------------------------------------
 
     @property
+    def in_interrupt(self) -> str | None:
+        """The name of the interrupt routine running now, or None."""
+        return None if self._intr is None else _routine(self._intr)
+
+    @property
     def now(self) -> int:
         """Virtual time in nanoseconds."""
         return self.clock.now
@@ -736,7 +741,7 @@ class Simulation(Scheduler):
         """
         if isinstance(ns, bool) or not isinstance(ns, int) or ns < 0:
             raise UsageError(f"cpu: ns must be a non-negative int, not {ns!r}")
-        if self.in_interrupt is not None:
+        if self._intr is not None:
             raise InterruptSleep(f"interrupt routine {self.in_interrupt} would spend time ({what})")
         self.clock.advance(ns)
         if self.switches and self._current is not None:

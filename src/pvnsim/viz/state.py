@@ -155,13 +155,15 @@ class EventView:
     done: bool
     #: How deeply the call is nested in another traced call (0: called directly).
     depth: int = 0
+    #: Why the call came back empty-handed, when the trace knows.
+    why: str | None = None
 
     def format(self) -> str:
-        """``name(args) = result``, as :meth:`pvnsim.trace.Event.format`."""
+        """``name(args) = result (why)``, as :meth:`pvnsim.trace.Event.explain`."""
         text = f"{self.name}({', '.join(self.args)})"
         if self.result is not None:
             text += f" = {self.result}"
-        return text
+        return text if self.why is None else f"{text} ({self.why})"
 
 
 @attrs.frozen
@@ -329,5 +331,14 @@ def capture_event(e: Event) -> EventView:
     # Traces that record nesting give each event a depth; older ones do not.
     depth = getattr(e, "depth", 0)
     return EventView(
-        e.seq, e.kind, e.name, tuple(e.args), e.result, e.line, e.thread, e.done, int(depth or 0)
+        e.seq,
+        e.kind,
+        e.name,
+        tuple(e.args),
+        e.result,
+        e.line,
+        e.thread,
+        e.done,
+        int(depth or 0),
+        getattr(e, "why", None),
     )

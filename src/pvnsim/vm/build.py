@@ -72,7 +72,9 @@ def make_page(
         at: ``"head"`` or ``"tail"`` of v_pages.
         data: initial contents (at most PAGESIZE bytes).
         ewanted: another thread waits for the page's exclusive lock
-            (SE_EWANTED): trylocks, shared locks and upgrades fail.
+            (SE_EWANTED): trylocks, shared locks and upgrades fail.  A cached
+            page may have it too (its lock was wanted while it was freed);
+            page_create_va then passes over it.
 
     Raises:
         UsageError: misaligned or duplicate offset, no free memory, or an
@@ -94,7 +96,7 @@ def make_page(
     for m in maps:
         if m not in _HW:
             raise UsageError(f"make_page: translation bits must be one of {sorted(_HW)}, not {m!r}")
-    if cached and (maps or lock or io or lckcnt or cowcnt or nrm or ewanted):
+    if cached and (maps or lock or io or lckcnt or cowcnt or nrm):
         raise UsageError("make_page: a cached page must be clean, unmapped, unlocked and idle")
     if data is not None and len(data) > k.pagesize:
         raise UsageError("make_page: data is longer than a page")

@@ -42,7 +42,7 @@ from pvnsim.errors import KernelPanic
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, P_SWAP, PAGE_IO_INUSE, VISSWAP, VMODSORT
 from pvnsim.hooks import implements
 from pvnsim.vm.mutex import mutex_enter, mutex_exit
-from pvnsim.vm.page_lock import page_lock_clr_exclwanted
+from pvnsim.vm.page_lock import PS_EWANTED, page_lock_clr_exclwanted
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -111,14 +111,14 @@ class Page:
     ``p_selock`` is 0 when unlocked, the number of readers when shared, and
     -1 when exclusive.  ``p_ewanted`` (1 or 0) is the SE_EWANTED bit illumos
     keeps inside p_selock: a thread waits for the exclusive lock, so new
-    readers and plain exclusive requests must wait too.
+    readers and plain exclusive requests must wait too (stored as the bit
+    :data:`~pvnsim.vm.page_lock.PS_EWANTED` of ``p_state``).
     """
 
     __slots__ = (
         "kernel",
         "p_cowcnt",
         "p_data",
-        "p_ewanted",
         "p_fsdata",
         "p_hash",
         "p_id",
@@ -148,7 +148,6 @@ class Page:
         self.p_vpprev: Page = self
         self.p_hash: Any = None
         self.p_selock = 0
-        self.p_ewanted = 0
         self.p_sowner: str | list[str] | None = None
         self.p_iolock_state = 0
         self.p_ioowner: str | None = None
@@ -160,6 +159,18 @@ class Page:
         self.p_data: bytearray | None = None
         self.p_fsdata = 0
         self.p_id = p_id
+
+    @property
+    def p_ewanted(self) -> int:
+        """SE_EWANTED: 1 while a thread waits for the exclusive lock, else 0."""
+        return 1 if self.p_state & PS_EWANTED else 0
+
+    @p_ewanted.setter
+    def p_ewanted(self, value: int) -> None:
+        if value:
+            self.p_state |= PS_EWANTED
+        else:
+            self.p_state &= ~PS_EWANTED
 
     @property
     def name(self) -> str:
@@ -429,7 +440,7 @@ def page_hashout(pp: Page) -> None:
     pp.p_vnode = None
     pp.p_offset = NOOFFSET
     pp.p_fsdata = 0
-    if pp.p_ewanted:
+    if pp.p_state & PS_EWANTED:
         # The identity is gone: whoever wanted this page exclusively wakes
         # up and finds it is not the page it wanted.
         page_lock_clr_exclwanted(pp)
@@ -617,12 +628,13 @@ def page_get_free(k: Kernel) -> Page | None:
 
 def page_get_cached(k: Kernel) -> Page | None:
     """A page off the cache list for a reservation, or None: the first one
-    nobody has locked (a walk may hold one), still carrying its old identity."""
+    a trylock would get (nobody holds it, as a walk may, and nobody waits to
+    hold it exclusively), still carrying its old identity."""
     head = k.page_cachelist
     if head is None:
         return None
     pp = head
-    while pp.p_selock != 0:
+    while pp.p_selock != 0 or pp.p_state & PS_EWANTED:
         pp = pp.p_next
         if pp is head:
             return None

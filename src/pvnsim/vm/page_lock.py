@@ -60,6 +60,14 @@ __all__ = [
 _NOT_IO_INUSE = ~PAGE_IO_INUSE
 
 
+#: Where this model keeps illumos's SE_EWANTED: a bit of ``p_state`` above
+#: the C's eight (illumos keeps it in ``p_selock``, which here is a plain
+#: reader count; a slot of its own would cost every page 8 bytes).
+#: ``Page.p_ewanted`` reads and writes it as 0 or 1.
+PS_EWANTED = 0x100
+_NOT_PS_EWANTED = ~PS_EWANTED
+
+
 def _add_reader(pp: Page, who: str) -> None:
     owner = pp.p_sowner
     if pp.p_selock == 0:
@@ -77,7 +85,7 @@ def grantable(pp: Page, se: int, es: int = 0) -> bool:
     While a thread wants the page exclusively (SE_EWANTED) only that kind
     of request (``es`` SE_EXCL_WANTED) may take it.
     """
-    if pp.p_ewanted and not es & SE_EXCL_WANTED:
+    if pp.p_state & PS_EWANTED and not es & SE_EXCL_WANTED:
         return False
     if se == SE_EXCL:
         return pp.p_selock == 0
@@ -140,16 +148,16 @@ def page_lock(
     got = False
     mark_wanted = False
     if se == SE_EXCL:
-        if pp.p_ewanted and not es & SE_EXCL_WANTED:
+        if pp.p_state & PS_EWANTED and not es & SE_EXCL_WANTED:
             pass  # another thread is first in line for the exclusive lock
         elif pp.p_selock == 0:
             pp.p_selock = -1
             pp.p_sowner = k.curthread
-            pp.p_ewanted = 0  # granted: our own want, if any, is met
+            pp.p_state &= _NOT_PS_EWANTED  # granted: our own want, if any, is met
             got = True
         elif es & SE_EXCL_WANTED:
             mark_wanted = True  # set below, once we know we may sleep
-    elif pp.p_selock >= 0 and not pp.p_ewanted:
+    elif pp.p_selock >= 0 and not pp.p_state & PS_EWANTED:
         # _add_reader(pp, k.curthread), its first-reader case written out:
         # once per page a synchronous walk visits.
         if pp.p_selock == 0:
@@ -211,7 +219,7 @@ def page_trylock(pp: Page, se: Se | int) -> int:
     k = pp.kernel
     if k.hooks is not None and k.hooks.entering != "page_trylock":
         return k.hooks.around("page_trylock", pp, se)  # type: ignore[no-any-return]
-    if pp.p_ewanted:
+    if pp.p_state & PS_EWANTED:
         return 0  # a thread waits for the exclusive lock: nobody jumps the queue
     if se == SE_EXCL:
         if pp.p_selock != 0:
@@ -258,7 +266,7 @@ def page_tryupgrade(pp: Page) -> int:
     k = pp.kernel
     if k.hooks is not None and k.hooks.entering != "page_tryupgrade":
         return k.hooks.around("page_tryupgrade", pp)  # type: ignore[no-any-return]
-    if pp.p_selock != 1 or pp.p_ewanted:
+    if pp.p_selock != 1 or pp.p_state & PS_EWANTED:
         return 0
     pp.p_selock = -1
     pp.p_sowner = k.curthread

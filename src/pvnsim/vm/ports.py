@@ -18,7 +18,7 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import UsageError
-from pvnsim.flags import ALL_BUF_FLAGS, B_FREE, B_INVAL, SegRw
+from pvnsim.flags import ALL_BUF_FLAGS, B_FREE, B_INVAL, S_CREATE, SegRw
 from pvnsim.vm import vm_pvn as _pvn
 from pvnsim.vm.argcheck import (
     check_aligned,
@@ -30,6 +30,7 @@ from pvnsim.vm.argcheck import (
     check_rw,
     check_vnode,
 )
+from pvnsim.vm.cint import ssize_t
 from pvnsim.vm.seg import Seg
 from pvnsim.vm.vm_pvn import PageSlots
 
@@ -214,18 +215,44 @@ def check_pvn_getpages(
 def check_pvn_plist_init(pp: Any, pl: Any, plsz: Any, off: Any, io_len: Any, rw: Any) -> None:
     """pvn_plist_init's contract.  ``off`` need not be page aligned (the C
     compares it with each page's offset, and releases every page when none
-    matches)."""
+    matches).
+
+    Every page is taken off the list and i/o-unlocked, so each must be locked
+    (shared will do) and i/o-locked; only the pages the C puts into ``pl``
+    and downgrades (all but S_CREATE) must be held SE_EXCL.  ``pl`` needs a
+    slot for each of those and one for the terminating None.
+    """
     routine = "pvn_plist_init"
-    k = check_plist(routine, pp, locked="excl")
+    k = check_plist(routine, pp)
     check_ctype(routine, "plsz", plsz, "size_t")
     check_ctype(routine, "off", off, "u_offset_t")
     check_ctype(routine, "io_len", io_len, "size_t")
     check_rw(routine, rw)
     if k is None:
         _check_pl(routine, pl, 1)
-    else:
-        # The loop stores at least one page and then the terminating NULL.
-        _check_pl(routine, pl, max(k.btopr(plsz), 1) + 1)
+        return
+    # The pages in the order the C takes them: the first at ``off`` starts pl.
+    ring = [pp]
+    nxt = pp.p_next
+    while nxt is not pp:
+        ring.append(nxt)
+        nxt = nxt.p_next
+    start = next((i for i, page in enumerate(ring) if page.p_offset == off), None)
+    if start is None:
+        _check_pl(routine, pl, 1)
+        return
+    # The do-while stores one page, then more while the ssize_t budget of
+    # plsz bytes stays positive and pages remain.
+    budget = ssize_t(plsz)
+    stored = min(len(ring) - start, max(1, -(-budget // k.pagesize)) if budget > 0 else 1)
+    if rw != S_CREATE:
+        for page in ring[start : start + stored]:
+            if page.p_selock >= 0:
+                raise UsageError(
+                    f"{routine}: page {page.name} must be locked SE_EXCL: it goes into pl "
+                    "and is downgraded"
+                )
+    _check_pl(routine, pl, stored + 1)
 
 
 # -- the public routines -------------------------------------------------------

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 from pvnsim.errors import InvariantViolation
 from pvnsim.flags import P_FREE, P_MOD, P_REF, P_RO, PAGE_IO_INUSE, VMODSORT, VVMLOCK
 from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, page_name
+from pvnsim.vm.page_lock import PS_EWANTED
 
 if TYPE_CHECKING:
     from pvnsim.kernel import Kernel
@@ -339,9 +340,7 @@ def check_lock_words(k: Kernel) -> None:
                 _fail(f"{_name(pp)} is i/o locked but records no holder")
         elif pp.p_ioowner is not None:
             _fail(f"{_name(pp)}: i/o lock free but records holder {pp.p_ioowner!r}")
-        if pp.p_ewanted not in (0, 1):
-            _fail(f"{_name(pp)}: invalid SE_EWANTED bit {pp.p_ewanted!r}")
-        if pp.p_ewanted and pp.p_vnode is None:
+        if pp.p_state & PS_EWANTED and pp.p_vnode is None:
             _fail(f"{_name(pp)} has no identity but is wanted exclusively (SE_EWANTED)")
 
 
@@ -540,7 +539,7 @@ def invariants_hold(k: Kernel, in_flight: bool = False) -> bool:
             io_state = pp.p_iolock_state
             if (io_state & PAGE_IO_INUSE) != (pp.p_ioowner is not None):
                 return False  # an i/o lock without its holder, or a holder without it
-            if pp.p_ewanted and (pp.p_ewanted != 1 or pp.p_vnode is None):
+            if pp.p_state & PS_EWANTED and pp.p_vnode is None:
                 return False
             if pp.p_state & free_flag:
                 # A free page: idle (check_free_pages), counted by identity

@@ -2,13 +2,13 @@
 # build.sh OUTDIR - build the C side of the pvnsim fidelity oracle.
 # build.sh OUTDIR bench - build the C baseline of bench/run.py instead.
 #
-# Compiles the unmodified illumos vm_pvn.c (read from $PVNSIM_VM_PVN_C,
-# never copied) against the shadow headers in include/ and the C model of
-# the primitives, producing OUTDIR/pvn_oracle (and pvn_oracle_nodebug); with
-# `bench', OUTDIR/pvn_bench (bench.c instead of driver.c, no tracing, a
-# large page hash).
+# Compiles the unmodified illumos vm_pvn.c (the vendored copy in illumos/,
+# or the file $PVNSIM_VM_PVN_C names) against the shadow headers in
+# include/ and the C model of the primitives, producing OUTDIR/pvn_oracle
+# (and pvn_oracle_nodebug); with `bench', OUTDIR/pvn_bench (bench.c instead
+# of driver.c, no tracing, a large page hash).
 #
-# Environment: PVNSIM_VM_PVN_C (required) path to vm_pvn.c;
+# Environment: PVNSIM_VM_PVN_C (optional) another vm_pvn.c to compile;
 #              CC (default gcc).
 set -eu
 
@@ -24,13 +24,13 @@ else
 fi
 outdir=$1
 
-if [ -z "${PVNSIM_VM_PVN_C:-}" ]; then
-	echo "build.sh: PVNSIM_VM_PVN_C is not set; point it at illumos" \
-	    "usr/src/uts/common/vm/vm_pvn.c (e.g. ../shared/illumos/vm_pvn.c)" >&2
-	exit 1
-fi
-if [ ! -f "$PVNSIM_VM_PVN_C" ] || [ ! -r "$PVNSIM_VM_PVN_C" ]; then
-	echo "build.sh: PVNSIM_VM_PVN_C=$PVNSIM_VM_PVN_C is not a readable file" >&2
+src=${PVNSIM_VM_PVN_C:-$here/illumos/vm_pvn.c}
+if [ ! -f "$src" ] || [ ! -r "$src" ]; then
+	if [ -n "${PVNSIM_VM_PVN_C:-}" ]; then
+		echo "build.sh: PVNSIM_VM_PVN_C=$src is not a readable file" >&2
+	else
+		echo "build.sh: the vendored $src is missing" >&2
+	fi
 	exit 1
 fi
 
@@ -42,7 +42,7 @@ if [ "$target" = bench ]; then
 	# pages.  Not linked with driver.c.
 	${CC:-gcc} -O2 -std=gnu99 -w -DORACLE_BENCH -DHASH_SIZE=262144 \
 	    -I"$here/include" \
-	    "$PVNSIM_VM_PVN_C" "$here/model.c" "$here/bench.c" \
+	    "$src" "$here/model.c" "$here/bench.c" \
 	    -o "$outdir/pvn_bench"
 	echo "built $outdir/pvn_bench"
 	exit 0
@@ -52,13 +52,13 @@ fi
 # pvn_vplist_dirty).  -w: vm_pvn.c is kernel code written for another
 # compiler; its warnings are not ours to fix.
 ${CC:-gcc} -O2 -std=gnu99 -w -DDEBUG -I"$here/include" \
-    "$PVNSIM_VM_PVN_C" "$here/model.c" "$here/driver.c" \
+    "$src" "$here/model.c" "$here/driver.c" \
     -o "$outdir/pvn_oracle"
 
 # The same without DEBUG: a production kernel, which skips vm_pvn.c's
 # DEBUG-only block (our ASSERTs stay active in both builds).
 ${CC:-gcc} -O2 -std=gnu99 -w -I"$here/include" \
-    "$PVNSIM_VM_PVN_C" "$here/model.c" "$here/driver.c" \
+    "$src" "$here/model.c" "$here/driver.c" \
     -o "$outdir/pvn_oracle_nodebug"
 
 echo "built $outdir/pvn_oracle and $outdir/pvn_oracle_nodebug"

@@ -43,6 +43,7 @@ scn_error(const char *fmt, ...)
 #define	MAXLINE		4096
 #define	MAXPAGES	4096
 #define	MAXCALLS	1024
+#define	MAXPLSZ		(1ULL << 32)	/* bytes of a pl array's pages */
 
 struct line {
 	int	lineno;
@@ -62,6 +63,7 @@ struct pagedef {
 	int		lock_excl;	/* ORACLE_NOBODY/_ME/_OTHER */
 	int		rd_me, rd_other;
 	int		io;
+	int		ew;		/* SE_EWANTED: a thread wants it EXCL */
 	int		lineno;
 };
 
@@ -82,56 +84,80 @@ static int		ncalls;
 /* Small parsers                                                       */
 /* ================================================================== */
 
-/* Decimal or 0x-hex, optionally negative.  Returns 1 on success. */
+/*
+ * Decimal or 0x-hex, optionally negative, as an unsigned 64-bit value (a
+ * negative number is its two's complement, as a C cast gives it).  Values up
+ * to 2^64 - 1 are accepted (offsets near the top of u_offset_t); more is an
+ * error.  Returns 1 on success; *neg tells whether a minus sign was given.
+ */
 static int
-parse_num(const char *s, long long *out)
+parse_num(const char *s, unsigned long long *out, int *neg)
 {
-	int neg = 0;
 	unsigned long long v = 0;
+	unsigned base = 10;
 	const char *p = s;
 
+	*neg = 0;
 	if (*p == '-') {
-		neg = 1;
+		*neg = 1;
 		p++;
+	}
+	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
 	}
 	if (*p == '\0')
 		return (0);
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-		p += 2;
-		if (*p == '\0')
-			return (0);
-		for (; *p; p++) {
-			int d;
+	for (; *p; p++) {
+		unsigned d;
 
-			if (*p >= '0' && *p <= '9')
-				d = *p - '0';
-			else if (*p >= 'a' && *p <= 'f')
-				d = *p - 'a' + 10;
-			else if (*p >= 'A' && *p <= 'F')
-				d = *p - 'A' + 10;
-			else
-				return (0);
-			v = v * 16 + d;
-		}
-	} else {
-		for (; *p; p++) {
-			if (*p < '0' || *p > '9')
-				return (0);
-			v = v * 10 + (*p - '0');
-		}
+		if (*p >= '0' && *p <= '9')
+			d = *p - '0';
+		else if (base == 16 && *p >= 'a' && *p <= 'f')
+			d = *p - 'a' + 10;
+		else if (base == 16 && *p >= 'A' && *p <= 'F')
+			d = *p - 'A' + 10;
+		else
+			return (0);
+		if (v > (ULLONG_MAX - d) / base)
+			return (0);		/* more than 64 bits */
+		v = v * base + d;
 	}
-	*out = neg ? -(long long)v : (long long)v;
+	if (*neg && v > (unsigned long long)LLONG_MAX + 1)
+		return (0);			/* below INT64_MIN */
+	*out = *neg ? 0 - v : v;
 	return (1);
 }
 
-static long long
+/*
+ * A number of a scenario line, or exit with a scenario error.  Negative ones
+ * (allowed only when `signed_ok') come back as their two's complement.
+ */
+static unsigned long long
+number_or_die(const char *key, const char *s, int signed_ok)
+{
+	unsigned long long v;
+	int neg;
+
+	if (!parse_num(s, &v, &neg))
+		scn_error("%s: bad number '%s' (64 bits at most)", key, s);
+	if (neg && !signed_ok)
+		scn_error("%s: must not be negative", key);
+	return (v);
+}
+
+/* Any number (counts, deltas, flags written as numbers). */
+static unsigned long long
 num_or_die(const char *key, const char *s)
 {
-	long long v;
+	return (number_or_die(key, s, 1));
+}
 
-	if (!parse_num(s, &v))
-		scn_error("%s: bad number '%s'", key, s);
-	return (v);
+/* A number that must not be negative (an offset, a length, an address). */
+static unsigned long long
+unum_or_die(const char *key, const char *s)
+{
+	return (number_or_die(key, s, 0));
 }
 
 /* C flag names joined by '|' (numbers allowed too), or 0. */
@@ -145,10 +171,10 @@ flags_or_die(const char *key, const char *s,
 	snprintf(buf, sizeof (buf), "%s", s);
 	for (t = strtok_r(buf, "|", &save); t != NULL;
 	    t = strtok_r(NULL, "|", &save)) {
-		long long n;
-		int i, found = 0;
+		unsigned long long n;
+		int i, found = 0, neg;
 
-		if (parse_num(t, &n)) {
+		if (parse_num(t, &n, &neg)) {
 			v |= (unsigned long)n;
 			continue;
 		}
@@ -265,7 +291,7 @@ seg_by_name(const char *name)
 
 /* A comma-separated list of numbers. */
 static int
-num_list(const char *key, const char *s, long long *out, int max)
+num_list(const char *key, const char *s, unsigned long long *out, int max)
 {
 	char buf[MAXLINE], *save = NULL, *t;
 	int n = 0;
@@ -429,9 +455,9 @@ parse_seg(struct line *ln)
 	kind = need(ln, 2, "kind");
 	if (strcmp(kind, "segvn") == 0) {
 		sp->m_kind = ORACLE_SEG_SEGVN;
-		sp->s_base = (caddr_t)(uintptr_t)num_or_die("base",
+		sp->s_base = (caddr_t)(uintptr_t)unum_or_die("base",
 		    need(ln, 2, "base"));
-		sp->s_size = (size_t)num_or_die("size", need(ln, 2, "size"));
+		sp->s_size = (size_t)unum_or_die("size", need(ln, 2, "size"));
 		v = attr(ln, 2, "advice");
 		if (v == NULL || strcmp(v, "normal") == 0)
 			sp->m_advice = ORACLE_ADV_NORMAL;
@@ -444,7 +470,7 @@ parse_seg(struct line *ln)
 	} else if (strcmp(kind, "segmap") == 0) {
 		sp->m_kind = ORACLE_SEG_SEGMAP;
 	} else if (strcmp(kind, "refuse") == 0) {
-		long long d[ORACLE_MAXDELTAS];
+		unsigned long long d[ORACLE_MAXDELTAS];
 
 		sp->m_kind = ORACLE_SEG_REFUSE;
 		if ((v = attr(ln, 2, "deltas")) != NULL) {
@@ -463,10 +489,10 @@ static void
 parse_page(struct line *ln)
 {
 	static const char *const keys[] = { "nrm", "map", "lck", "cow",
-	    "free", "lock", "io", NULL };
+	    "free", "lock", "io", "ew", NULL };
 	struct pagedef *pd;
 	const char *v;
-	long long off;
+	unsigned long long off;
 	int i;
 
 	if (ln->ntok < 3)
@@ -478,14 +504,14 @@ parse_page(struct line *ln)
 	pd->lineno = ln->lineno;
 	if ((pd->vnode = vnode_index(ln->tok[1])) < 0)
 		scn_error("page: unknown vnode '%s'", ln->tok[1]);
-	off = num_or_die("offset", ln->tok[2]);
-	if (off < 0 || (off & (K.pagesize - 1)) != 0)
+	off = unum_or_die("offset", ln->tok[2]);
+	if ((off & (K.pagesize - 1)) != 0)
 		scn_error("page: offset %s is not a page-aligned offset",
 		    ln->tok[2]);
 	pd->off = (u_offset_t)off;
 	for (i = 0; i < npdefs; i++)
 		if (pdefs[i].vnode == pd->vnode && pdefs[i].off == pd->off)
-			scn_error("page %s@%llu defined twice", ln->tok[1],
+			scn_error("page %s@0x%llx defined twice", ln->tok[1],
 			    (unsigned long long)pd->off);
 	check_keys(ln, 3, keys);
 	if ((v = attr(ln, 3, "nrm")) != NULL)
@@ -540,6 +566,12 @@ parse_page(struct line *ln)
 			pd->lock_excl = ORACLE_OTHER;
 		else if (strcmp(v, "-") != 0)
 			scn_error("lock: unknown value '%s'", v);
+	}
+	if ((v = attr(ln, 3, "ew")) != NULL) {
+		if (strcmp(v, "1") == 0)
+			pd->ew = 1;
+		else if (strcmp(v, "0") != 0)
+			scn_error("ew: expected 0 or 1");
 	}
 	if ((v = attr(ln, 3, "io")) != NULL) {
 		if (strcmp(v, "me") == 0 || strcmp(v, "other") == 0)
@@ -737,6 +769,8 @@ build_state(void)
 			oracle_grant_lock(pp, SE_SHARED, ORACLE_OTHER);
 		if (pd->io)
 			pp->p_iolock_state |= PAGE_IO_INUSE;
+		if (pd->ew)
+			oracle_set_ewanted(pp);
 		if (pd->cached) {
 			oracle_cachelist_append(pp);
 			ncached++;
@@ -754,7 +788,7 @@ build_state(void)
 static struct {
 	u_offset_t	blk;
 	int		nfail, nfailn;
-	long long	fail[64], failn[64];
+	unsigned long long fail[64], failn[64];
 } put_cfg;
 static int putapage_calls;		/* over the whole scenario */
 
@@ -776,7 +810,7 @@ scripted_putapage(vnode_t *vp, page_t *pp, u_offset_t *offp, size_t *lenp,
 		if ((u_offset_t)put_cfg.fail[i] == o)
 			err = EIO;
 	for (i = 0; i < put_cfg.nfailn; i++)
-		if (put_cfg.failn[i] == n)
+		if (put_cfg.failn[i] == (unsigned long long)n)
 			err = EIO;
 	pvn_write_done(list, (err ? B_ERROR : 0) | B_WRITE | flags);
 	if (offp != NULL)
@@ -816,7 +850,7 @@ scripted_getpage(vnode_t *vp, u_offset_t off, size_t len, uint_t *protp,
 static struct {
 	int		all;
 	int		n;
-	long long	offs[256];
+	unsigned long long offs[256];
 } check_cfg;
 
 static int
@@ -878,11 +912,11 @@ append_ring(char *buf, size_t sz, page_t *head)
 static page_t *
 page_of(vnode_t *vp, const char *offstr)
 {
-	long long off = num_or_die("page", offstr);
+	unsigned long long off = unum_or_die("page", offstr);
 	page_t *pp = oracle_hash_find(vp, (u_offset_t)off);
 
 	if (pp == NULL)
-		scn_error("no page %s@%lld", vp->m_name, off);
+		scn_error("no page %s@0x%llx", vp->m_name, off);
 	return (pp);
 }
 
@@ -973,9 +1007,9 @@ run_call(struct line *ln)
 		vp = &oracle_vnodes[vnode_index(ln->tok[2])];
 		first = 3;
 	}
-#define	NUM(key)	num_or_die(key, need(ln, first, key))
+#define	NUM(key)	unum_or_die(key, need(ln, first, key))
 #define	OPTNUM(key, dflt) \
-	((v = attr(ln, first, key)) != NULL ? num_or_die(key, v) : (dflt))
+	((v = attr(ln, first, key)) != NULL ? unum_or_die(key, v) : (dflt))
 #define	BFLAGS()	\
 	((v = attr(ln, first, "flags")) != NULL ? \
 	(int)flags_or_die("flags", v, oracle_buf_flags) : 0)
@@ -983,7 +1017,8 @@ run_call(struct line *ln)
 	if (strcmp(name, "pvn_read_kluster") == 0) {
 		u_offset_t off = UNSET_OFF;
 		size_t len = UNSET_LEN;
-		long long o = NUM("off"), vo = NUM("vp_off"), vl = NUM("vp_len");
+		unsigned long long o = NUM("off"), vo = NUM("vp_off");
+		unsigned long long vl = NUM("vp_len");
 		struct seg *seg = seg_by_name(need(ln, first, "seg"));
 		caddr_t addr = (caddr_t)(uintptr_t)OPTNUM("addr", 0);
 		int isra = (int)OPTNUM("isra", 0);
@@ -999,7 +1034,7 @@ run_call(struct line *ln)
 		u_offset_t off = UNSET_OFF;
 		size_t len = UNSET_LEN;
 		page_t *pp = page_of(vp, need(ln, first, "page"));
-		long long vo = NUM("vp_off"), vl = NUM("vp_len");
+		unsigned long long vo = NUM("vp_off"), vl = NUM("vp_len");
 		int flags = BFLAGS();
 		page_t *pl;
 
@@ -1030,15 +1065,15 @@ run_call(struct line *ln)
 		append(result, sizeof (result), "void");
 	} else if (strcmp(name, "pvn_plist_init") == 0) {
 		page_t *l = list_of(need(ln, first, "list"));
-		long long plsz = NUM("plsz"), off = NUM("off");
-		long long io_len = OPTNUM("io_len", 0);
+		unsigned long long plsz = NUM("plsz"), off = NUM("off");
+		unsigned long long io_len = OPTNUM("io_len", 0);
 		enum seg_rw rw = (v = attr(ln, first, "rw")) != NULL ?
 		    rw_or_die(v) : S_READ;
 		int nslots;
 		page_t **pl;
 
-		if (plsz < 0)
-			scn_error("plsz must not be negative");
+		if (plsz > MAXPLSZ)
+			scn_error("plsz too large for the model");
 		nslots = (int)(plsz / PAGESIZE) + 2;
 		pl = calloc(nslots, sizeof (page_t *));
 		pvn_plist_init(l, pl, (size_t)plsz, (u_offset_t)off,
@@ -1047,7 +1082,7 @@ run_call(struct line *ln)
 		append_pl(result, sizeof (result), pl, nslots);
 		free(pl);
 	} else if (strcmp(name, "pvn_vplist_dirty") == 0) {
-		long long off = NUM("off");
+		unsigned long long off = NUM("off");
 		int flags = BFLAGS(), r;
 
 		put_cfg.blk = (u_offset_t)OPTNUM("blk", 8192);
@@ -1074,7 +1109,8 @@ run_call(struct line *ln)
 		pvn_vplist_setdirty(vp, scripted_page_check);
 		append(result, sizeof (result), "void");
 	} else if (strcmp(name, "pvn_getpages") == 0) {
-		long long off = NUM("off"), len = NUM("len"), plsz = NUM("plsz");
+		unsigned long long off = NUM("off"), len = NUM("len");
+		unsigned long long plsz = NUM("plsz");
 		struct seg *seg = (v = attr(ln, first, "seg")) != NULL ?
 		    seg_by_name(v) : NULL;
 		caddr_t addr = (caddr_t)(uintptr_t)OPTNUM("addr", 0);
@@ -1084,12 +1120,14 @@ run_call(struct line *ln)
 		int nslots = 0, r;
 		page_t **pl = NULL;
 
-		if (plsz < 0 || len <= 0)
-			scn_error("pvn_getpages: need len > 0 and plsz >= 0");
+		if (len == 0)
+			scn_error("pvn_getpages: need len > 0");
+		if (plsz > MAXPLSZ)
+			scn_error("plsz too large for the model");
 		get_cfg.has_fail = 0;
 		if ((v = attr(ln, first, "fail")) != NULL) {
 			get_cfg.has_fail = 1;
-			get_cfg.fail = (u_offset_t)num_or_die("fail", v);
+			get_cfg.fail = (u_offset_t)unum_or_die("fail", v);
 		}
 		if (plsz > 0) {
 			nslots = (int)(plsz / PAGESIZE) + 2;
@@ -1101,7 +1139,7 @@ run_call(struct line *ln)
 		append_pl(result, sizeof (result), pl, nslots);
 		free(pl);
 	} else if (strcmp(name, "pvn_vpzero") == 0) {
-		long long vplen = NUM("vplen"), zbytes = NUM("zbytes");
+		unsigned long long vplen = NUM("vplen"), zbytes = NUM("zbytes");
 
 		pvn_vpzero(vp, (u_offset_t)vplen, (size_t)zbytes);
 		append(result, sizeof (result), "void");
@@ -1132,12 +1170,14 @@ page_cmp(const void *a, const void *b)
 static void
 print_lock(page_t *pp)
 {
-	if (pp->p_selock == 0)
-		printf("-");
-	else if (pp->p_selock < 0)
+	int readers = pp->p_selock & ~SE_EWANTED;
+
+	if (pp->p_selock < 0)
 		printf("X%s", pp->m_excl == ORACLE_OTHER ? "@other" : "");
+	else if (readers == 0)
+		printf("-");
 	else
-		printf("S%d%s", pp->p_selock, pp->m_rd_me == 0 ? "@other" : "");
+		printf("S%d%s", readers, pp->m_rd_me == 0 ? "@other" : "");
 }
 
 static void
@@ -1216,7 +1256,8 @@ dump(int n, struct line *ln)
 		pp = sorted[i];
 		printf("page %s lock=", oracle_pname(pp));
 		print_lock(pp);
-		printf(" io=%d nrm=%s map=",
+		printf(" ew=%d io=%d nrm=%s map=",
+		    (pp->p_selock & SE_EWANTED) ? 1 : 0,
 		    (pp->p_iolock_state & PAGE_IO_INUSE) ? 1 : 0,
 		    oracle_flags(pp->p_nrm, oracle_attr_flags));
 		print_map(pp);

@@ -690,14 +690,35 @@ m_vpsub(page_t **ppp, page_t *pp)
 /* Page locks                                                          */
 /* ================================================================== */
 
+/*
+ * p_selock holds what illumos keeps there: 0 (free), n > 0 (n readers) or
+ * a negative writer value, plus the SE_EWANTED bit, set while a thread waits
+ * for the exclusive lock (page_lock_es with SE_EXCL_WANTED).  While it is
+ * set, page_lock.c refuses readers, plain exclusive requests, every trylock
+ * and upgrades; releasing and downgrading keep it; page_hashout clears it.
+ * The model's own fields (m_excl, m_rd_me, m_rd_other) only say who holds
+ * the lock, for the dump.
+ */
+#define	SE_HOLDS(pp)	((pp)->p_selock & ~SE_EWANTED)
+#define	SE_WANTED(pp)	((pp)->p_selock & SE_EWANTED)
+
+/*
+ * Whether page_lock(pp, se, ...) (page_lock_es with es 0) could take the
+ * lock now.  A p_selock of exactly 0 means no holder and no SE_EWANTED.
+ */
 static int
 m_lock_grantable(page_t *pp, se_t se)
 {
 	if (se == SE_EXCL)
 		return (pp->p_selock == 0);
-	return (pp->p_selock >= 0);
+	return (pp->p_selock >= 0 && !SE_WANTED(pp));
 }
 
+/*
+ * Give the lock to `who' (the scenario builder and the model, which have
+ * checked it may be taken).  An exclusive grant replaces p_selock, as
+ * page_lock.c's SE_WRITER assignment does; a reader is added to it.
+ */
 void
 oracle_grant_lock(page_t *pp, se_t se, int who)
 {
@@ -711,18 +732,25 @@ oracle_grant_lock(page_t *pp, se_t se, int who)
 			pp->m_rd_me++;
 		else
 			pp->m_rd_other++;
-		pp->p_selock = pp->m_rd_me + pp->m_rd_other;
+		pp->p_selock = SE_WANTED(pp) | (pp->m_rd_me + pp->m_rd_other);
 	}
+}
+
+/* Scenario set-up: a thread waits for pp's exclusive lock. */
+void
+oracle_set_ewanted(page_t *pp)
+{
+	pp->p_selock |= SE_EWANTED;
 }
 
 static void
 m_unlock(page_t *pp)
 {
-	if (pp->p_selock == 0)
+	if (SE_HOLDS(pp) == 0)
 		oracle_mpanic("page_unlock: page %p is not locked", pp);
 	if (pp->p_selock < 0) {
 		pp->m_excl = ORACLE_NOBODY;
-		pp->p_selock = 0;
+		pp->p_selock &= SE_EWANTED;
 		return;
 	}
 	/* a shared hold: drop the caller's own hold first */
@@ -730,19 +758,25 @@ m_unlock(page_t *pp)
 		pp->m_rd_me--;
 	else
 		pp->m_rd_other--;
-	pp->p_selock = pp->m_rd_me + pp->m_rd_other;
+	pp->p_selock = SE_WANTED(pp) | (pp->m_rd_me + pp->m_rd_other);
 }
 
+/* page_trylock: fails whenever SE_EWANTED is set, in either mode. */
 static int
 m_trylock(page_t *pp, se_t se)
 {
-	if (!m_lock_grantable(pp, se))
+	if (SE_WANTED(pp))
+		return (0);
+	if (se == SE_EXCL ? pp->p_selock != 0 : pp->p_selock < 0)
 		return (0);
 	oracle_grant_lock(pp, se, ORACLE_ME);
 	return (1);
 }
 
-/* Exactly one reader: it becomes the caller's exclusive hold. */
+/*
+ * Exactly one reader and no SE_EWANTED (p_selock == SE_READER): it becomes
+ * the caller's exclusive hold.
+ */
 static int
 m_tryupgrade(page_t *pp)
 {
@@ -754,6 +788,7 @@ m_tryupgrade(page_t *pp)
 	return (1);
 }
 
+/* One reader, the former writer; SE_EWANTED stays as it was. */
 static void
 m_downgrade(page_t *pp)
 {
@@ -764,7 +799,7 @@ m_downgrade(page_t *pp)
 	pp->m_excl = ORACLE_NOBODY;
 	pp->m_rd_me = (who == ORACLE_OTHER) ? 0 : 1;
 	pp->m_rd_other = (who == ORACLE_OTHER) ? 1 : 0;
-	pp->p_selock = 1;
+	pp->p_selock = SE_WANTED(pp) | 1;
 }
 
 /* ================================================================== */
@@ -931,6 +966,8 @@ m_hashout(page_t *pp)
 	pp->p_vnode = NULL;
 	pp->p_offset = (u_offset_t)-1;
 	pp->p_fsdata = 0;
+	/* whoever wanted this identity exclusively no longer waits for it */
+	pp->p_selock &= ~SE_EWANTED;
 }
 
 /* Free list: tail insertion, head removal. */
@@ -1246,8 +1283,10 @@ m_page_release(page_t *pp, int checkmod)
 
 /*
  * A physical page for page_create_va: the free list head, else the first
- * unlocked page from the head of the cache list, which loses its identity
- * at once.  The page comes back EXCL-locked by the caller.
+ * page from the head of the cache list that page_trylock(pp, SE_EXCL) would
+ * take (not locked, not wanted exclusively), as vm_pagelist.c's
+ * page_get_mnode_cachelist does; it loses its identity at once.  The page
+ * comes back EXCL-locked by the caller.
  */
 static page_t *
 take_physical_page(void)

@@ -529,6 +529,7 @@ void	oracle_cachelist_append(page_t *);
 void	oracle_hashin_tail(page_t *, vnode_t *, u_offset_t);
 page_t	*oracle_hash_find(vnode_t *, u_offset_t);
 void	oracle_grant_lock(page_t *, se_t, int who);
+void	oracle_set_ewanted(page_t *);	/* SE_EWANTED (scenario set-up) */
 
 /*
  * Tracing.  oracle_trace_begin and oracle_trace_end are macros so that their
