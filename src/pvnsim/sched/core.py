@@ -556,15 +556,15 @@ class Simulation(Scheduler):
         """Sleep until ``ready()``; a deadlock if nothing could ever make it true.
 
         ``mutex``: the wait is for a kernel mutex.  An interrupt routine may
-        block on one (illumos's interrupt threads may): the thread it
-        interrupted is pinned under it, blocked, while the holder runs and
-        lets go; then the routine goes on.  Any other wait of an interrupt
-        routine is a sleep.
+        block on one (illumos's interrupt threads may): while threads run,
+        the routine then goes on as an interrupt thread of its own, scheduled
+        like any thread once the mutex is free, and the code it interrupted
+        continues.  Any other wait of an interrupt routine is a sleep.
 
         Raises:
             InterruptSleep: called from an interrupt routine that would
-                sleep, or would block on a mutex with no thread to pin (the
-                CPU was idle) or a holder that is itself asleep.
+                sleep, or would block on a mutex outside a run (one thread:
+                nobody else could let go of it).
             DeadlockError: no thread can run and no event is pending.
         """
         if self._intr is not None:
@@ -616,13 +616,14 @@ class Simulation(Scheduler):
         # an interrupt thread of its own (a live, non-daemon thread the
         # strategy schedules like any other) and the code it interrupted goes
         # on at once, as illumos unpins a thread whose interrupt blocks.
-        routine = self.in_interrupt
+        routine = self._intr
+        name = _routine(routine)
         clock = self.clock
         t = g.thread
         if t is None:
             self._irqs += 1
             t = SimThread(
-                self, -1 - self._irqs, f"{routine}#{self._irqs}", _no_body, (), False, False
+                self, -1 - self._irqs, f"{name}#{self._irqs}", _no_body, (), False, False
             )
             t.glet = g
             t.state = BLOCKED
@@ -633,7 +634,7 @@ class Simulation(Scheduler):
             self._live.append(t)
             self.sleeps += 1
             self.log.append(
-                f"choice {len(self.choices)}: interrupt {routine} blocks on {what}: "
+                f"choice {len(self.choices)}: interrupt {name} blocks on {what}: "
                 f"it goes on as thread {t.name}"
             )
             back = g.parent
@@ -647,10 +648,10 @@ class Simulation(Scheduler):
             t.state = READY
             t.ready = None
         else:
-            self.in_interrupt = None
+            self._intr = None
             clock.in_event = False
             self._sleep_thread(t, what, holder, ready)
-        self.in_interrupt = routine
+        self._intr = routine
         clock.in_event = True
         self.set_current("interrupt")
 
@@ -668,7 +669,7 @@ class Simulation(Scheduler):
             self.log.append(f"choice {len(self.choices)}: {t.name} ends")
         t.state = DONE
         self._live.remove(t)
-        self.in_interrupt = None
+        self._intr = None
         self.clock.in_event = False
         self._notify(t, None)
 
