@@ -207,9 +207,12 @@ class RefFs:
         except KeyError:
             raise UsageError(f"no file named {name!r}") from None
 
-    @staticmethod
-    def inode_of(vp: Vnode) -> Inode:
-        """The inode of a vnode of this kind of file system."""
+    def inode_of(self, vp: Vnode) -> Inode:
+        """The inode of a vnode of this file system.
+
+        Raises:
+            UsageError: ``vp`` is not one of its files.
+        """
         ino = vp.v_data
         if not isinstance(ino, Inode):
             raise UsageError(f"vnode {vp.v_name} is not a RefFs file")

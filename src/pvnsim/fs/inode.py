@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from pvnsim.errors import InvariantViolation
+from pvnsim.errors import InvariantViolation, UsageError
 from pvnsim.flags import PAGE_IO_INUSE
 from pvnsim.hooks import sleep, switch_point
 from pvnsim.vm.hat import HatMapping
@@ -141,6 +141,27 @@ class BlockMap(MutableMapping[int, int]):
 
     def __repr__(self) -> str:
         return f"BlockMap({self.extents()})"
+
+    def add_extent(self, lbn: int, daddr: int, n: int) -> None:
+        """Map ``n`` blocks from ``lbn`` on to the disk addresses from ``daddr``
+        on, at once (none of them may be mapped yet, nor touch a neighbour).
+
+        Raises:
+            UsageError: ``n`` below 1, or the range overlaps or continues an
+                extent (map those blocks one by one).
+        """
+        if n < 1:
+            raise UsageError(f"add_extent: n must be at least 1, not {n}")
+        starts = self._starts
+        i = bisect_right(starts, lbn)
+        if (i > 0 and starts[i - 1] + self._lens[i - 1] >= lbn) or (
+            i < len(starts) and starts[i] <= lbn + n
+        ):
+            raise UsageError(f"add_extent: blocks {lbn}..{lbn + n - 1} touch a mapped extent")
+        starts.insert(i, lbn)
+        self._addrs.insert(i, daddr)
+        self._lens.insert(i, n)
+        self._count += n
 
     def extents(self) -> list[tuple[int, int, int]]:
         """``(first block, its disk address, blocks)`` of each extent, in order."""

@@ -622,9 +622,7 @@ class Simulation(Scheduler):
         t = g.thread
         if t is None:
             self._irqs += 1
-            t = SimThread(
-                self, -1 - self._irqs, f"{name}#{self._irqs}", _no_body, (), False, False
-            )
+            t = SimThread(self, -1 - self._irqs, f"{name}#{self._irqs}", _no_body, (), False, False)
             t.glet = g
             t.state = BLOCKED
             t.ready = ready
