@@ -251,3 +251,19 @@ def test_a_file_written_in_order_is_one_extent():
     m = Machine(memory=64 * 4096, keep_log=False)
     ino = m.create("f", 64 << 20, tag=1)
     assert ino.bmap.extents() == [(0, 0, 8192)] and len(ino.bmap) == 8192
+
+
+def test_block_map_takes_a_whole_extent_at_once():
+    """add_extent maps a run of blocks in one step (SimpleFs maps a raw
+    vnode's every block so); it refuses runs that overlap or continue one."""
+    from pvnsim import UsageError as Refused
+
+    m = BlockMap(4096)
+    m.add_extent(10, 40960, 1 << 40)
+    assert m.get(10) == 40960 and m.get(12) == 40960 + 2 * 4096 and m.get(9) is None
+    assert len(m) == 1 << 40 and m.run(11, 16) == 16
+    for lbn, n in ((0, 10), (5, 6), (10 + (1 << 40), 1), (0, 0)):
+        with pytest.raises(Refused, match="add_extent"):
+            m.add_extent(lbn, 0, n)
+    m.add_extent(0, 0, 9)
+    assert m.extents() == [(0, 0, 9), (10, 40960, 1 << 40)]
