@@ -1,10 +1,12 @@
 """fsync racing pageout on an 8-page file, explored: through the file-system kit
 and as the bare walk (the benchmarks of bench/run.py and bench/instructions.py).
 
-* ``kit``: a :class:`pvnsim.fs.Machine` on the run's simulation, a file of 8
-  dirty pages (written through the kit in the set-up), a process fsyncing it
-  and the pageout daemon pushing its pages (memory is short), the disk's
-  completions explorable (``interrupts="any"``): 2 threads plus interrupts.
+* ``kit``: the built-in sweep scenario ``kit-fsync-vs-pageout``
+  (:mod:`pvnsim.sweep.scenarios`): a :class:`pvnsim.fs.Machine` on the run's
+  simulation, a file of 8 dirty pages (written through the kit in the
+  set-up), a process fsyncing it (and checking the disk after) and the
+  pageout thread pushing its pages (memory is short), the disk's completions
+  explorable (``interrupts="any"``): 2 threads plus interrupts.
 * ``bare``: the same walk without the kit: a kernel and a VMODSORT vnode with
   8 dirty pages, ``pvn_vplist_dirty(flags 0)`` (fsync) against
   ``pvn_vplist_dirty(B_ASYNC | B_FREE)`` (pageout), both with the stand-alone
@@ -24,33 +26,15 @@ from typing import Any
 from pvnsim import Kernel, populate, pvn_vplist_dirty
 from pvnsim.concurrency import explore
 from pvnsim.flags import B_ASYNC, B_FREE, P_MOD, VMODSORT
-from pvnsim.fs import Machine, make_putapage, pattern
+from pvnsim.fs import make_putapage
+from pvnsim.sweep.scenarios import SCENARIOS as SCENARIOS_BUILT_IN
 
 PS = 4096
 PAGES = 8
 
 
-def kit(run: Any) -> Machine:
-    """The kit's scenario (see the module docstring)."""
-    run.sim.interrupts = "any"
-    m = Machine(
-        memory=64 * PS,
-        run=run,
-        write_behind=False,
-        fsflush_interval_ns=0,
-        lotsfree=60,
-        desfree=30,
-        minfree=15,
-        throttlefree=8,
-        pageout_reserve=4,
-        handspread=0,
-        pages_before_pager=0,
-        keep_log=False,
-    )
-    m.create("f")
-    m.write("f", 0, pattern(1, 0, PAGES * PS))
-    m.process("fsync", lambda m: m.fsync("f"))
-    return m
+#: The kit's scenario: the sweep's built-in ``kit-fsync-vs-pageout`` (its set-up).
+kit = SCENARIOS_BUILT_IN["kit-fsync-vs-pageout"].setup
 
 
 def bare(run: Any) -> None:

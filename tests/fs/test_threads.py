@@ -9,9 +9,10 @@ import pytest
 
 from pvnsim import DeadlockError, UsageError
 from pvnsim.concurrency import PCT, Exhaustive, RandomWalk, explore, replay
-from pvnsim.fs import WORKLOADS, Machine, Op, build_workload, pattern
+from pvnsim.fs import WORKLOADS, Machine, Op, build_workload
 from pvnsim.fs.pageout import Pageout
 from pvnsim.sched import Simulation
+from pvnsim.sweep.scenarios import SCENARIOS
 
 PS = 4096
 
@@ -189,43 +190,12 @@ def test_simulation_interrupts_can_be_chosen_before_the_run_only():
 # -- exploring races ----------------------------------------------------------
 
 
-def fsync_vs_pageout(run: Any) -> Machine:
-    """An 8-page dirty file; a process fsyncs it while pageout (memory is short)
-    pushes its pages with B_ASYNC | B_FREE; completions may come at any time."""
-    run.sim.interrupts = "any"
-    m = Machine(
-        memory=64 * PS,
-        run=run,
-        verify=True,
-        write_behind=False,
-        fsflush_interval_ns=0,
-        lotsfree=60,
-        desfree=30,
-        minfree=15,
-        throttlefree=8,
-        pageout_reserve=4,
-        handspread=0,
-        pages_before_pager=0,
-    )
-    m.create("f")
-    assert m.write("f", 0, pattern(1, 0, 8 * PS)) == 0
-
-    def fsync(m: Machine) -> int:
-        err = m.fsync("f")
-        if err == 0:
-            m.check_data("f", disk=True)  # fsync returned: every byte is on disk
-        return err
-
-    m.process("fsync", fsync)
-    return m
-
-
-def fsync_vs_pageout_check(run: Any) -> None:
-    """Validators, fsync's success, and nothing lost."""
-    m: Machine = run.data
-    assert run.results["fsync"] == 0
-    m.check()
-    m.check_data()
+#: An 8-page dirty file; a process fsyncs it while pageout (memory is short)
+#: pushes its pages with B_ASYNC | B_FREE; completions may come at any time.
+#: The check: fsync returned 0 with every byte on disk, the validators hold,
+#: nothing written was lost.
+fsync_vs_pageout = SCENARIOS["kit-fsync-vs-pageout"].setup
+fsync_vs_pageout_check = SCENARIOS["kit-fsync-vs-pageout"].check
 
 
 @pytest.mark.parametrize(
