@@ -329,13 +329,23 @@ def render_64_pages_ms(quick: bool) -> float:
     return _median(runs, once)
 
 
+def _read_back(sim: Any, size: int) -> None:
+    """After a sequential workload on file ``f``: the data came back (three
+    sampled pages against the pattern) and every validator holds."""
+    from pvnsim.fs import pattern
+
+    for off in (0, size // 2 + 4096, size - 4096):
+        assert sim.read("f", off, 4096) == (0, pattern(1, off, 4096))
+    sim.check()
+
+
 def gib_workload_s(quick: bool, maxcontig: int | None = None) -> float:
     """Sequential write, fsync and read of a 1 GiB file (262,144 pages of 4 KiB) with
     256 MiB of simulated memory, seconds (``--quick``: 64 MiB with 16 MiB, scaled x16).
     The file system's defaults: 8 KiB blocks, klusters of up to 16 disk-contiguous
     blocks (``maxcontig=16``, 128 KiB, as ufs_putapage and ufs_getpage_miss kluster
     over bmap_read's contig)."""
-    from pvnsim.fs import Machine, pattern
+    from pvnsim.fs import Machine
     from pvnsim.fs.workload import sequential_read, sequential_write
 
     size = (64 << 20) if quick else (1 << 30)
@@ -351,10 +361,7 @@ def gib_workload_s(quick: bool, maxcontig: int | None = None) -> float:
         t0 = time.perf_counter()
         sim.run(ops)
         dt = time.perf_counter() - t0
-        # Outside the timed region: the data came back (sampled) and nothing broke.
-        for off in (0, size // 2 + 4096, size - 4096):
-            assert sim.read("f", off, 4096) == (0, pattern(1, off, 4096))
-        sim.check()
+        _read_back(sim, size)  # outside the timed region
         return dt * ((1 << 30) / size)
 
     # --quick: a warm-up and one timed run.  Full: the median of three runs
@@ -373,7 +380,7 @@ def _big_file_child(size: int) -> None:
     """(In a child process) the 16 GiB workload: print its seconds and peak RSS."""
     import resource
 
-    from pvnsim.fs import Machine, pattern
+    from pvnsim.fs import Machine
     from pvnsim.fs.workload import sequential_read, sequential_write
 
     iosize = 1 << 20
@@ -383,9 +390,7 @@ def _big_file_child(size: int) -> None:
     t0 = time.perf_counter()
     sim.run(ops)
     seconds = time.perf_counter() - t0
-    for off in (0, size // 2 + 4096, size - 4096):
-        assert sim.read("f", off, 4096) == (0, pattern(1, off, 4096))
-    sim.check()
+    _read_back(sim, size)
     rss_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"seconds": seconds, "rss_mib": rss_kib / 1024, "stored": sim.disk.stored}))
 
