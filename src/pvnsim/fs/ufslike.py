@@ -97,20 +97,21 @@ class UfsPutapage:
         self.blksz = blksz
         self.write = write
         self.klusters = klusters
-        #: ``window(vp, pp) -> (vp_off, vp_len)`` (default: :meth:`block`).
-        self.window: WindowFn = window if window is not None else self.block
-
-    def block(self, vp: Vnode, pp: Page) -> tuple[int, int]:
-        """The default window: the block (rounded up to a page) holding ``pp``."""
-        k = vp.kernel
-        size = self.blksz if self.blksz > k.pagesize else k.pagesize
-        size = (size + k.pageoffset) & k.pagemask
-        return pp.p_offset - pp.p_offset % size, size
+        #: ``window(vp, pp) -> (vp_off, vp_len)``; None: the block holding the page.
+        self.window = window
 
     def push(self, vp: Vnode, pp: Page, flags: int, cred: Any = None) -> Pushed:
         """Write ``pp`` (locked and i/o-locked, as pvn_getdirty leaves it) with its
         dirty neighbours; returns the error and the kluster's range."""
-        vp_off, vp_len = self.window(vp, pp)
+        window = self.window
+        if window is None:
+            # The default window: the block (rounded up to a page) holding pp.
+            k = vp.kernel
+            vp_len = self.blksz if self.blksz > k.pagesize else k.pagesize
+            vp_len = (vp_len + k.pageoffset) & k.pagemask
+            vp_off = pp.p_offset - pp.p_offset % vp_len
+        else:
+            vp_off, vp_len = window(vp, pp)
         kl = pvn_write_kluster(vp, pp, vp_off, vp_len, flags)
         klusters = self.klusters
         if klusters is not None:
