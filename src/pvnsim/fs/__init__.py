@@ -12,6 +12,7 @@ Start with :class:`Machine` (see docs/fs.md)::
 
 from pvnsim.fs.disk import Disk, DiskRequest, Fault
 from pvnsim.fs.fs import FsStats, Inode, RefFs
+from pvnsim.fs.inode import BlockMap
 from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
 from pvnsim.fs.sim import Machine, SimConfig
@@ -21,6 +22,7 @@ from pvnsim.fs.workload import WORKLOADS, Op, Workload, build_workload, pattern
 
 __all__ = [
     "WORKLOADS",
+    "BlockMap",
     "Disk",
     "DiskRequest",
     "Fault",
