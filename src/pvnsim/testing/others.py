@@ -51,12 +51,14 @@ class OtherThreads(Simulation):
     def current(self) -> str:
         return self.k.curthread
 
-    def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
+    def block(
+        self, what: str, holder: str | None, ready: Callable[[], bool], *, mutex: bool = False
+    ) -> None:
         """``other`` finishes first if it holds what ``main`` waits for; then
         the wait is the simulation's (events, or a deadlock)."""
         if holder is not None and OTHER in holder.split(", "):
             self.finish()
-        super().block(what, holder, ready)
+        super().block(what, holder, ready, mutex=mutex)
 
     def as_other(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         """Run ``fn`` as thread ``other``."""
