@@ -5,15 +5,17 @@ Timings on a shared machine move by up to 2x from run to run; instruction
 counts do not, so this is the measure to compare two versions of the core.
 
     python bench/instructions.py            # every scenario
-    python bench/instructions.py fsync0     # one: fsync0, fsyncA, read_kluster or gib
+    python bench/instructions.py fsync0     # one: fsync0, fsyncA, read_kluster, gib,
+                                            # explore_kit or explore_bare
 
 Each scenario runs twice under ``valgrind --tool=callgrind``: once setting up
 the state only, once also doing the work; the difference divided by the pages
 is printed.  ``gib`` is the workload of ``gib_workload_s`` in bench/run.py
 (sequential write, fsync and read through the fs kit, memory a quarter of the
 file) scaled down to a 16 MiB file; its pages count once although each is
-written and read.  Needs valgrind; takes about 20 s per scenario (``gib``
-about 40 s).
+written and read.  ``explore_kit`` and ``explore_bare`` are the explorations
+of ``explore_bare_over_kit`` (bench/fsync_race.py), per explored run.  Needs
+valgrind; takes about 20 s per scenario (``gib`` about 40 s).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sys
 
 PAGES = 2000
 GIB_MIB = 16
+EXPLORE_RUNS = 200
 
 
 def _scenario(name: str, work: bool) -> None:
@@ -68,8 +71,20 @@ def _scenario(name: str, work: bool) -> None:
         sim.create("f")
         if work:
             sim.run(ops)
+    elif name in ("explore_kit", "explore_bare"):
+        import fsync_race
+
+        from pvnsim.concurrency import explore
+
+        setup = fsync_race.SCENARIOS[name.split("_")[1]]
+        explore(setup, max_runs=2)  # imports and first-use costs, in both counts
+        if work:
+            assert explore(setup, max_runs=EXPLORE_RUNS).ok
     else:
-        raise SystemExit(f"unknown scenario {name!r} (fsync0, fsyncA, read_kluster, gib)")
+        raise SystemExit(
+            f"unknown scenario {name!r} "
+            "(fsync0, fsyncA, read_kluster, gib, explore_kit, explore_bare)"
+        )
 
 
 def callgrind(script: str, *args: str) -> int:
@@ -103,10 +118,13 @@ def main(argv: list[str]) -> int:
         return 0
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed")
-    for name in argv or ["fsync0", "fsyncA", "read_kluster", "gib"]:
-        pages = (GIB_MIB << 20) // 4096 if name == "gib" else PAGES
-        per_page = (_instructions(name, True) - _instructions(name, False)) // pages
-        print(f"{name:<13} {per_page:>8,} instructions/page")
+    for name in argv or ["fsync0", "fsyncA", "read_kluster", "gib", "explore_kit", "explore_bare"]:
+        if name.startswith("explore_"):
+            count, unit = EXPLORE_RUNS, "run"
+        else:
+            count, unit = ((GIB_MIB << 20) // 4096 if name == "gib" else PAGES), "page"
+        per = (_instructions(name, True) - _instructions(name, False)) // count
+        print(f"{name:<13} {per:>10,} instructions/{unit}")
     return 0
 
 

@@ -279,16 +279,13 @@ class TinyFs:
 
     # -- VOP_PUTPAGE ---------------------------------------------------------------
 
-    def putapage(
-        self,
-        vp: Vnode,
-        pp: Page,
-        offp: list[int] | None,
-        lenp: list[int] | None,
-        flags: int,
-        cr: Any,
-    ) -> int:
-        """Write ``pp`` and its dirty neighbours inside its block."""
+    def putapage(self, vp: Vnode, pp: Page, offp: None, lenp: None, flags: int, cr: Any) -> int:
+        """The putapage the pvn walks call (``offp``/``lenp`` are NULL): :meth:`push`."""
+        return self.push(vp, pp, flags, cr)[0]
+
+    def push(self, vp: Vnode, pp: Page, flags: int, cr: Any) -> tuple[int, int, int]:
+        """Write ``pp`` and its dirty neighbours inside its block; returns the
+        error and the range written (the C's ``*offp``, ``*lenp``)."""
         blkoff = pp.p_offset - pp.p_offset % self.bsize
         kl = pvn_write_kluster(vp, pp, blkoff, self.bsize, flags)
         err = 0
@@ -297,9 +294,7 @@ class TinyFs:
         else:
             err = self._disk_write(vp, self._payload(kl))
             pvn_write_done(kl.plist, (B_ERROR if err else 0) | B_WRITE | flags)
-        if offp is not None and lenp is not None:
-            offp[0], lenp[0] = kl.off, kl.len  # tell a range putpage what was written
-        return err
+        return err, kl.off, kl.len
 
     def putpage(self, vp: Vnode, off: int, length: int, flags: int, cr: Any) -> int:
         """Write back, free or destroy the pages of ``[off, off + length)`` (0: to the end)."""
@@ -320,9 +315,9 @@ class TinyFs:
             if pp is None or not pvn_getdirty(pp, flags):
                 io_off += ps  # absent, or pvn_getdirty dealt with it
                 continue
-            offp, lenp = [io_off], [ps]
-            err = self.putapage(vp, pp, offp, lenp, flags, cr) or err
-            io_off = offp[0] + lenp[0]  # past the pages the kluster took
+            error, koff, klen = self.push(vp, pp, flags, cr)
+            err = err or error
+            io_off = koff + klen  # past the pages the kluster took
         return err
 
     # -- system calls --------------------------------------------------------------

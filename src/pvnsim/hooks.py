@@ -688,9 +688,13 @@ def quiet(k: Kernel) -> Iterator[None]:
         k.hooks = saved
 
 
-def sleep(k: Kernel, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
+def sleep(
+    k: Kernel, what: str, holder: str | None, ready: Callable[[], bool], *, mutex: bool = False
+) -> None:
     """Sleep until ``ready()``: the one place where a simulated thread waits.
 
+    ``mutex``: the wait is mutex_enter's (an interrupt routine may block on
+    a mutex but not sleep; see :meth:`pvnsim.sched.Simulation.block`).
     Without a scheduler nobody could ever wake the sleeper, so that is a
     :class:`~pvnsim.errors.DeadlockError` naming what it waited for and who
     holds it.
@@ -713,7 +717,10 @@ def sleep(k: Kernel, what: str, holder: str | None, ready: Callable[[], bool]) -
                     break
     if sched is None:
         raise DeadlockError([Wait(k.curthread, what, holder)])
-    sched.block(what, holder, ready)
+    if mutex:
+        sched.block(what, holder, ready, mutex=True)
+    else:
+        sched.block(what, holder, ready)
 
 
 def switch_point(k: Kernel, kind: str, what: object) -> None:

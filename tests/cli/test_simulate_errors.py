@@ -73,8 +73,9 @@ def assert_refused(status: int, err: str, *fragments: str) -> None:
         (["--throttlefree", "100"], ["--throttlefree 100 is above minfree 64 (the default)"]),
         (["--pages-before-pager", "99999"], ["must be below the 16,384 pages of --memory 64M"]),
         (["--lotsfree", "16384"], ["--lotsfree 16384: must be below the 16,384 pages"]),
-        # Sizes no machine holds: 64 PiB of file data.
-        (["--file-size", "64P"], ["needs about", "(--files 1 --file-size 64P)", "available"]),
+        # Sizes no machine holds: 64 PiB of file data is 2**40 writes of 64 KiB
+        # and as many reads (plus the create and the fsync), 200 B each.
+        (["--file-size", "64P"], ["needs about", "2,199,023,255,554 operations", "available"]),
         (["--files", "99999999999999999"], ["needs about", "--files 99999999999999999"]),
     ],
 )
@@ -95,35 +96,56 @@ def test_internal_field_names_never_reach_the_user(capsys: pytest.CaptureFixture
         assert "pages_before_pager" not in err, err
 
 
-def test_files_larger_than_memory_are_refused_before_running(
+def test_file_data_beyond_the_temporary_directory_is_refused_before_running(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--file-size 64G on a machine with 8 GiB to spare is refused, with a size that fits.
+    """--file-size 64G with 8 GiB free where the disk's store goes is refused,
+    naming TMPDIR and a size that fits.
 
-    A seq run keeps the file's contents on the simulated disk: 4G needs 4 GiB
-    plus the 64 MiB of simulated memory and some 130,000 operations, under
-    8 GiB; 8G does not fit.
+    A seq run writes the whole file, so the store (a sparse temporary file)
+    comes to hold 64 GiB; 8G fits exactly in 8 GiB, 16G does not.  Memory is
+    no object: the data is not kept in memory.
     """
     monkeypatch.setattr(cli_plan, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(cli_plan, "store_room", lambda: 8 << 30)
     status, _out, err = simulate(capsys, "--file-size", "64G")
     assert_refused(
         status,
         err,
-        "this run needs about 64.",
-        "64 GiB of file data (--files 1 --file-size 64G)",
-        "8 GiB is available",
-        "--file-size 4G would fit",
+        "this run stores about 64 GiB of file data (--files 1 --file-size 64G) in a temporary",
+        "8 GiB is free in",
+        "set TMPDIR to a larger file system",
+        "--file-size 8G would fit",
     )
 
 
-def test_verify_doubles_what_the_files_need(
+def test_a_file_larger_than_memory_runs_in_bounded_memory(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--verify keeps a second copy of every file, and the refusal says so."""
+    """64G of file data with 8 GiB of memory and room on disk passes the checks:
+    the data goes to the disk's store, not into memory."""
     monkeypatch.setattr(cli_plan, "available_memory", lambda: 8 << 30)
-    assert simulate(capsys, "--file-size", "6G", "--dry-run")[0] == 0
-    status, _out, err = simulate(capsys, "--file-size", "6G", "--verify")
-    assert_refused(status, err, "as much again for --verify", "--file-size 2G would fit")
+    monkeypatch.setattr(cli_plan, "store_room", lambda: 100 << 30)
+    status, out, _err = simulate(capsys, "--file-size", "64G", "--dry-run")
+    assert status == 0 and "workload seq" in out
+
+
+def test_verify_keeps_a_copy_of_the_files_in_memory(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--verify keeps a copy of every file in memory, and the refusal says so.
+
+    With 8 GiB available, 6G and its copy fit; 12G does not, nor does 8G (the
+    copy, 64 MiB of simulated pages and the interpreter are above 8 GiB);
+    4G does.
+    """
+    monkeypatch.setattr(cli_plan, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(cli_plan, "store_room", lambda: 100 << 30)
+    assert simulate(capsys, "--file-size", "6G", "--verify", "--dry-run")[0] == 0
+    status, _out, err = simulate(capsys, "--file-size", "12G", "--verify")
+    assert_refused(
+        status, err, "a copy of 12 GiB of file data for --verify", "--file-size 4G would fit"
+    )
 
 
 def test_tiny_io_sizes_suggest_a_larger_one(
@@ -131,6 +153,7 @@ def test_tiny_io_sizes_suggest_a_larger_one(
 ) -> None:
     """--io-size 1 over 4G is billions of operations: the message names --io-size."""
     monkeypatch.setattr(cli_plan, "available_memory", lambda: 8 << 30)
+    monkeypatch.setattr(cli_plan, "store_room", lambda: 100 << 30)
     status, _out, err = simulate(capsys, "--file-size", "4G", "--io-size", "1")
     # 4 GiB / 1 B = 2**32 writes and as many reads, plus a create and an fsync.
     assert_refused(status, err, "8,589,934,594 operations (--io-size 1)", "--io-size")
@@ -139,8 +162,10 @@ def test_tiny_io_sizes_suggest_a_larger_one(
 def test_unknown_memory_skips_the_check(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Where the machine's free memory cannot be read, the sizes are not refused."""
+    """Where the machine's free memory and disk space cannot be read, the sizes
+    are not refused."""
     monkeypatch.setattr(cli_plan, "available_memory", lambda: None)
+    monkeypatch.setattr(cli_plan, "store_room", lambda: None)
     status, out, _err = simulate(capsys, "--file-size", "64G", "--dry-run")
     assert status == 0 and "workload seq" in out
 
@@ -222,7 +247,7 @@ def test_a_trace_that_is_not_utf8_names_line_and_byte(
         ("create a 8K 99999999999999999999999\n", "line 1: create: the tag"),
         ("create a\nwrite a 0x7fffffffffffffff 2\n", "line 2: write: offset"),
         ("create a\nwrite a 0\n", "line 2: write takes write F O L [T]"),
-        ("create a 64P\n", "needs about"),
+        ("create a 64P\n", "stores about 64 PiB of file data"),
     ],
 )
 def test_bad_trace_lines_are_refused_in_one_line(

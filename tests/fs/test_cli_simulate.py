@@ -65,9 +65,10 @@ def test_simulate_tunables_reach_the_kernel(capsys):
 
 def test_simulate_maxcontig_clusters_blocks(capsys):
     """--maxcontig 8: a sequential 64 KiB write goes out as one 16-page write
-    (write-behind pushes the whole cluster) instead of eight 2-page ones."""
+    (write-behind pushes the whole cluster) instead of eight 2-page ones
+    (--maxcontig 1)."""
     args = ["simulate", "--memory", "1M", "--file-size", "64K", "--io-size", "64K", "--json"]
-    assert main([*args, "--workload", "seqwrite"]) == 0
+    assert main([*args, "--workload", "seqwrite", "--maxcontig", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["write_klusters"] == {"2": 8}
     assert main([*args, "--workload", "seqwrite", "--maxcontig", "8"]) == 0
     assert json.loads(capsys.readouterr().out)["write_klusters"] == {"16": 1}

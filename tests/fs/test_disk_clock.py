@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pvnsim import DeadlockError, UsageError
 from pvnsim.flags import EIO
 from pvnsim.fs import Disk
+from pvnsim.fs.inode import BlockMap
 from pvnsim.sched import Clock, Simulation
 
 
@@ -60,9 +65,9 @@ def test_write_lands_at_completion_and_reads_see_it():
     assert r.data is None  # the log keeps the record, not the bytes
 
 
-def test_tag_parts_read_as_text_and_read_data_lives_during_on_done():
+def test_tag_parts_read_as_text_and_read_data_is_on_dones_to_keep():
     """A (file, offset, pages) tag reads as file@offset+Np everywhere; a
-    read's data, a view of the store, is unusable once on_done returns."""
+    read's data is a buffer of its own, which on_done may keep."""
     d = _disk()
     d.poke(0, b"z" * 512)
     kept: list[object] = []
@@ -71,18 +76,31 @@ def test_tag_parts_read_as_text_and_read_data_lives_during_on_done():
     assert "tag='f@0x2000+2p'" in repr(r)
     d.wait(r)
     assert str(r).endswith(" ok f@0x2000+2p")
-    with pytest.raises(ValueError):
-        bytes(kept[0])
+    d.poke(0, b"y" * 512)  # later writes do not show through
+    assert bytes(kept[0]) == b"z" * 512  # type: ignore[call-overload]
+    assert r.data is None  # the request does not keep it
 
 
-def test_store_spans_chunks_and_discard_zeroes():
-    """poke/peek cross the store's 1 MiB chunks; discard reads back as zeros."""
+def test_store_is_sparse_and_discard_zeroes():
+    """A small store stays in memory; one that spans more goes to a sparse
+    file, where unwritten bytes read as zeros and take no room (a byte written
+    at 1 TiB costs a block, not a terabyte); discard reads back as zeros;
+    close() drops the store."""
     d = _disk()
+    assert d.stored == d.allocated == 0 and d.peek(5, 3) == b"\0\0\0"
     at = (1 << 20) - 3
     d.poke(at, b"abcdef")
+    assert not d.spilled and d.allocated == d.stored == at + 6
     assert d.peek(at - 1, 8) == b"\0abcdef\0"
     d.discard(at + 2, 2)
     assert d.peek(at, 6) == b"ab\0\0ef"
+    d.poke(1 << 40, b"far")
+    assert d.spilled and d.stored == (1 << 40) + 3
+    assert d.allocated < 2 << 20  # the first MiB, and a block at 1 TiB
+    assert d.peek((1 << 40) - 1, 5) == b"\0far\0"
+    assert d.peek(at, 6) == b"ab\0\0ef"
+    d.close()
+    assert d.stored == 0 and d.peek(at, 6) == bytes(6)
 
 
 def test_fault_on_chosen_block_is_transient():
@@ -192,3 +210,60 @@ def test_run_next_and_run_until_agree_on_mixed_events():
     assert c.now == 200
     c.advance(0)
     assert ran == ["a", "x", "b", "c"]
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(0, 40), st.integers(0, 12)),
+        max_size=60,
+    )
+)
+def test_block_map_is_a_dict_kept_as_maximal_extents(steps):
+    """Any sequence of mappings and unmappings: BlockMap answers as a dict
+    would, and its extents are the maximal runs of blocks contiguous on disk
+    (bmap_read's contig is the rest of the extent)."""
+    bsize = 8192
+    m, d = BlockMap(bsize), {}
+    for put, lbn, addr in steps:
+        if put:
+            m[lbn] = d[lbn] = addr * bsize
+        elif lbn in d:
+            del m[lbn], d[lbn]
+        else:
+            with pytest.raises(KeyError):
+                del m[lbn]
+    assert dict(m.items()) == d and len(m) == len(d) and sorted(m) == sorted(d)
+    for lbn in range(45):
+        assert m.get(lbn) == d.get(lbn) and (lbn in m) == (lbn in d)
+        run = 0
+        while lbn + run in d and d[lbn + run] == d[lbn] + run * bsize:
+            run += 1
+        assert m.run(lbn, 100) == run and m.run(lbn, 2) == min(run, 2)
+    ext = m.extents()
+    for (s1, a1, n1), (s2, a2, _n2) in itertools.pairwise(ext):
+        assert s1 + n1 <= s2 and not (s1 + n1 == s2 and a1 + n1 * bsize == a2)
+
+
+def test_a_file_written_in_order_is_one_extent():
+    """A 64 MiB file written in order maps as one extent, however many blocks."""
+    from pvnsim.fs import Machine
+
+    m = Machine(memory=64 * 4096, keep_log=False)
+    ino = m.create("f", 64 << 20, tag=1)
+    assert ino.bmap.extents() == [(0, 0, 8192)] and len(ino.bmap) == 8192
+
+
+def test_block_map_takes_a_whole_extent_at_once():
+    """add_extent maps a run of blocks in one step (SimpleFs maps a raw
+    vnode's every block so); it refuses runs that overlap or continue one."""
+    from pvnsim import UsageError as Refused
+
+    m = BlockMap(4096)
+    m.add_extent(10, 40960, 1 << 40)
+    assert m.get(10) == 40960 and m.get(12) == 40960 + 2 * 4096 and m.get(9) is None
+    assert len(m) == 1 << 40 and m.run(11, 16) == 16
+    for lbn, n in ((0, 10), (5, 6), (10 + (1 << 40), 1), (0, 0)):
+        with pytest.raises(Refused, match="add_extent"):
+            m.add_extent(lbn, 0, n)
+    m.add_extent(0, 0, 9)
+    assert m.extents() == [(0, 0, 9), (10, 40960, 1 << 40)]

@@ -87,8 +87,9 @@ def test_holes_read_as_zeros_without_io():
 
 
 def test_write_behind_writes_each_full_block_asynchronously():
-    """Completing a block starts one async write of its pages; fsync then waits."""
-    sim = quiet()
+    """With one-block windows (maxcontig=1), completing a block starts one async
+    write of its pages; fsync then waits."""
+    sim = quiet(maxcontig=1)
     sim.create("f")
     assert sim.write("f", 0, pattern(1, 0, 3 * 8 * KIB)) == 0
     writes = [r for r in sim.disk.log if r.kind == "write"]
@@ -100,6 +101,20 @@ def test_write_behind_writes_each_full_block_asynchronously():
     assert sim.fsync("f") == 0
     assert all(r.done for r in sim.disk.log)
     assert sim.fs.dirty_pages(sim.fs.inode("f")) == 0
+    sim.check()
+
+
+def test_write_behind_pushes_whole_clusters_by_default():
+    """With the default maxcontig (16 blocks of 8 KiB), write-behind waits for a
+    whole 128 KiB cluster, then pushes it with one async write of 32 pages."""
+    sim = quiet()
+    sim.create("f")
+    assert sim.write("f", 0, pattern(1, 0, 3 * 8 * KIB)) == 0
+    assert sim.disk.writes == 0  # 24 KiB: no cluster complete yet
+    assert sim.write("f", 3 * 8 * KIB, pattern(1, 3 * 8 * KIB, 232 * KIB)) == 0
+    writes = [(r.daddr, r.nbytes, r.is_async) for r in sim.disk.log if r.kind == "write"]
+    assert writes == [(0, 128 * KIB, True), (128 * KIB, 128 * KIB, True)]
+    assert sim.fsync("f") == 0
     sim.check()
 
 
@@ -201,8 +216,9 @@ def test_free_behind_puts_clean_pages_at_the_head_of_the_cache_list():
 
 
 def test_sequential_read_frees_behind_large_files():
-    """Reading a file larger than smallfile frees each finished block (ufs_rdip)."""
-    sim = quiet(readahead=0)
+    """Reading a file larger than smallfile frees each finished block (ufs_rdip;
+    one-block windows, maxcontig=1)."""
+    sim = quiet(readahead=0, maxcontig=1)
     sim.create("f", 64 * KIB, tag=1)
     sim.read("f", 0, 64 * KIB)
     k = sim.kernel
@@ -216,8 +232,9 @@ def test_sequential_read_frees_behind_large_files():
 
 
 def test_read_ahead_reads_the_next_block_asynchronously():
-    """A sequential read issues an isra kluster for the following block."""
-    sim = quiet()
+    """A sequential read issues an isra kluster for the following block
+    (one-block windows, maxcontig=1)."""
+    sim = quiet(maxcontig=1)
     sim.create("f", 32 * KIB, tag=1)
     sim.read("f", 0, 8192)
     assert sim.fs.stats.readahead_issued == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from pvnsim.fs import Machine, build_workload, pattern
@@ -33,8 +35,9 @@ def _write_requests(**kw: object) -> Machine:
     [(8192, 32), (65536, 4)],
 )
 def test_sequential_read_reads_one_request_per_block(bsize, expected):
-    """Default tunables: one disk read per block (2 or 16 pages), far fewer than 64."""
-    sim = _read_requests(bsize=bsize)
+    """One-block windows (maxcontig=1): one disk read per block (2 or 16 pages),
+    far fewer than 64."""
+    sim = _read_requests(bsize=bsize, maxcontig=1)
     assert sim.disk.reads == expected
     assert sim.fs.stats.read_klusters == {bsize // 4096: expected}
 
@@ -52,8 +55,9 @@ def test_pvn_nofodklust_reads_one_request_per_page(bsize):
     [(True, 8192, 32), (False, 8192, 32), (True, 65536, 4), (False, 65536, 4)],
 )
 def test_sequential_write_writes_one_request_per_block(write_behind, bsize, expected):
-    """Write-behind or fsync, pvn_write_kluster gathers each block's dirty pages."""
-    sim = _write_requests(bsize=bsize, write_behind=write_behind)
+    """Write-behind or fsync with one-block windows (maxcontig=1):
+    pvn_write_kluster gathers each block's dirty pages."""
+    sim = _write_requests(bsize=bsize, write_behind=write_behind, maxcontig=1)
     assert sim.disk.writes == expected
     assert sim.disk.bytes_written == FILE
 
@@ -68,22 +72,42 @@ def test_pvn_write_noklust_writes_one_request_per_page(write_behind):
 
 def test_klustering_saves_virtual_time():
     """Fewer, larger requests pay the per-request overhead fewer times."""
-    fast = _read_requests()
-    slow = _read_requests(pvn_nofodklust=1)
+    fast = _read_requests(maxcontig=1)
+    slow = _read_requests(maxcontig=1, pvn_nofodklust=1)
     # 32 requests instead of 64: 32 fewer overheads of 50 us, the same bytes.
     assert slow.disk.busy_ns - fast.disk.busy_ns == 32 * 50_000
     assert slow.disk.bytes_read == fast.disk.bytes_read == FILE
 
 
-def test_the_seq_workload_klusters_both_ways():
-    """The benchmark's shape (write, fsync, read) klusters reads and writes by block."""
+@pytest.mark.parametrize(("maxcontig", "klusters"), [(1, ((2, 32),)), (16, ((32, 2),))])
+def test_the_seq_workload_klusters_both_ways(maxcontig, klusters):
+    """The benchmark's shape (write, fsync, read) klusters writes by block with
+    maxcontig=1, and by 128 KiB cluster with ufs's 16: write-behind pushes each
+    cluster the writes complete (two of 32 pages), leaving fsync nothing."""
     w = build_workload("seq", files=1, file_size=FILE, iosize=65536, ops=0, seed=0)
-    sim = Machine(memory=4 << 20, verify=True)
+    sim = Machine(memory=4 << 20, verify=True, maxcontig=maxcontig)
     m = sim.run(w.setup + w.ops, check=True)
-    assert m.write_klusters == ((2, 32),)
+    assert m.write_klusters == klusters
     # Written pages stay cached (freed to the cache list): the read hits them.
     assert m.disk_reads == 0
     assert m.getpage_hits == 64
+
+
+def test_maxcontig_defaults_to_ufs_16_blocks():
+    """The default is newfs's fs_maxcontig for a 128 KiB transfer: 16 blocks of
+    8 KiB, so a 64-page file written in order goes out in two 128 KiB writes."""
+    from pvnsim.fs import RefFs, SimConfig
+
+    assert SimConfig().maxcontig == 16
+    sim = _write_requests(write_behind=False)
+    assert sim.fs.maxcontig == 16 and sim.fs.clustsz == 128 * 1024
+    assert sim.fs.stats.write_klusters == {2: 32}
+    # fsync of a VMODSORT file meets each block's last page first (the walk
+    # goes back from the tail), so its window is [that block, contig): one
+    # block at a time; without VMODSORT the walk goes forward from page 0.
+    plain = _write_requests(write_behind=False, vmodsort=False)
+    assert plain.fs.stats.write_klusters == {32: 2}
+    assert inspect.signature(RefFs).parameters["maxcontig"].default == 16
 
 
 # -- maxcontig: ufs's clusters of disk-contiguous blocks (semantics.md 6.1) -----------

@@ -11,9 +11,9 @@ pvnsim runs single-threaded here.  "Another thread" is modelled by pages and
 locks held ``@other`` (``make_page(lock="X@other", io="other")``) and by a
 vnode created with VVMLOCK; where the C would sleep for such a holder the
 port raises DeadlockError.  A few tests install :class:`OtherThreadOnce`, a
-minimal scheduler that, when the main thread would sleep, runs one action as
-thread "other" (finishing a write, destroying a page) so the tests can follow
-the C past the sleep.
+one-thread simulation that, when the main thread would sleep, runs one action
+as thread "other" (finishing a write, destroying a page) so the tests can
+follow the C past the sleep.
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ from pvnsim import (
     pvn_write_done,
     pvn_write_kluster,
 )
-from pvnsim.errors import Wait
 from pvnsim.flags import (
     B_ASYNC,
     B_DONTNEED,
@@ -75,7 +74,7 @@ from pvnsim.flags import (
     VVMEXEC,
     VVMLOCK,
 )
-from pvnsim.kernel import Scheduler
+from pvnsim.sched import Simulation
 from pvnsim.vm import (
     hat_ismod,
     hat_map,
@@ -153,38 +152,36 @@ def trace_lines(k: Kernel, *wanted: str) -> list[str]:
     return [e.format() for e in k.trace.filter(wanted, nested=False)]
 
 
-class OtherThreadOnce(Scheduler):
-    """The smallest scheduler that lets another thread act while main sleeps.
+class OtherThreadOnce(Simulation):
+    """The smallest simulation that lets another thread act while main sleeps.
 
-    The first time the main thread would block, ``action`` runs as thread
-    "other"; afterwards the wait must be satisfied, otherwise it is a
-    deadlock.  Switch points are ignored: only the sleep is interleaved.
+    A one-thread simulation (``switches=False``: switch points are not even
+    reported) whose caller is thread "main".  The first time main would
+    block, ``action`` runs as thread "other"; afterwards the wait is the
+    simulation's: with no event to run, a wait that is not satisfied is a
+    deadlock.
     """
 
     def __init__(self, action: Callable[[], None]) -> None:
+        super().__init__(switches=False)
         self.action: Callable[[], None] | None = action
-        self.thread = "main"
         self.slept_for: list[str] = []
 
     def current(self) -> str:
-        return self.thread
+        return self.curthread
 
-    def switch_point(self, kind: str, what: str) -> None:
-        return None
-
-    def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
+    def block(
+        self, what: str, holder: str | None, ready: Callable[[], bool], *, mutex: bool = False
+    ) -> None:
         self.slept_for.append(what)
         action, self.action = self.action, None
         if action is not None:
-            self.thread = "other"
             self.set_current("other")
             try:
                 action()
             finally:
-                self.thread = "main"
                 self.set_current("main")
-        if not ready():
-            raise DeadlockError([Wait(self.thread, what, holder)])
+        super().block(what, holder, ready, mutex=mutex)
 
 
 def low_memory_kernel(

@@ -87,7 +87,7 @@ def test_simplefs_range_putpage_writes_each_block_once() -> None:
     at 8192 whose block has no page at 12288; 16384 is outside the range.
     """
     k = Kernel(total_pages=64, **ROOMY)
-    fs = SimpleFs(blksz=8192)
+    fs = SimpleFs(k, blksz=8192)
     vp = k.vnode("v1", ops=fs.vnodeops())
     for off in (0, 4096, 8192, 16384):
         make_page(vp, off, nrm=P_MOD | P_REF)
@@ -99,7 +99,7 @@ def test_simplefs_range_putpage_writes_each_block_once() -> None:
 def test_simplefs_getpage_reads_the_whole_block() -> None:
     """A getpage miss reads the 16 KiB block around the page and returns that page SE_SHARED."""
     k = Kernel(total_pages=64, **ROOMY)
-    fs = SimpleFs(blksz=16384)
+    fs = SimpleFs(k, blksz=16384)
     vp = k.vnode("v1", ops=fs.vnodeops())
     pl = [None, None]
     assert fs.getpage(vp, 4096, 4096, None, pl, 4096, SegMap(k, "s"), 0x11000, S_READ, None) == 0
@@ -111,7 +111,7 @@ def test_simplefs_getpage_reads_the_whole_block() -> None:
 def test_simplefs_failed_read_destroys_the_kluster() -> None:
     """A read that fails returns EIO and leaves no page of the kluster behind."""
     k = Kernel(total_pages=64, **ROOMY)
-    fs = SimpleFs(blksz=16384)
+    fs = SimpleFs(k, blksz=16384)
     fs.fail_reads = {0}
     vp = k.vnode("v1", ops=fs.vnodeops())
     pl = [None, None]

@@ -56,7 +56,7 @@ from pvnsim.flags import (
     VVMLOCK,
     SegRw,
 )
-from pvnsim.kernel import Scheduler
+from pvnsim.sched import Simulation
 from pvnsim.vm import (
     page_add,
     page_destroy,
@@ -130,30 +130,39 @@ class Putapage:
         return err
 
 
-class OtherThread(Scheduler):
-    """Stand-in scheduler: when "main" would sleep, one scripted step runs as
-    thread "other" (steps in ``on_block`` order); ``on_switch`` maps a
-    (kind, what) switch point to a step run there once."""
+class OtherThread(Simulation):
+    """A one-thread simulation whose caller is thread "main": when main would
+    sleep, one scripted step runs as thread "other" (steps in ``on_block``
+    order); ``on_switch`` maps a (kind, what) switch point to a step run
+    there once."""
 
     def __init__(
         self,
         on_block: list[Callable[[], None]] | None = None,
         on_switch: dict[tuple[str, str], Callable[[], None]] | None = None,
     ) -> None:
-        self.thread = "main"
+        # Switch points are reported to it only if a step waits for one.
+        super().__init__(switches=bool(on_switch))
         self.on_block = list(on_block or [])
         self.on_switch = dict(on_switch or {})
         self.slept_on: list[str] = []
 
-    def current(self) -> str:
-        return self.thread
+    @property
+    def thread(self) -> str:
+        """The thread running now: "main", or "other" during a step."""
+        return self.curthread
 
-    def switch_point(self, kind: str, what: str) -> None:
-        step = self.on_switch.pop((kind, what), None)
+    def current(self) -> str:
+        return self.curthread
+
+    def switch_point(self, kind: str, what: object) -> None:
+        step = self.on_switch.pop((kind, str(what)), None)
         if step is not None:
             self._run(step)
 
-    def block(self, what: str, holder: str | None, ready: Callable[[], bool]) -> None:
+    def block(
+        self, what: str, holder: str | None, ready: Callable[[], bool], *, mutex: bool = False
+    ) -> None:
         self.slept_on.append(what)
         if not self.on_block:
             raise AssertionError(f"main would sleep forever on {what}")
@@ -162,12 +171,11 @@ class OtherThread(Scheduler):
             raise AssertionError(f"main woke up but {what} is still not available")
 
     def _run(self, step: Callable[[], None]) -> None:
-        prev, self.thread = self.thread, "other"
+        prev = self.curthread
         self.set_current("other")
         try:
             step()
         finally:
-            self.thread = prev
             self.set_current(prev)
 
 

@@ -12,15 +12,17 @@ Start with :class:`Machine` (see docs/fs.md)::
 
 from pvnsim.fs.disk import Disk, DiskRequest, Fault
 from pvnsim.fs.fs import FsStats, Inode, RefFs
+from pvnsim.fs.inode import BlockMap
 from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
 from pvnsim.fs.sim import Machine, SimConfig
 from pvnsim.fs.tracefile import format_trace, load_trace, parse_trace, save_trace
-from pvnsim.fs.ufslike import make_putapage
+from pvnsim.fs.ufslike import Pushed, UfsPutapage, make_putapage, putpage_range
 from pvnsim.fs.workload import WORKLOADS, Op, Workload, build_workload, pattern
 
 __all__ = [
     "WORKLOADS",
+    "BlockMap",
     "Disk",
     "DiskRequest",
     "Fault",
@@ -31,8 +33,10 @@ __all__ = [
     "Metrics",
     "Op",
     "Pageout",
+    "Pushed",
     "RefFs",
     "SimConfig",
+    "UfsPutapage",
     "Workload",
     "build_workload",
     "format_trace",
@@ -40,6 +44,7 @@ __all__ = [
     "make_putapage",
     "parse_trace",
     "pattern",
+    "putpage_range",
     "save_trace",
 ]
 

@@ -8,14 +8,16 @@ what depends on several options (:func:`check_options`: memory against page
 size, block size against page size, the free-memory thresholds against each
 other and against memory), builds the simulation, and reads the trace.
 
-The simulation keeps everything in this process's memory: the disk's
-contents, the simulated pages that hold file data, the list of operations,
-and with ``--verify`` a second copy of every file.  A run whose sizes do not
-fit would end in a ``MemoryError`` (or in the machine swapping) minutes
-later, so the command sums up its demand first (:class:`Demand`, from the
-workload's options or from the trace's operations), turns it into bytes of
-host memory (:func:`footprint`) and seconds (:func:`estimate_seconds`), and
-refuses or warns before doing any work.
+The simulation keeps in this process's memory the simulated pages that hold
+file data, the list of operations, and with ``--verify`` a second copy of
+every file; the disk's contents go to a sparse temporary file (in
+``$TMPDIR``, see :mod:`pvnsim.fs.disk`).  A run whose sizes do not fit would
+end in a ``MemoryError`` (or in the machine swapping, or a full disk)
+minutes later, so the command sums up its demand first (:class:`Demand`,
+from the workload's options or from the trace's operations), turns it into
+bytes of host memory (:func:`footprint`), bytes of the temporary directory
+(:attr:`Demand.stored`, against :func:`store_room`) and seconds
+(:func:`estimate_seconds`), and refuses or warns before doing any work.
 
 The figures are estimates, a little on the safe side: the costs per byte and
 per operation were measured on the development machine (2 cores, CPython
@@ -28,6 +30,8 @@ import argparse
 import itertools
 import math
 import os
+import shutil
+import tempfile
 
 import attrs
 
@@ -49,6 +53,7 @@ __all__ = [
     "format_seconds",
     "format_size",
     "prepare",
+    "store_room",
     "trace_demand",
     "warnings_for",
     "workload_demand",
@@ -60,8 +65,8 @@ _BASE_BYTES = 48 << 20
 #: Host memory one operation of a workload's list takes.
 BYTES_PER_OP = 200
 _PAGE_BYTES = 768
-# The disk stores data in 1 MiB chunks: a write may touch one more than its length.
-_CHUNK = 1 << 20
+# A write may make the store hold up to a kluster (at most 1 MiB) beyond its bytes.
+_WRITE_GRAIN = 1 << 20
 # Wall time: per operation, per byte moved, per byte preloaded, and per page
 # checked by --check after each operation.
 _NS_PER_OP = 4_000
@@ -138,10 +143,12 @@ def workload_demand(kind: str, *, files: int, file_size: int, iosize: int, ops: 
         data=data,
         stored=data,
         created=data if preload else 0,
-        buffer=max(iosize, file_size if preload else 0),
+        # A preloaded file is generated a piece (1 MiB) at a time.
+        buffer=max(iosize, min(file_size, 1 << 20) if preload else 0),
         moved=moved,
         data_cause=f"--files {files} --file-size {format_size(file_size)}",
-        ops_cause=(
+        ops_cause=(f"--files {files} " if files > 1 else "")
+        + (
             f"--io-size {format_size(iosize)}"
             if kind in ("seq", "seqwrite", "seqread")
             else f"--ops {ops}"
@@ -164,11 +171,11 @@ def trace_demand(ops: list[Op], source: str) -> Demand:
         if kind == "create":
             extent[name] = written[name] = op.length
             created += op.length
-            buffer = max(buffer, op.length)
+            buffer = max(buffer, min(op.length, 1 << 20))  # preloaded a piece at a time
         elif kind in ("write", "store"):
             n = op.length or 8
             extent[name] = max(extent.get(name, 0), op.off + n)
-            written[name] = written.get(name, 0) + n + _CHUNK
+            written[name] = written.get(name, 0) + n + _WRITE_GRAIN
             buffer = max(buffer, n)
             moved += n
         elif kind in ("read", "load"):
@@ -196,16 +203,16 @@ def trace_demand(ops: list[Op], source: str) -> Demand:
 def footprint(demand: Demand, *, memory: int, pagesize: int, verify: bool) -> int:
     """Bytes of host memory the run may use at its peak.
 
-    The disk's contents, the resident simulated pages (at most ``memory``,
-    at most the files), the operation list and, with ``verify``, the
-    expected contents of every file stay for the whole run; on top of them
-    comes the largest single operation's data, twice (the data and its copy).
+    The resident simulated pages (at most ``memory``, at most the files),
+    the operation list and, with ``verify``, the expected contents of every
+    file stay for the whole run; on top of them comes the largest single
+    operation's data, twice (the data and its copy).  The disk's contents are
+    not in memory (see :func:`store_room`).
     """
     resident = min(memory, demand.data)
     pages = resident + -(-resident // pagesize) * _PAGE_BYTES
     return (
         _BASE_BYTES
-        + demand.stored
         + pages
         + demand.ops * BYTES_PER_OP
         + (demand.data if verify else 0)
@@ -259,6 +266,15 @@ def available_memory() -> int | None:
         room = max(0, soft - used)
         avail = room if avail is None else min(avail, room)
     return avail
+
+
+def store_room() -> int | None:
+    """Bytes free where the disk's store goes (the temporary directory); None
+    if unknown."""
+    try:
+        return shutil.disk_usage(tempfile.gettempdir()).free
+    except OSError:
+        return None
 
 
 def format_bytes(n: int) -> str:
@@ -502,6 +518,14 @@ def prepare(args: argparse.Namespace) -> Plan:
             f"{_needs_why(demand, args)}; {format_bytes(avail)} is available"
             f"{_what_fits(args, avail)}"
         )
+    room = store_room()
+    if room is not None and demand.stored > room:
+        raise UsageError(
+            f"this run stores about {format_bytes(demand.stored)} of file data "
+            f"({demand.data_cause}) in a temporary file; {format_bytes(room)} is free in "
+            f"{_shown(tempfile.gettempdir())} (set TMPDIR to a larger file system)"
+            f"{_what_stores(args, room)}"
+        )
     seconds = estimate_seconds(demand, memory=args.memory, pagesize=args.pagesize, check=args.check)
     return Plan(sim, what, demand, needs, seconds, trace_ops, args)
 
@@ -533,10 +557,22 @@ def _what_fits(args: argparse.Namespace, avail: int) -> str:
     return ""
 
 
+def _what_stores(args: argparse.Namespace, room: int) -> str:
+    """For a built-in workload: a smaller --file-size whose data fits in ``room``."""
+    if args.trace is not None:
+        return ""
+    size = 1 << (args.file_size.bit_length() - 1)
+    while size >= 1 << 20:
+        if _demand(args, size, min(args.io_size, size)).stored <= room:
+            return f"; --file-size {format_size(size)} would fit"
+        size >>= 1
+    return ""
+
+
 def _needs_why(demand: Demand, args: argparse.Namespace) -> str:
-    parts = [f"{format_bytes(demand.stored)} of file data ({demand.data_cause})"]
+    parts = [f"{format_bytes(min(args.memory, demand.data))} of simulated memory"]
     if args.verify:
-        parts.append("as much again for --verify")
+        parts.append(f"a copy of {format_bytes(demand.data)} of file data for --verify")
     if demand.ops * BYTES_PER_OP >= 1 << 30:
         parts.append(f"{demand.ops:,} operations ({demand.ops_cause})")
     if demand.buffer >= 1 << 30:

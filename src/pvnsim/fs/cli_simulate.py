@@ -203,9 +203,9 @@ def add_simulate_parser(sub: Any) -> argparse.ArgumentParser:
     g.add_argument(
         "--maxcontig",
         type=_positive,
-        default=1,
+        default=16,
         metavar="N",
-        help="most blocks per kluster, ufs's fs_maxcontig (default: 1, a block)",
+        help="most blocks per kluster, ufs's fs_maxcontig (default: 16; 1: a block)",
     )
     g.add_argument("--no-write-behind", action="store_true", help="no async write of full blocks")
     g.add_argument(

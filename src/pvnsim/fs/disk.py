@@ -16,13 +16,21 @@ Whether a request fails is decided at submission by the armed
 :class:`Fault` records, so the same inputs always fail the same requests.
 A failed write leaves the store untouched; a failed read returns no data.
 
-The store keeps 1 MiB chunks, created on first write; unwritten bytes read as
-zeros.
+The store is a :class:`tempfile.SpooledTemporaryFile`: in memory while it
+spans at most 64 MiB, then (for good) a sparse temporary file in
+``tempfile.gettempdir()`` (``$TMPDIR``), whose unwritten bytes read as zeros
+and take no room.  So the data of a large file lives in the operating
+system's file cache and on its disk, not in this process's memory, and a
+small disk (a test's, an explorer run's) costs no file.  The file is deleted
+when the disk is closed or goes away.
 """
 
 from __future__ import annotations
 
-import mmap
+import os
+import shutil
+import tempfile
+import weakref
 from collections import deque
 from collections.abc import Callable
 from heapq import heappush
@@ -33,21 +41,14 @@ import attrs
 from pvnsim.errors import InternalError, InvariantViolation, UsageError
 from pvnsim.flags import EIO
 from pvnsim.sched.clock import Clock
+from pvnsim.sched.interface import Scheduler
 
 __all__ = ["Disk", "DiskRequest", "Fault"]
 
-_CHUNK = 1 << 20
-
-# Chunks are anonymous private memory where the platform has it: the OS
-# zero-fills each page of it when the page is first written, whereas
-# bytearray(_CHUNK) zero-fills the whole chunk itself before the first write
-# (about a second per GiB stored on the development machine).  Past this many
-# chunks per disk (8 GiB) the rest are bytearrays, to stay well inside the
-# kernel's limit on memory mappings.
-_MMAP_FLAGS: int | None = getattr(mmap, "MAP_PRIVATE", None)
-if _MMAP_FLAGS is not None:
-    _MMAP_FLAGS |= getattr(mmap, "MAP_ANONYMOUS", 0)
-_MMAP_CHUNKS_MAX = 8192
+# Zeros written at once by discard (a freed range is zeroed piece by piece).
+_ZEROS = bytes(1 << 20)
+# A store stays in memory while it spans at most this many bytes.
+_IN_MEMORY = 64 << 20
 _KINDS = ("read", "write", "any")
 
 
@@ -65,9 +66,8 @@ class DiskRequest:
         error: 0 or an errno (EIO for an injected fault).
         done: completion has run.
         data: a write's payload until it completes; a read's data while its
-            ``on_done`` runs (the log keeps neither).  A read's data is a
-            view of the store, valid only during ``on_done``: copy what
-            must outlive it.
+            ``on_done`` runs (the log keeps neither): a buffer ``on_done``
+            may keep.
         tag: what the request is for (file, offset, pages), for the log.
         queued: requests already in the queue when it was submitted.
     """
@@ -190,7 +190,12 @@ class Disk:
         self.log: list[DiskRequest] = []
         self.queue: deque[DiskRequest] = deque()
         self.faults: list[Fault] = []
-        self._chunks: dict[int, bytearray | mmap.mmap] = {}
+        # The store (see the module docstring): created at the first write;
+        # _end is the end of the furthest byte written.
+        self._file: tempfile.SpooledTemporaryFile[bytes] | None = None
+        #: The store has become a file (see the module docstring).
+        self.spilled = False
+        self._end = 0
         self._head = 0
         self._free_at = 0
         self._seq = 0
@@ -203,65 +208,80 @@ class Disk:
         self.busy_ns = 0
         self.max_queue = 0
         # The completion event of every request (one bound method, made once).
-        self._on_finish = self._complete
+        self._on_finish = self.biodone
 
     # -- the store ---------------------------------------------------------
 
     def peek(self, daddr: int, nbytes: int) -> bytearray:
         """The stored bytes at ``[daddr, daddr + nbytes)`` (no I/O, no time)."""
-        idx, within = divmod(daddr, _CHUNK)
-        if within + nbytes <= _CHUNK:
-            chunk = self._chunks.get(idx)
-            if chunk is None:
-                return bytearray(nbytes)
-            return bytearray(memoryview(chunk)[within : within + nbytes])
         out = bytearray(nbytes)
-        pos = 0
-        while pos < nbytes:
-            a = daddr + pos
-            idx, within = divmod(a, _CHUNK)
-            n = min(_CHUNK - within, nbytes - pos)
-            chunk = self._chunks.get(idx)
-            if chunk is not None:
-                out[pos : pos + n] = chunk[within : within + n]
-            pos += n
+        f = self._file
+        if f is not None and daddr < self._end:
+            f.seek(daddr)
+            f.readinto(memoryview(out)[: self._end - daddr])
         return out
 
     def poke(self, daddr: int, data: bytes | bytearray | memoryview) -> None:
         """Store ``data`` at ``daddr`` (no I/O, no time): a preloaded disk."""
-        view = memoryview(data)
-        pos = 0
-        total = len(view)
-        while pos < total:
-            a = daddr + pos
-            idx, within = divmod(a, _CHUNK)
-            n = min(_CHUNK - within, total - pos)
-            chunk = self._chunks.get(idx)
-            if chunk is None:
-                chunk = self._chunks[idx] = self._new_chunk()
-            chunk[within : within + n] = view[pos : pos + n]
-            pos += n
-
-    def _new_chunk(self) -> bytearray | mmap.mmap:
-        # A zeroed chunk (see _MMAP_FLAGS).
-        if _MMAP_FLAGS is not None and len(self._chunks) < _MMAP_CHUNKS_MAX:
-            try:
-                return mmap.mmap(-1, _CHUNK, flags=_MMAP_FLAGS)
-            except OSError:
-                pass
-        return bytearray(_CHUNK)
+        n = len(data)
+        if not n:
+            return
+        end = daddr + n
+        f = self._file
+        if f is None:
+            # Lives as long as the disk: closed by close() or when the disk goes.
+            f = self._file = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+                _IN_MEMORY, prefix="pvnsim-disk-"
+            )
+            weakref.finalize(self, f.close)
+        if end > _IN_MEMORY and not self.spilled:
+            # A file from now on (in memory, the bytes before daddr would be
+            # zeros taking room).
+            f.rollover()
+            self.spilled = True
+        f.seek(daddr)
+        f.write(data)
+        if end > self._end:
+            self._end = end
 
     def discard(self, daddr: int, nbytes: int) -> None:
         """Zero ``[daddr, daddr + nbytes)`` at once (freed space reads as zeros)."""
-        pos = 0
-        while pos < nbytes:
-            a = daddr + pos
-            idx, within = divmod(a, _CHUNK)
-            n = min(_CHUNK - within, nbytes - pos)
-            chunk = self._chunks.get(idx)
-            if chunk is not None:
-                chunk[within : within + n] = bytes(n)
-            pos += n
+        end = min(daddr + nbytes, self._end)
+        while daddr < end:
+            n = min(end - daddr, len(_ZEROS))
+            self.poke(daddr, memoryview(_ZEROS)[:n])
+            daddr += n
+
+    def close(self) -> None:
+        """Drop the store (its file is deleted); the disk reads as empty afterwards."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+            self.spilled = False
+            self._end = 0
+
+    @property
+    def stored(self) -> int:
+        """Bytes the store spans (its written extent, holes included)."""
+        return self._end
+
+    def store_dir(self) -> str:
+        """The directory the store's file is (or will be) in."""
+        return tempfile.gettempdir()
+
+    def room(self) -> int:
+        """Bytes still free on the file system that holds (or will hold) the store."""
+        return shutil.disk_usage(self.store_dir()).free
+
+    @property
+    def allocated(self) -> int:
+        """Bytes the store takes: in memory while it is small, then on the
+        host's disk (less than :attr:`stored` where the file has holes)."""
+        if self._file is None:
+            return 0
+        if not self.spilled:
+            return self._end
+        return os.fstat(self._file.fileno()).st_blocks * 512
 
     # -- faults --------------------------------------------------------------
 
@@ -403,59 +423,54 @@ class Disk:
             heappush(clock._heap, (finish, clock._seq, self._on_finish))
         return req
 
-    def _complete(self) -> None:
+    def biodone(self) -> None:
+        """The disk's interrupt: the request at the head of the queue is done.
+
+        It runs as a clock event, in interrupt context (a routine it calls
+        may not sleep: :class:`~pvnsim.errors.InterruptSleep` names
+        ``Disk.biodone``).  The data moves, ``done`` is set (waking a
+        sleeper in :meth:`wait`), then the request's ``on_done`` runs, the
+        way biodone calls ``b_iodone``.
+        """
         # FIFO service: completions happen in submission order.
         req = self.queue.popleft()
-        if req.kind == "write":
-            if req.error:
-                self.errors += 1
-            elif req.data is not None:
-                data = req.data
-                idx, within = divmod(req.daddr, _CHUNK)
-                n = len(data)
-                chunk = self._chunks.get(idx)
-                if chunk is not None and within + n <= _CHUNK:
-                    # The common case: the write lies inside one existing chunk.
-                    chunk[within : within + n] = data
-                else:
-                    self.poke(req.daddr, data)
-            req.data = None
-        elif req.error:
+        if req.error:
             self.errors += 1
-            req.data = None
+        elif req.kind == "write":
+            data = req.data
+            if data is not None:
+                self.poke(req.daddr, data)
         else:
-            daddr = req.daddr
-            nbytes = req.nbytes
-            idx, within = divmod(daddr, _CHUNK)
-            chunk = self._chunks.get(idx)
-            if chunk is not None and within + nbytes <= _CHUNK:
-                # The common case, a read inside one written chunk: on_done
-                # gets a view of the store rather than a copy, since it
-                # copies the bytes into pages anyway.
-                req.data = memoryview(chunk)[within : within + nbytes]
-            else:
-                req.data = self.peek(daddr, nbytes)
+            req.data = self.peek(req.daddr, req.nbytes)
         req.done = True
         on_done = req.on_done
         if on_done is not None:
             on_done(req)
         # The log keeps the record, not the bytes.
-        held = req.data
-        if type(held) is memoryview:
-            # A view kept past on_done fails when used instead of showing
-            # later writes to the store.
-            held.release()
         req.data = None
         req.on_done = None
 
     def wait(self, req: DiskRequest) -> None:
-        """Run completions until ``req`` is done (biowait)."""
-        if not self.clock.run_until(lambda: req.done):
-            raise InternalError(f"request {req} never completed")
+        """Sleep until ``req`` is done (biowait).
+
+        The sleep is the clock's simulation's (other threads run meanwhile;
+        without threads, completions run until this one is done); a clock
+        of its own just runs its events.
+        """
+        self._sleep(f"disk {req.kind} #{req.seq}", lambda: req.done)
 
     def drain(self) -> None:
-        """Run completions until the queue is empty."""
-        self.clock.run_until(lambda: not self.queue)
+        """Sleep until every request in flight is done."""
+        self._sleep("the disk queue to drain", lambda: not self.queue)
+
+    def _sleep(self, what: str, ready: Callable[[], bool]) -> None:
+        if ready():
+            return
+        sched = self.clock.context
+        if isinstance(sched, Scheduler):
+            sched.block(what, "disk", ready)
+        elif not self.clock.run_until(ready):
+            raise InternalError(f"the disk never completed: waiting for {what}")
 
     # -- views ---------------------------------------------------------------
 

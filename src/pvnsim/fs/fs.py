@@ -28,7 +28,6 @@ from pvnsim.flags import (
     B_ASYNC,
     B_ERROR,
     B_FREE,
-    B_INVAL,
     B_READ,
     B_WRITE,
     P_MOD,
@@ -46,12 +45,15 @@ from pvnsim.fs.inode import (
     _MMAP_SPAN,
     DEV_BSIZE,
     MMAP_BASE,
+    BlockMap,
     FsStats,
     Inode,
     _fill,
     _roundup,
     check_fs,
 )
+from pvnsim.fs.ufslike import UfsPutapage, putpage_range
+from pvnsim.hooks import sleep
 from pvnsim.kernel import Kernel
 from pvnsim.sched import Simulation
 from pvnsim.vm.page import Page
@@ -61,17 +63,14 @@ from pvnsim.vm.vm_page import (
     fs_dispose,
     page_create_va,
     page_lookup,
-    page_lookup_nowait,
 )
 from pvnsim.vm.vm_pvn import (
     Kluster,
-    pvn_getdirty,
     pvn_plist_init,
     pvn_read_done,
     pvn_read_kluster,
     pvn_vplist_dirty,
     pvn_write_done,
-    pvn_write_kluster,
 )
 from pvnsim.vm.vnode import Vnode, VnodeOps
 
@@ -99,13 +98,14 @@ class RefFs:
             block (or cluster) once it is read.
         smallfile: the free-behind threshold in bytes.
         maxcontig: ufs's ``fs_maxcontig``: the most blocks one kluster may
-            span.  With 1 (the default) every kluster window is one block.
-            Above 1, the kit clusters as ufs does: a
-            putapage's window, and a sequential read miss's or read-ahead's,
-            is the run of blocks that follow each other on disk from the
-            page's block on (bmap_read's ``contig``), at most ``maxcontig``
-            blocks; write-behind and free-behind push whole clusters
-            (``bsize * maxcontig`` bytes, ufs's delayed clusters).
+            span.  The default, 16 (128 KiB with 8 KiB blocks), is what newfs
+            sets for a 128 KiB maximum transfer, so the kit clusters as ufs
+            does: a putapage's window, and a sequential read miss's or
+            read-ahead's, is the run of blocks that follow each other on disk
+            from the page's block on (bmap_read's ``contig``), at most
+            ``maxcontig`` blocks; write-behind and free-behind push whole
+            clusters (``bsize * maxcontig`` bytes, ufs's delayed clusters).
+            With 1 every kluster window is one block.
 
     Raises:
         UsageError: a bad block size, or a kernel already driven by another
@@ -123,7 +123,7 @@ class RefFs:
         write_behind: bool = True,
         freebehind: bool = True,
         smallfile: int = 32768,
-        maxcontig: int = 1,
+        maxcontig: int = 16,
     ) -> None:
         ps = kernel.pagesize
         if bsize < ps or bsize & (bsize - 1) or bsize > (1 << 20):
@@ -159,7 +159,12 @@ class RefFs:
         self.getpage: Callable[..., int] = self.ufs_getpage
         #: VOP_PUTPAGE(vp, off, len, flags, cred) -> errno
         self.putpage: Callable[..., int] = self.ufs_putpage
-        #: putapage(vp, pp, offp, lenp, flags, cred) -> errno
+        #: The kit's putapage: a :class:`~pvnsim.fs.UfsPutapage` over
+        #: :meth:`putapage_window` writing with :meth:`kluster_write`.
+        self.ufs_putapage = UfsPutapage(bsize, self.kluster_write, window=self.putapage_window)
+        #: putapage(vp, pp, offp, lenp, flags, cred) -> errno, the callback of
+        #: the pvn walks; with a ``push`` method (as :attr:`ufs_putapage`
+        #: has), range putpages learn from it what each kluster covered.
         self.putapage: Callable[..., int] = self.ufs_putapage
         self._ops = VnodeOps(
             dispose=self._dispose, getpage=self._vop_getpage, putpage=self._vop_putpage
@@ -186,7 +191,7 @@ class RefFs:
         vp = self.kernel.vnode(
             f"{name}", v_flag=VMODSORT if self.vmodsort else 0, v_type=VREG, ops=self._ops
         )
-        ino = Inode(name, vp)
+        ino = Inode(name, vp, bmap=BlockMap(self.bsize))
         vp.v_data = ino
         self.inodes[name] = ino
         return ino
@@ -202,9 +207,12 @@ class RefFs:
         except KeyError:
             raise UsageError(f"no file named {name!r}") from None
 
-    @staticmethod
-    def inode_of(vp: Vnode) -> Inode:
-        """The inode of a vnode of this kind of file system."""
+    def inode_of(self, vp: Vnode) -> Inode:
+        """The inode of a vnode of this file system.
+
+        Raises:
+            UsageError: ``vp`` is not one of its files.
+        """
         ino = vp.v_data
         if not isinstance(ino, Inode):
             raise UsageError(f"vnode {vp.v_name} is not a RefFs file")
@@ -232,15 +240,7 @@ class RefFs:
     def contig(self, ino: Inode, lbn: int) -> int:
         """bmap_read's ``contig``: bytes from block ``lbn`` on that follow each
         other on disk, at most ``maxcontig`` blocks (0 for a hole)."""
-        bmap = ino.bmap
-        daddr = bmap.get(lbn)
-        if daddr is None:
-            return 0
-        bsize = self.bsize
-        n = 1
-        while n < self.maxcontig and bmap.get(lbn + n) == daddr + n * bsize:
-            n += 1
-        return n * bsize
+        return ino.bmap.run(lbn, self.maxcontig) * self.bsize
 
     def _balloc(self) -> int:
         if self._free_blocks:
@@ -264,8 +264,14 @@ class RefFs:
                 self.disk.discard(daddr_opt + within, bsize - within)
 
     def wait_io(self, ino: Inode) -> None:
-        """Wait (completing disk I/O) until no request of ``ino`` is in flight."""
-        self.disk.clock.run_until(lambda: not ino.pending)
+        """Sleep until no disk request of ``ino`` is in flight."""
+        if ino.pending:
+            sleep(self.kernel, f"i/o of {ino.name} in flight", "disk", lambda: not ino.pending)
+
+    def biowait(self, req: DiskRequest) -> None:
+        """Sleep until the disk has completed ``req`` (illumos ``biowait``)."""
+        if not req.done:
+            sleep(self.kernel, f"disk {req.kind} #{req.seq}", "disk", lambda: req.done)
 
     # -- VOP entry points --------------------------------------------------------
 
@@ -458,7 +464,6 @@ class RefFs:
         ps = self.kernel.pagesize
 
         def done(req: DiskRequest) -> None:
-            ino.pending -= 1
             data = req.data
             if data is not None:
                 view = memoryview(data)
@@ -484,6 +489,8 @@ class RefFs:
                 if req.error:
                     self.stats.read_errors += 1
                 pvn_read_done(head, B_READ | B_ASYNC | (B_ERROR if req.error else 0))
+            # Last: a sleeper in wait_io wakes once the completion is over.
+            ino.pending -= 1
 
         req = self.disk.submit(
             "read",
@@ -495,7 +502,7 @@ class RefFs:
         )
         if is_async:
             return 0
-        self.disk.wait(req)
+        self.biowait(req)
         return req.error
 
     def _readahead(self, ino: Inode, off: int, eoff: int, seg: Seg, addr: int) -> None:
@@ -542,10 +549,10 @@ class RefFs:
         """VOP_PUTPAGE: write back, free or invalidate pages (ufs_putpage's shape).
 
         ``length == 0`` means the whole file from ``off``: pvn_vplist_dirty
-        with :attr:`putapage`.  Otherwise each page of the range is looked up
-        (page_lookup when synchronous or invalidating, page_lookup_nowait for
-        async requests), passed to pvn_getdirty, and written with putapage if
-        dirty; the loop skips the pages putapage klustered.
+        with :attr:`putapage`.  Otherwise the range, clipped at end of file,
+        goes through :func:`~pvnsim.fs.ufslike.putpage_range` (page_lookup or
+        page_lookup_nowait, pvn_getdirty, putapage for dirty pages, skipping
+        the pages each kluster took).
 
         Returns:
             0 or the first error.
@@ -557,48 +564,17 @@ class RefFs:
         ino = vp.v_data
         if type(ino) is not Inode:
             ino = self.inode_of(vp)
-        k = vp.kernel
-        ps = k.pagesize
+        ps = vp.kernel.pagesize
         eoff = off + length
         size_end = (ino.size + ps - 1) // ps * ps
         if size_end < eoff:
             eoff = size_end
-        err = 0
-        io_off = off
-        if flags & B_INVAL or not flags & B_ASYNC:
-            lookup = page_lookup
-            se = SE_EXCL if flags & (B_INVAL | B_FREE) else SE_SHARED
-        else:
-            lookup = page_lookup_nowait
-            se = SE_EXCL if flags & B_FREE else SE_SHARED
-        while io_off < eoff:
-            pp = lookup(vp, io_off, se)
-            if pp is None or pvn_getdirty(pp, flags) == 0:
-                io_off += ps
-                continue
-            offp = [io_off]
-            lenp = [ps]
-            error = int(self.putapage(vp, pp, offp, lenp, flags, cr))
-            if error and not err:
-                err = error
-            # Skip what putapage klustered (rounded up to a page).
-            done_to = (offp[0] + lenp[0] + ps - 1) // ps * ps
-            io_off = done_to if done_to > io_off + ps else io_off + ps
-        return err
+        return putpage_range(vp, off, eoff, flags, cr, self.putapage)
 
-    def ufs_putapage(self, vp: Vnode, pp: Page, offp: Any, lenp: Any, flags: int, cr: Any) -> int:
-        """putapage: kluster the block's dirty pages, write them with one request.
-
-        pvn_write_kluster gathers the dirty neighbours of ``pp`` inside its
-        block (with ``maxcontig`` above 1: inside the disk-contiguous run from
-        its block on, bmap_read's ``contig``); the write is trimmed at end of
-        file.  Synchronous requests wait
-        and finish with pvn_write_done((err ? B_ERROR : 0) | B_WRITE | flags);
-        asynchronous ones finish the same way when the disk completes them.
-
-        Returns:
-            The error of a synchronous write, else 0.
-        """
+    def putapage_window(self, vp: Vnode, pp: Page) -> tuple[int, int]:
+        """The window of ``pp``'s write kluster: its block (with ``maxcontig``
+        above 1, the disk-contiguous run from its block on, bmap_read's
+        ``contig``), clipped at end of file but always holding ``pp``."""
         ino = vp.v_data
         if type(ino) is not Inode:
             ino = self.inode_of(vp)
@@ -614,43 +590,29 @@ class RefFs:
             blkend = size_end
         if blkend <= poff:
             blkend = poff + ps
-        kl = pvn_write_kluster(vp, pp, blkoff, blkend - blkoff, flags)
-        return self.write_kluster(ino, kl, flags, offp, lenp)
+        return blkoff, blkend - blkoff
 
-    def write_kluster(
-        self, ino: Inode, kl: Kluster, flags: int, offp: Any = None, lenp: Any = None
-    ) -> int:
-        """Write a kluster with one disk request and finish it with pvn_write_done.
+    def kluster_write(self, vp: Vnode, kl: Kluster, flags: int) -> int | None:
+        """Write a kluster with one disk request (the write of :attr:`ufs_putapage`).
 
-        Returns:
-            The error of a synchronous write, else 0.
-        """
-        is_async = bool(flags & B_ASYNC)
-        req = self._submit_write(ino, kl, is_async, flags if is_async else None)
-        if offp is not None:
-            offp[0] = kl.off
-        if lenp is not None:
-            lenp[0] = req.nbytes
-        if is_async:
-            return 0
-        self.disk.wait(req)
-        if req.error:
-            self.stats.write_errors += 1
-        pvn_write_done(kl.plist, (B_ERROR if req.error else 0) | B_WRITE | flags)
-        return req.error
-
-    def kluster_write(self, vp: Vnode, kl: Kluster, flags: int) -> int:
-        """Write a kluster synchronously, leaving pvn_write_done to the caller.
-
-        This is the ``write`` callback :func:`~pvnsim.fs.make_putapage` wants::
-
-            fs.putapage = make_putapage(fs.bsize, write=fs.kluster_write)
+        The request is trimmed at end of file.  With B_ASYNC it is left in
+        flight and its completion (``biodone``, in interrupt context) finishes
+        the kluster with pvn_write_done((err ? B_ERROR : 0) | B_WRITE |
+        flags); otherwise the caller sleeps until the disk is done (biowait)
+        and pvn_write_done is left to it (:class:`~pvnsim.fs.UfsPutapage`
+        calls it).
 
         Returns:
-            0 or EIO.
+            None for an asynchronous write, else 0 or EIO.
         """
-        req = self._submit_write(self.inode_of(vp), kl, False, None)
-        self.disk.wait(req)
+        ino = vp.v_data
+        if type(ino) is not Inode:
+            ino = self.inode_of(vp)
+        if flags & B_ASYNC:
+            self._submit_write(ino, kl, True, flags)
+            return None
+        req = self._submit_write(ino, kl, False, None)
+        self.biowait(req)
         if req.error:
             self.stats.write_errors += 1
         return req.error
@@ -696,12 +658,13 @@ class RefFs:
         ino.pending += 1
 
         def done(req: DiskRequest) -> None:
-            ino.pending -= 1
             if done_flags is not None:
                 error = req.error
                 if error:
                     self.stats.write_errors += 1
                 pvn_write_done(kl.plist, (B_ERROR if error else 0) | B_WRITE | done_flags)
+            # Last: a sleeper in wait_io wakes once the completion is over.
+            ino.pending -= 1
 
         return self.disk.submit(
             "write",
@@ -722,6 +685,31 @@ class RefFs:
             InvariantViolation: naming the file and what is wrong.
         """
         check_fs(self)
+
+    def contents(self, ino: Inode, *, cached: bool = True) -> bytes:
+        """The file's bytes as they are now, without I/O or time.
+
+        The disk's blocks (holes read as zeros), overlaid with ``cached``
+        by the resident pages whose contents are valid (what a read would
+        return); without, the disk alone (what survives a crash).
+        """
+        size = ino.size
+        bsize = self.bsize
+        out = bytearray(size)
+        peek = self.disk.peek
+        for lbn, daddr in ino.bmap.items():
+            start = lbn * bsize
+            if start < size:
+                n = min(bsize, size - start)
+                out[start : start + n] = peek(daddr, n)
+        if cached:
+            ps = self.kernel.pagesize
+            for off, pp in self.kernel.page_hash[ino.vp].items():
+                if pp.p_fsdata and off < size:
+                    n = min(ps, size - off)
+                    data = pp.p_data
+                    out[off : off + n] = bytes(n) if data is None else data[:n]
+        return bytes(out)
 
     def dirty_pages(self, ino: Inode) -> int:
         """Resident pages of ``ino`` with P_MOD set (software bit)."""

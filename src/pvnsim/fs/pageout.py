@@ -25,10 +25,20 @@ Pageout runs in two ways:
 :class:`Fsflush` pushes every file's dirty pages with a pure B_ASYNC
 VOP_PUTPAGE every ``interval_ns`` of virtual time, the way fsflush/sync
 does; a walk that finds VVMLOCK held returns EAGAIN and is counted.
+
+Where they run: in a one-thread machine, in the thread that needs them (a
+reclaim inside the allocator; :meth:`Pageout.tick` and :meth:`Fsflush.tick`
+at each system call's entry, the kit's clock tick).  In a threaded machine
+each is a daemon thread (:meth:`Pageout.daemon`, :meth:`Fsflush.daemon`)
+asleep until the clock tick finds its run due and kicks it, or, for
+pageout, until an allocator waits for memory (:meth:`Pageout.wake`); the
+same :meth:`~Pageout.tick` and :meth:`~Pageout.reclaim` then run in the
+daemon's thread, where the strategy may interleave them with everything else.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pvnsim.errors import UsageError
@@ -45,6 +55,7 @@ from pvnsim.flags import (
     PAGE_IO_INUSE,
     SE_EXCL,
 )
+from pvnsim.hooks import sleep
 from pvnsim.kernel import Kernel
 from pvnsim.sched.clock import Clock
 from pvnsim.vm.hat import hat_page_clrattr, hat_pagesync, hat_pageunload
@@ -53,7 +64,9 @@ from pvnsim.vm.vm_page import VN_DISPOSE
 from pvnsim.vm.vm_pvn import KCRED
 
 if TYPE_CHECKING:
+    from pvnsim.fs.disk import Disk
     from pvnsim.fs.fs import RefFs
+    from pvnsim.sched import SimThread
     from pvnsim.vm.page import Page
 
 __all__ = ["Fsflush", "Pageout"]
@@ -66,7 +79,8 @@ class Pageout:
 
     Args:
         kernel: the kernel whose pages are scanned.
-        clock: the simulation clock (to wait for writes in flight).
+        disk: the disk its pushes go to (its clock is the simulation's; a
+            reclaim sleeps while the disk has writes in flight).
         handspread: pages between the hands (default: a quarter of memory).
         interval_ns: period of the background scan while freemem < lotsfree.
         scan_per_run: pages a background run may scan (default: an eighth of
@@ -79,7 +93,7 @@ class Pageout:
     def __init__(
         self,
         kernel: Kernel,
-        clock: Clock,
+        disk: Disk,
         *,
         handspread: int | None = None,
         interval_ns: int = 250_000_000,
@@ -90,7 +104,8 @@ class Pageout:
         if scan_per_run is not None and scan_per_run < 1:
             raise UsageError("pageout: scan_per_run must be positive")
         self.kernel = kernel
-        self.clock = clock
+        self.disk = disk
+        self.clock = disk.clock
         self.handspread = kernel.total_pages // 4 if handspread is None else handspread
         self.interval_ns = interval_ns
         self.scan_per_run = scan_per_run or max(1, kernel.total_pages // 8)
@@ -101,6 +116,12 @@ class Pageout:
         self.scanned = 0
         self.freed = 0
         self.pushed = 0
+        #: The daemon's thread, once a threaded machine has spawned it.
+        self.thread: SimThread | None = None
+        #: A clock tick found a run due (see :meth:`daemon`).
+        self.kicked = False
+        # Allocators waiting for the daemon's reclaim: [shortfall, served].
+        self._requests: list[list[int]] = []
 
     # -- the hands -------------------------------------------------------------
 
@@ -177,33 +198,90 @@ class Pageout:
         self.reclaims += 1
         need = k.freemem + shortfall
         goal = max(need, int(k.lotsfree or 0))
-        clock = self.clock
         idle_rounds = 0
         while idle_rounds < 4:
             before = k.freemem
-            clock.run_until(lambda: k.freemem >= goal)
+            self._wait_writes(goal)
             if k.freemem >= need:
                 return
             progress = self.scan(goal - k.freemem, 2 * len(k.pages) + 2)
-            clock.run_until(lambda: k.freemem >= goal)
+            self._wait_writes(goal)
             if k.freemem >= need:
                 return
-            if not progress and clock.next_time() is None:
+            if not progress and self.clock.next_time() is None:
                 return
             # Writes that keep failing free nothing: give up after a few rounds
             # and let the allocator report the deadlock.
             idle_rounds = idle_rounds + 1 if k.freemem <= before else 0
 
-    def tick(self) -> None:
-        """A background run, if one is due and freemem is below lotsfree."""
+    def _wait_writes(self, goal: int) -> None:
+        # Sleep while I/O is in flight, until its completions (freeing the
+        # pages written with B_FREE, or under pressure) bring freemem to goal.
         k = self.kernel
-        now = self.clock.now
-        lotsfree = int(k.lotsfree or 0)
-        if now < self.next_run or k.freemem >= lotsfree:
+        disk = self.disk
+        if k.freemem < goal and disk.queue:
+            sleep(
+                k,
+                f"pageout: writes in flight (freemem {k.freemem}, wants {goal})",
+                "disk",
+                lambda: k.freemem >= goal or not disk.queue,
+            )
+
+    def due(self) -> bool:
+        """Whether a background run is due: its period has passed and freemem
+        is below lotsfree (illumos's schedpaging wakes pageout then)."""
+        k = self.kernel
+        return self.clock.now >= self.next_run and k.freemem < int(k.lotsfree or 0)
+
+    def tick(self) -> None:
+        """A background run, if one is :meth:`due`."""
+        if not self.due():
             return
-        self.next_run = now + self.interval_ns
+        k = self.kernel
+        lotsfree = int(k.lotsfree or 0)
+        self.next_run = self.clock.now + self.interval_ns
         self.runs += 1
         self.scan(lotsfree - k.freemem, self.scan_per_run)
+
+    # -- as a thread -------------------------------------------------------------
+
+    def daemon(self, done: Callable[[], bool]) -> None:
+        """The body of the pageout thread of a threaded machine.
+
+        It sleeps until a clock tick kicks it (:attr:`kicked`: then it runs
+        :meth:`tick`) or an allocator waits for memory (:meth:`wake`: then it
+        runs :meth:`reclaim` for it and wakes it), and returns once ``done()``
+        (the machine's processes are over), so it never stops in the middle
+        of a push.
+        """
+        k = self.kernel
+        requests = self._requests
+        while True:
+            sleep(k, "pageout: asleep", None, lambda: self.kicked or bool(requests) or done())
+            if requests:
+                self.reclaim(k, requests[0][0])
+                requests.pop(0)[1] = 1
+            elif self.kicked:
+                self.kicked = False
+                self.tick()
+            else:
+                return
+
+    def wake(self, kernel: Kernel, shortfall: int) -> None:
+        """``Kernel.memory_reclaim`` of a threaded machine: wake the pageout
+        thread and sleep until it has run :meth:`reclaim` for this shortfall.
+
+        Code outside the machine's threads (``main``: a set-up before the run,
+        a check after it) and the pageout thread itself reclaim in place, as
+        the one-thread machine does.
+        """
+        t = self.thread
+        if t is None or t.done or kernel.curthread in (t.name, "main"):
+            self.reclaim(kernel, shortfall)
+            return
+        request = [shortfall, 0]
+        self._requests.append(request)
+        sleep(kernel, f"pageout to reclaim {shortfall} pages", t.name, lambda: request[1] == 1)
 
 
 class Fsflush:
@@ -224,10 +302,18 @@ class Fsflush:
         self.next_run = interval_ns
         self.runs = 0
         self.busy = 0
+        #: The daemon's thread, once a threaded machine has spawned it.
+        self.thread: SimThread | None = None
+        #: A clock tick found a run due (see :meth:`daemon`).
+        self.kicked = False
+
+    def due(self) -> bool:
+        """Whether a run is due (its period has passed; never when disabled)."""
+        return bool(self.interval_ns) and self.clock.now >= self.next_run
 
     def tick(self) -> None:
-        """Flush every file if a run is due."""
-        if not self.interval_ns or self.clock.now < self.next_run:
+        """Flush every file if a run is :meth:`due`."""
+        if not self.due():
             return
         self.next_run = self.clock.now + self.interval_ns
         self.runs += 1
@@ -235,3 +321,15 @@ class Fsflush:
             vp = ino.vp
             if vp.v_pages is not None and self.fs.putpage(vp, 0, 0, B_ASYNC, KCRED) == EAGAIN:
                 self.busy += 1
+
+    def daemon(self, done: Callable[[], bool]) -> None:
+        """The body of the fsflush thread of a threaded machine: asleep until a
+        clock tick kicks it (:attr:`kicked`), then :meth:`tick`; returns once
+        ``done()``."""
+        k = self.fs.kernel
+        while True:
+            sleep(k, "fsflush: asleep", None, lambda: self.kicked or done())
+            if not self.kicked:
+                return
+            self.kicked = False
+            self.tick()

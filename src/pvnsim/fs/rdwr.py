@@ -285,7 +285,7 @@ def fs_sync(fs: RefFs) -> int:
         How many files were busy (EAGAIN: another walk held VVMLOCK).
     """
     busy = 0
-    for ino in fs.inodes.values():
+    for ino in list(fs.inodes.values()):
         if ino.vp.v_pages is not None and fs.putpage(ino.vp, 0, 0, B_ASYNC, None):
             busy += 1
     return busy
@@ -391,6 +391,19 @@ def _fault(fs: RefFs, ino: Inode, off: int, write: bool) -> tuple[int, Page | No
     return 0, pp_opt, mapping
 
 
+def _mapped(fs: RefFs, ino: Inode, off: int, write: bool) -> tuple[int, Page | None, object]:
+    """The page at ``off`` with a translation the access can go through.
+
+    A translation loaded by the fault may be gone by the time the access
+    comes (another thread ran in between: pageout or an invalidation unloaded
+    it); the access then faults again, as it would on the hardware.
+    """
+    while True:
+        err, pp, m = _fault(fs, ino, off, write)
+        if err or pp is None or (pp.p_mapping and m in pp.p_mapping):
+            return err, pp, m
+
+
 def fs_load(fs: RefFs, ino: Inode, off: int, n: int = 8) -> tuple[int, bytes]:
     """A process loads ``n`` bytes at ``off`` of its mapping of the file.
 
@@ -406,7 +419,7 @@ def fs_load(fs: RefFs, ino: Inode, off: int, n: int = 8) -> tuple[int, bytes]:
         raise UsageError(f"load: {n} bytes at {off} must be 1..PAGESIZE inside one page")
     if off + n > ino.size:
         return EFAULT, b""
-    err, pp, m = _fault(fs, ino, off, False)
+    err, pp, m = _mapped(fs, ino, off, False)
     if err or pp is None:
         return err, b""
     hat_touch(pp, mapping=m)  # type: ignore[arg-type]
@@ -434,7 +447,7 @@ def fs_store(fs: RefFs, ino: Inode, off: int, data: bytes | bytearray) -> int:
         raise UsageError(f"store: {n} bytes at {off} must be 1..PAGESIZE inside one page")
     if off + n > ino.size:
         return EFAULT
-    err, pp, m = _fault(fs, ino, off, True)
+    err, pp, m = _mapped(fs, ino, off, True)
     if err or pp is None:
         return err
     po = off - pp.p_offset

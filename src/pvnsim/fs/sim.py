@@ -10,13 +10,29 @@ requested memory and pvn tunables, a :class:`~pvnsim.fs.disk.Disk` on a
 plugged into ``Kernel.memory_reclaim`` and an
 :class:`~pvnsim.fs.pageout.Fsflush`.
 
-Each operation is a system call of the single simulated thread.  Before it,
-the clock advances by its CPU cost (``syscall_ns`` plus ``copy_ns_per_byte``
-per byte moved), disk completions due by then run, and the background
-daemons (pageout while memory is short, fsflush on its period) get their
-turn.  During it, the thread sleeps only by completing disk I/O: the machine's
-scheduler is a one-thread :class:`~pvnsim.sched.Simulation`
-(``switches=False``), whose sleeps run the clock's events in time order.
+Each operation is a system call.  At its entry the clock advances by its
+CPU cost (``syscall_ns`` plus ``copy_ns_per_byte`` per byte moved), disk
+completions due by then run (in interrupt context: ``Disk.biodone``), and
+the clock tick gives the daemons (pageout while memory is short, fsflush on
+its period) their turn.
+
+One thread (the default): the system calls run in the caller, the daemons'
+ticks and pageout's reclaim run inline, and a sleep (biowait, a page lock
+held by a write in flight, memory) runs the clock's events in time order
+until it is over: the machine's scheduler is a one-thread
+:class:`~pvnsim.sched.Simulation` (``switches=False``).
+
+Threaded (``Machine(sim=...)`` or ``Machine(run=...)``): the machine lives
+on the given simulation.  Each simulated process is a thread
+(:meth:`Machine.process`) running a workload or a script; pageout and
+fsflush are daemon threads (spawned first) that the clock tick kicks, and
+pageout also wakes when an allocator must wait for memory
+(``Kernel.memory_reclaim`` then wakes it and sleeps until it has reclaimed);
+disk completions are interrupts.  With one process and no preemption the
+threads take their turns exactly where the one-thread machine runs the
+same code, so both give the same results.  Each file has a lock
+(``i_rwlock``, :func:`~pvnsim.fs.inode.rw_enter`) that the system calls
+changing it take as writers and read and load as readers.
 
 With ``verify=True`` the simulation keeps the expected contents of every
 file and checks every byte read against the last byte written.
@@ -26,116 +42,53 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from pvnsim.errors import InvariantViolation, UsageError
-from pvnsim.flags import EAGAIN, PG_WAIT
-from pvnsim.fs import rdwr
+from pvnsim.flags import PG_WAIT
+from pvnsim.fs.calls import SystemCalls
+from pvnsim.fs.config import SimConfig
 from pvnsim.fs.disk import Disk, Fault
 from pvnsim.fs.fs import Inode, RefFs
 from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
 from pvnsim.fs.workload import Op, pattern
+from pvnsim.hooks import sleep
 from pvnsim.kernel import Kernel
-from pvnsim.sched import Simulation
+from pvnsim.sched import SimThread, Simulation
 from pvnsim.vm.page import Page
 from pvnsim.vm.page_lock import page_io_unlock
 from pvnsim.vm.validate import check_kernel
 from pvnsim.vm.vm_page import page_create_va, page_destroy
 
+if TYPE_CHECKING:
+    from pvnsim.concurrency import Run
+
 __all__ = ["Machine", "SimConfig"]
 
-MiB = 1 << 20
+
+#: Bytes of a preloaded file generated at a time (the file never is, whole).
+_PRELOAD_PIECE = 1 << 20
 
 
-def _nonneg(_inst: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
-    if value is not None and value < 0:
-        raise UsageError(f"{attribute.name} must not be negative, not {value}")
-
-
-@attrs.frozen(kw_only=True)
-class SimConfig:
-    """Every knob of a simulation (all optional; defaults model a small x86 box).
-
-    Memory and disk:
-        memory: bytes of simulated physical memory.
-        pagesize: PAGESIZE.
-        seek_ns, overhead_ns, ns_per_byte: the disk's cost model.
-        keep_log: keep the disk's request log.
-
-    File system:
-        bsize: block size, the kluster window.
-        vmodsort, readahead, write_behind, freebehind, smallfile, maxcontig:
-            see :class:`~pvnsim.fs.fs.RefFs`.
-
-    pvn tunables and thresholds (None: illumos defaults):
-        pvn_nofodklust, pvn_write_noklust, pvn_vmodsort_disable, write_free,
-        pages_before_pager, lotsfree, desfree, minfree, throttlefree,
-        pageout_reserve.
-
-    Time:
-        syscall_ns, copy_ns_per_byte: CPU cost of an operation.
-        fsflush_interval_ns: fsflush period (0: off; default 30 s, illumos's
-            autoup).
-        pageout_interval_ns, handspread: pageout's period and hand spread.
-
-    Checking:
-        verify: check every byte read against the last write.
-        poison: fill every page page_create_va creates with a poison
-            pattern (Kernel ``poison``): a page the file system forgets to
-            fill reads back as DEADBEEF, which ``verify`` catches.
-        seed: seed of the kernel's random generator (workload generators
-            take their own).
-    """
-
-    memory: int = attrs.field(default=64 * MiB, validator=_nonneg)
-    pagesize: int = 4096
-    bsize: int = 8192
-    seek_ns: int = attrs.field(default=4_000_000, validator=_nonneg)
-    overhead_ns: int = attrs.field(default=50_000, validator=_nonneg)
-    ns_per_byte: float = attrs.field(default=10.0, validator=_nonneg)
-    keep_log: bool = True
-    vmodsort: bool = True
-    readahead: int = attrs.field(default=1, validator=_nonneg)
-    write_behind: bool = True
-    freebehind: bool = True
-    smallfile: int = attrs.field(default=32768, validator=_nonneg)
-    maxcontig: int = 1
-    pvn_nofodklust: int = 0
-    pvn_write_noklust: int = 0
-    pvn_vmodsort_disable: int = 0
-    write_free: int = 1
-    pages_before_pager: int = attrs.field(default=200, validator=_nonneg)
-    lotsfree: int | None = attrs.field(default=None, validator=_nonneg)
-    desfree: int | None = attrs.field(default=None, validator=_nonneg)
-    minfree: int | None = attrs.field(default=None, validator=_nonneg)
-    throttlefree: int | None = attrs.field(default=None, validator=_nonneg)
-    pageout_reserve: int | None = attrs.field(default=None, validator=_nonneg)
-    syscall_ns: int = attrs.field(default=2_000, validator=_nonneg)
-    copy_ns_per_byte: float = attrs.field(default=0.25, validator=_nonneg)
-    fsflush_interval_ns: int = attrs.field(default=30_000_000_000, validator=_nonneg)
-    pageout_interval_ns: int = attrs.field(default=250_000_000, validator=_nonneg)
-    handspread: int | None = attrs.field(default=None, validator=_nonneg)
-    verify: bool = False
-    poison: bool = False
-    seed: int = 0
-
-
-def _preload(fs: RefFs, ino: Inode, data: bytes | bytearray) -> None:
-    """Put ``data`` on disk as a new file's contents, without I/O or time."""
-    if not data:
+def _preload(fs: RefFs, ino: Inode, size: int, tag: int) -> None:
+    """Put ``pattern(tag, 0, size)`` on disk as a new file's contents, without
+    I/O or time, a piece at a time."""
+    if not size:
         return
-    fs.bmap_write(ino, 0, len(data))
+    fs.bmap_write(ino, 0, size)
     bsize = fs.bsize
-    view = memoryview(data)
-    for lbn in range(0, (len(data) + bsize - 1) // bsize):
-        fs.disk.poke(ino.bmap[lbn], view[lbn * bsize : (lbn + 1) * bsize])
-    ino.size = len(data)
+    piece = max(_PRELOAD_PIECE // bsize, 1) * bsize
+    for start in range(0, size, piece):
+        data = memoryview(pattern(tag, start, min(piece, size - start)))
+        for at in range(0, len(data), bsize):
+            fs.disk.poke(ino.bmap[(start + at) // bsize], data[at : at + bsize])
+    ino.size = size
 
 
-class Machine:
+class Machine(SystemCalls):
     """A file system over a simulated disk under memory pressure.
 
     Build one with keyword arguments of :class:`SimConfig` (or a ``config``),
@@ -147,11 +100,45 @@ class Machine:
         assert sim.read("f", 0, 5) == (0, b"hello")
         print(sim.metrics().table())
 
+    Threaded, on a simulation of your own or on a run of
+    :func:`pvnsim.concurrency.explore`::
+
+        def setup(run):
+            m = Machine(memory=64 * 4096, run=run, verify=True)
+            m.create("f")
+            m.process("writer", lambda m: (m.write("f", 0, b"x" * 8192), m.fsync("f")))
+            m.process("reader", [Op("read", "f", 0, 8192)])
+            return m
+
+    Args:
+        config: the configuration (default: ``SimConfig(**options)``).
+        sim: run threaded on this :class:`~pvnsim.sched.Simulation` (one that
+            has not run yet).
+        run: run threaded on this :class:`~pvnsim.concurrency.Run`'s
+            simulation; the kernel is attached to the run (its validators and
+            trace apply).
+        options: :class:`SimConfig` fields.
+
     Raises:
-        UsageError: a bad configuration.
+        UsageError: a bad configuration, both ``sim`` and ``run``, a
+            simulation that is not a fresh Simulation, or a run whose
+            simulation has threads named ``pageout`` or ``fsflush``.
     """
 
-    def __init__(self, config: SimConfig | None = None, **options: object) -> None:
+    def __init__(
+        self,
+        config: SimConfig | None = None,
+        *,
+        sim: Simulation | None = None,
+        run: Run | None = None,
+        **options: object,
+    ) -> None:
+        if sim is not None and run is not None:
+            raise UsageError("Machine: give sim or run, not both")
+        if run is not None:
+            sim = getattr(run, "sim", None)
+        if sim is not None and (not isinstance(sim, Simulation) or sim._ran):
+            raise UsageError(f"Machine: sim must be a Simulation that has not run, not {sim!r}")
         if config is None:
             config = SimConfig(**options)  # type: ignore[arg-type]
         elif options:
@@ -176,7 +163,9 @@ class Machine:
             seed=c.seed,
             poison=c.poison,
         )
-        self.sched = Simulation(switches=False)
+        #: Threaded: the processes and daemons are threads of :attr:`sched`.
+        self.threaded = sim is not None
+        self.sched = sim if sim is not None else Simulation(switches=False)
         self.clock = self.sched.clock
         self.disk = Disk(
             self.clock,
@@ -185,7 +174,10 @@ class Machine:
             ns_per_byte=c.ns_per_byte,
             keep_log=c.keep_log,
         )
-        k.sched = self.sched
+        if run is not None:
+            run.attach(k)
+        else:
+            k.sched = self.sched
         self.fs = RefFs(
             k,
             self.disk,
@@ -198,10 +190,24 @@ class Machine:
             maxcontig=c.maxcontig,
         )
         self.pageout = Pageout(
-            k, self.clock, handspread=c.handspread, interval_ns=c.pageout_interval_ns or 1
+            k, self.disk, handspread=c.handspread, interval_ns=c.pageout_interval_ns or 1
         )
-        k.memory_reclaim = self.pageout.reclaim
         self.fsflush = Fsflush(self.fs, self.clock, interval_ns=c.fsflush_interval_ns)
+        if self.threaded:
+            k.memory_reclaim = self.pageout.wake
+            # Spawned before any process: with no preemption they run where
+            # the one-thread machine runs their ticks (see the module
+            # docstring).  They are not the scheduler's daemons, which are
+            # stopped wherever they are when the run ends: they return once
+            # every other thread is done, never in the middle of a push.
+            # (No fsflush thread when fsflush is off: it would never run.)
+            spawn = self.sched.spawn
+            done = self._processes_done
+            self.pageout.thread = spawn(self.pageout.daemon, done, name="pageout")
+            if c.fsflush_interval_ns:
+                self.fsflush.thread = spawn(self.fsflush.daemon, done, name="fsflush")
+        else:
+            k.memory_reclaim = self.pageout.reclaim
         self.model: dict[str, bytearray] | None = {} if c.verify else None
         self.ops = 0
         self.errors = 0
@@ -214,142 +220,71 @@ class Machine:
     # -- time -----------------------------------------------------------------
 
     def _enter(self, nbytes: int = 0) -> None:
+        # A system call's entry: its CPU time, then the clock tick.
         c = self.config
         self.ops += 1
-        self.clock.advance(c.syscall_ns + int(nbytes * c.copy_ns_per_byte))
-        self.pageout.tick()
-        self.fsflush.tick()
+        ns = c.syscall_ns + int(nbytes * c.copy_ns_per_byte)
+        if self.threaded:
+            self.sched.cpu(ns, "syscall")
+        else:
+            self.clock.advance(ns)
+        self._tick()
+
+    def _tick(self) -> None:
+        # The kit's clock tick: daemons whose run is due run (in a threaded
+        # machine: are kicked, and get the CPU first).
+        pageout = self.pageout
+        fsflush = self.fsflush
+        if not self.threaded:
+            pageout.tick()
+            fsflush.tick()
+            return
+        kick = False
+        if pageout.due():
+            pageout.kicked = kick = True
+        if fsflush.due():
+            fsflush.kicked = kick = True
+        if kick:
+            self.sched.yield_cpu("clock tick")
 
     def sleep(self, ns: int) -> None:
         """Let ``ns`` nanoseconds of virtual time pass (daemons run)."""
         if ns < 0:
             raise UsageError(f"sleep: {ns} ns is negative")
         self._enter()
-        self.clock.advance(ns)
-        self.pageout.tick()
-        self.fsflush.tick()
+        if self.threaded:
+            self.sched.delay(ns, f"sleep({ns} ns)")
+        else:
+            self.clock.advance(ns)
+        self._tick()
 
     def settle(self) -> None:
         """Wait for every disk request in flight."""
-        self.disk.drain()
+        disk = self.disk
+        if disk.queue:
+            sleep(self.kernel, "the disk queue to drain", "disk", lambda: not disk.queue)
 
     # -- files ----------------------------------------------------------------
-
-    def _ino(self, name: str) -> Inode:
-        return self.fs.inode(name)
 
     def create(self, name: str, size: int = 0, tag: int = 0) -> Inode:
         """Create a file; with ``size``, its contents (``pattern(tag, ...)``)
         are put on disk directly, as if written long ago."""
         if size < 0:
             raise UsageError(f"create: size must not be negative, not {size}")
+        if size:
+            room = self.disk.room()
+            if size > room:
+                raise UsageError(
+                    f"create: {name} of {size:,} bytes does not fit in the disk's store "
+                    f"(a temporary file): {room:,} bytes are free in {self.disk.store_dir()}; "
+                    "set TMPDIR to a larger file system"
+                )
         ino = self.fs.create(name)
         self.ops += 1
-        data = pattern(tag, 0, size) if size else b""
-        _preload(self.fs, ino, data)
+        _preload(self.fs, ino, size, tag)
         if self.model is not None:
-            self.model[name] = bytearray(data)
+            self.model[name] = pattern(tag, 0, size)
         return ino
-
-    def write(self, name: str, off: int, data: bytes | bytearray) -> int:
-        """write(2); returns 0 or an errno."""
-        ino = self._ino(name)
-        self._enter(len(data))
-        err, done = rdwr.fs_write(self.fs, ino, off, data)
-        model = self.model
-        if model is not None and done:
-            buf = model[name]
-            if len(buf) < off:
-                buf.extend(bytes(off - len(buf)))
-            buf[off : off + done] = data[:done]
-        return self._result(err)
-
-    def read(self, name: str, off: int, n: int) -> tuple[int, bytes]:
-        """read(2); returns (errno, data)."""
-        ino = self._ino(name)
-        self._enter(n)
-        err, data = rdwr.fs_read(self.fs, ino, off, n)
-        if self.model is not None:
-            want = bytes(self.model[name][off : off + n])
-            if err:
-                want = want[: len(data)]
-            if data != want:
-                self._mismatch(name, off, data, want)
-        return self._result(err), data
-
-    def fsync(self, name: str) -> int:
-        """fsync(2); returns 0 or the first write error."""
-        ino = self._ino(name)
-        self._enter()
-        return self._result(rdwr.fs_fsync(self.fs, ino))
-
-    def sync(self) -> int:
-        """A pure B_ASYNC flush of every file; returns how many were busy."""
-        self._enter()
-        return rdwr.fs_sync(self.fs)
-
-    def truncate(self, name: str, size: int) -> int:
-        """Set the file's size; returns 0 or an errno."""
-        ino = self._ino(name)
-        self._enter()
-        err = rdwr.fs_truncate(self.fs, ino, size)
-        if self.model is not None:
-            buf = self.model[name]
-            if size < len(buf):
-                del buf[size:]
-            else:
-                buf.extend(bytes(size - len(buf)))
-        return self._result(err)
-
-    def invalidate(self, name: str) -> int:
-        """Write back and destroy the file's pages; returns 0 or an errno."""
-        ino = self._ino(name)
-        self._enter()
-        return self._result(rdwr.fs_invalidate(self.fs, ino))
-
-    def free(self, name: str, off: int, n: int) -> int:
-        """Free-behind of a range (B_ASYNC | B_FREE | B_DONTNEED)."""
-        ino = self._ino(name)
-        self._enter()
-        return self._result(rdwr.fs_free(self.fs, ino, off, n))
-
-    def load(self, name: str, off: int, n: int = 8) -> tuple[int, bytes]:
-        """An mmap load; returns (errno, data)."""
-        ino = self._ino(name)
-        self._enter(n)
-        err, data = rdwr.fs_load(self.fs, ino, off, n)
-        if self.model is not None and not err:
-            want = bytes(self.model[name][off : off + n])
-            if data != want:
-                self._mismatch(name, off, data, want)
-        return self._result(err), data
-
-    def store(self, name: str, off: int, data: bytes | bytearray) -> int:
-        """An mmap store; returns 0 or an errno (EFAULT past end of file)."""
-        ino = self._ino(name)
-        self._enter(len(data))
-        err = rdwr.fs_store(self.fs, ino, off, data)
-        if self.model is not None and not err:
-            self.model[name][off : off + len(data)] = data
-        return self._result(err)
-
-    def munmap(self, name: str) -> int:
-        """Unload the file's translations; returns how many."""
-        ino = self._ino(name)
-        self._enter()
-        return rdwr.fs_munmap(self.fs, ino)
-
-    def _result(self, err: int) -> int:
-        if err and err != EAGAIN:
-            self.errors += 1
-        return int(err)
-
-    def _mismatch(self, name: str, off: int, got: bytes, want: bytes) -> None:
-        at = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), 0)
-        raise InvariantViolation(
-            f"data mismatch in {name} at offset {off + at}: read {got[at : at + 8].hex()}, "
-            f"last written {want[at : at + 8].hex()} (lengths {len(got)}, {len(want)})"
-        )
 
     # -- memory pressure and faults -------------------------------------------------
 
@@ -471,6 +406,77 @@ class Machine:
             progress(done)
         return self.metrics()
 
+    # -- processes (a threaded machine) -------------------------------------------------
+
+    def process(
+        self,
+        name: str,
+        work: Iterable[Op] | Callable[[Machine], Any],
+        *,
+        check: bool = False,
+    ) -> SimThread:
+        """Spawn a simulated process: a thread running operations or a script.
+
+        Args:
+            name: the thread's name (not ``main``, ``pageout`` or ``fsflush``).
+            work: operations (each applied with :meth:`apply`; the thread's
+                ``result`` is the list of their errnos), or a function called
+                with the machine (its return value is the ``result``).
+            check: validate after every operation (see :meth:`run`).
+
+        Returns:
+            The thread (``thread.result`` once the run is over).
+
+        Raises:
+            UsageError: a one-thread machine, a reserved or taken name, or
+                ``work`` neither callable nor operations.
+        """
+        if not self.threaded:
+            raise UsageError(
+                "process: this machine runs one thread; build it with Machine(sim=...) "
+                "or Machine(run=...) for processes"
+            )
+        if name == "main":
+            raise UsageError("process: 'main' is the name of code outside the threads")
+        if callable(work):
+            script = work
+            return self.sched.spawn(lambda: script(self), name=name)
+        ops = list(work)
+        bad = [op for op in ops if not isinstance(op, Op)]
+        if bad:
+            raise UsageError(f"process: work must be Ops or a function, not {bad[0]!r}")
+
+        def body() -> list[int]:
+            errors = []
+            for op in ops:
+                errors.append(self.apply(op))
+                if check:
+                    self.check()
+            return errors
+
+        return self.sched.spawn(body, name=name)
+
+    def _processes_done(self) -> bool:
+        # Every thread of the simulation but pageout, fsflush and the
+        # scheduler's daemons is over.
+        mine = (self.pageout.thread, self.fsflush.thread)
+        return all(t.done or t.daemon or t in mine for t in self.sched.threads)
+
+    def run_processes(self) -> Metrics:
+        """Run the processes to their end (a threaded machine on a simulation
+        of its own; :func:`~pvnsim.concurrency.explore` runs its own) and
+        return the metrics.
+
+        Raises:
+            UsageError: a one-thread machine.
+            BaseException: whatever a thread raised (see
+                :meth:`Simulation.run <pvnsim.sched.Simulation.run>`).
+        """
+        if not self.threaded:
+            raise UsageError("run_processes: this machine runs one thread; use run(ops)")
+        self.sched.run()
+        return self.metrics()
+
     # -- views ------------------------------------------------------------------------
 
     def check(self) -> None:
@@ -487,6 +493,27 @@ class Machine:
                 size = self.fs.inodes[name].size
                 if size != len(buf):
                     raise InvariantViolation(f"file {name} is {size} bytes, expected {len(buf)}")
+
+    def check_data(self, *names: str, disk: bool = False) -> None:
+        """Check files' contents against the last writes (``verify=True``).
+
+        Without I/O or time: the bytes a read would return now (``disk``:
+        the bytes on disk, which an fsync that returned 0 must have put
+        there; pvnsim's integrity property checks this).
+
+        Raises:
+            UsageError: the machine does not verify, or no such file.
+            InvariantViolation: the first byte that differs.
+        """
+        model = self.model
+        if model is None:
+            raise UsageError("check_data: build the machine with verify=True")
+        for name in names or tuple(model):
+            got = self.fs.contents(self._ino(name), cached=not disk)
+            want = bytes(model[name])
+            if got != want:
+                where = "on disk" if disk else "in the file"
+                self._mismatch(f"{name} ({where})", 0, got, want)
 
     def metrics(self) -> Metrics:
         """What the simulation has counted so far."""

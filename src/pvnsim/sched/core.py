@@ -37,9 +37,15 @@ virtual time in nanoseconds and a queue of timed events.  Events are
 interrupts (disk completions, the callouts that wake :meth:`Simulation.delay`
 sleepers): each runs in *interrupt context*, on the CPU of whichever thread
 was running, with ``current()`` ``"interrupt"``, and may not sleep: a
-routine that would block raises :class:`~pvnsim.errors.InterruptSleep`
-naming itself and what it waited for.  Interrupts never run in the middle of
-a primitive; they run
+routine that would sleep raises :class:`~pvnsim.errors.InterruptSleep`
+naming itself and what it waited for.  It may block on a kernel mutex, as
+illumos's interrupt threads may (``block(..., mutex=True)``, which
+``mutex_enter`` passes): while threads run, each routine runs on a greenlet
+of its own, so one that finds its mutex held becomes an *interrupt thread*
+(a live thread named after the routine, ``Disk.biodone#1``), the code it
+interrupted goes on, and the strategy schedules the interrupt thread like
+any other once the mutex is free; it finishes in interrupt context.
+Interrupts never run in the middle of a primitive; they run
 
 * when time passes (:meth:`Simulation.cpu`, :meth:`Simulation.delay`) and
   an event falls due;
@@ -275,6 +281,35 @@ def _routine(fn: object) -> str:
     return str(name).replace(".<locals>", "")
 
 
+class _IrqGlet(greenlet.greenlet):
+    """The greenlet an interrupt routine runs on; ``thread`` is set once it
+    has blocked and goes on as an interrupt thread."""
+
+    thread: SimThread | None = None
+
+
+def _irq_main(sim: Simulation, fn: Callable[[], None]) -> None:
+    # The body of an interrupt's greenlet.  Unblocked, it returns (or raises)
+    # to the interrupted code, its parent; an interrupt thread ends like a
+    # thread, back to the hub.
+    try:
+        fn()
+    except BaseException as exc:
+        t = _current_irq_thread()
+        if t is None:
+            raise
+        sim._irq_end(t, exc)
+        return
+    t = _current_irq_thread()
+    if t is not None:
+        sim._irq_end(t, None)
+
+
+def _current_irq_thread() -> SimThread | None:
+    g = greenlet.getcurrent()
+    return g.thread if isinstance(g, _IrqGlet) else None
+
+
 def _worker_main(thread: SimThread) -> None:
     # A pooled greenlet: runs one thread body, hands the CPU to the hub, and
     # is resumed later with the next body to run.
@@ -361,8 +396,6 @@ class Simulation(Scheduler):
             raise UsageError(f"max_steps must be a positive int, not {max_steps!r}")
         if clock is not None and not isinstance(clock, Clock):
             raise UsageError(f"clock must be a Clock, not {type(clock).__name__}")
-        if interrupts not in ("due", "any"):
-            raise UsageError(f"interrupts must be 'due' or 'any', not {interrupts!r}")
         if isinstance(idle_limit, bool) or not isinstance(idle_limit, int) or idle_limit < 1:
             raise UsageError(f"idle_limit must be a positive int, not {idle_limit!r}")
         if (
@@ -374,11 +407,9 @@ class Simulation(Scheduler):
         self.clock = clock if clock is not None else Clock()
         self.clock.context = self
         self.switches = bool(switches)
-        self.interrupts = interrupts
         self.idle_limit = idle_limit
         self._intr: object = None  # the interrupt routine running, if any
         self.sleeps = 0
-        self._any = interrupts == "any"
         self._idle = 0
         self.interrupt = SimThread(self, -1, "interrupt", _no_body, (), True, False)
         self.strategy = strategy if strategy is not None else Strategy()
@@ -412,6 +443,8 @@ class Simulation(Scheduler):
         self._failure: tuple[SimThread, BaseException] | None = None
         self._killing = False
         self._ran = False
+        self._irqs = 0
+        self.interrupts = interrupts  # (validated by the property's setter)
 
     # -- building a run ------------------------------------------------------
 
@@ -478,6 +511,26 @@ class Simulation(Scheduler):
         self.set_current("main" if new is None else new.name)
         for listener in self.listeners:
             listener(old, new)
+
+    @property
+    def interrupts(self) -> str:
+        """``"due"`` or ``"any"`` (see the class's Args); may be set before the
+        run starts, e.g. by a scenario's setup that wants completion timing
+        explored.
+
+        Raises:
+            UsageError: another value, or the run has started.
+        """
+        return self._interrupts
+
+    @interrupts.setter
+    def interrupts(self, value: str) -> None:
+        if value not in ("due", "any"):
+            raise UsageError(f"interrupts must be 'due' or 'any', not {value!r}")
+        if self._ran:
+            raise UsageError("interrupts: the run has started")
+        self._interrupts = value
+        self._any = value == "any"
 
     @property
     def schedule(self) -> Schedule:
@@ -649,7 +702,12 @@ class Simulation(Scheduler):
         clock.in_event = True
         self.set_current("interrupt")
         try:
-            fn()
+            if self._hub is None or self._killing:
+                fn()
+            else:
+                # On a greenlet of its own, so that the routine may block on a
+                # mutex (see block): the code it interrupted then goes on.
+                _IrqGlet(_irq_main, parent=greenlet.getcurrent()).switch(self, fn)
         finally:
             clock.in_event = prev is not None
             self._intr = prev
@@ -668,6 +726,7 @@ class Simulation(Scheduler):
         holder: str | None,
         ready: Callable[[], bool],
         *,
+        mutex: bool = False,
         on: Any = _NOTED,
         explain: Callable[[], str | None] | None = None,
     ) -> None:
@@ -677,6 +736,12 @@ class Simulation(Scheduler):
             what, holder: what the thread waits for and who holds it (for
                 reports).
             ready: true once the thread may go on.
+            mutex: the wait is for a kernel mutex.  An interrupt routine may
+                block on one (illumos's interrupt threads may): while threads
+                run, the routine then goes on as an interrupt thread of its
+                own, scheduled like any thread once the mutex is free, and
+                the code it interrupted continues.  Any other wait of an
+                interrupt routine is a sleep.
             on: what the wait reads, as footprint (mode, key) pairs; the
                 wake-up that makes ``ready()`` true writes one of them.
                 ``None``: unknown (the waiting step conflicts with every
@@ -685,7 +750,9 @@ class Simulation(Scheduler):
                 can never end (a lost wakeup), or None.
 
         Raises:
-            InterruptSleep: called from an interrupt routine that would sleep.
+            InterruptSleep: called from an interrupt routine that would
+                sleep, or would block on a mutex outside a run (one thread:
+                nobody else could let go of it).
             DeadlockError: no thread can run and no event is pending
                 (:class:`LostWakeupError` when a waiter's ``explain`` says so).
         """
@@ -696,10 +763,14 @@ class Simulation(Scheduler):
         if self._intr is not None:
             if ready():
                 return
-            raise InterruptSleep(
-                f"interrupt routine {self.in_interrupt} would sleep on {what}"
-                + (f" (held by {holder})" if holder else "")
-            )
+            g = greenlet.getcurrent()
+            if not mutex or not isinstance(g, _IrqGlet) or self._killing:
+                raise InterruptSleep(
+                    f"interrupt routine {self.in_interrupt} would sleep on {what}"
+                    + (f" (held by {holder})" if holder else "")
+                )
+            self._irq_block(g, what, holder, ready, on, explain)
+            return
         cur = self._current
         if cur is None:
             # No simulated thread: the caller sleeps until an event wakes it.
@@ -711,6 +782,18 @@ class Simulation(Scheduler):
             return
         if self._killing:
             raise _Killed
+        self._sleep_thread(cur, what, holder, ready, on, explain)
+
+    def _sleep_thread(
+        self,
+        cur: SimThread,
+        what: str,
+        holder: str | None,
+        ready: Callable[[], bool],
+        on: Any,
+        explain: Callable[[], str | None] | None,
+    ) -> None:
+        # The running thread sleeps until ready() (block's threaded case).
         recording = self.recording
         if recording:
             self.footprint.wait_on(on)
@@ -735,6 +818,82 @@ class Simulation(Scheduler):
         if recording:
             # The wake-up step reads what the wait read (it found ready()).
             self.footprint.wait_on(on)
+
+    def _irq_block(
+        self,
+        g: _IrqGlet,
+        what: str,
+        holder: str | None,
+        ready: Callable[[], bool],
+        on: Any,
+        explain: Callable[[], str | None] | None,
+    ) -> None:
+        # An interrupt routine blocks on a mutex.  The first time, it becomes
+        # an interrupt thread of its own (a live, non-daemon thread the
+        # strategy schedules like any other) and the code it interrupted goes
+        # on at once, as illumos unpins a thread whose interrupt blocks.
+        routine = self._intr
+        name = _routine(routine)
+        clock = self.clock
+        t = g.thread
+        if t is None:
+            self._irqs += 1
+            t = SimThread(self, -1 - self._irqs, f"{name}#{self._irqs}", _no_body, (), False, False)
+            t.glet = g
+            t.state = BLOCKED
+            t.ready = ready
+            t.what = what
+            t.holder = holder
+            g.thread = t
+            self._live.append(t)
+            self.sleeps += 1
+            self.log.append(
+                f"choice {len(self.choices)}: interrupt {name} blocks on {what}: "
+                f"it goes on as thread {t.name}"
+            )
+            if self.recording:
+                self.footprint.wait_on(on)
+            back = g.parent
+            if back is None:
+                raise InternalError("an interrupt greenlet without a parent")
+            g.parent = self._hub_glet()  # where control goes when it ends
+            back.switch()
+            # Scheduled by _switch, with ready() true.
+            if self._killing:
+                raise _Killed
+            t.state = READY
+            t.ready = None
+        else:
+            self._intr = None
+            clock.in_event = False
+            self._sleep_thread(t, what, holder, ready, on, explain)
+        self._intr = routine
+        clock.in_event = True
+        self.set_current("interrupt")
+
+    def _irq_end(self, t: SimThread, exc: BaseException | None) -> None:
+        # An interrupt thread's routine is over: it ends like a thread, and
+        # control goes to the hub (its greenlet's parent).
+        if exc is not None and not isinstance(exc, _Killed):
+            t.error = exc
+            if self._failure is None and not self._killing:
+                self._failure = (t, exc)
+                self.log.append(
+                    f"choice {len(self.choices)}: {t.name} fails: {type(exc).__name__}: {exc}"
+                )
+        elif exc is None:
+            self.log.append(f"choice {len(self.choices)}: {t.name} ends")
+        if self.recording and not self._killing:
+            try:
+                self._close(t)
+            except BaseException as gave_up:  # the strategy gave up the run
+                if self._failure is None:
+                    self._failure = (t, gave_up)
+        t.state = DONE
+        self._live.remove(t)
+        self._intr = None
+        self.clock.in_event = False
+        self._notify(t, None)
 
     # -- for thread bodies -------------------------------------------------------
 
@@ -875,7 +1034,9 @@ class Simulation(Scheduler):
             while self._failure is None:
                 if not any(not t.daemon for t in self._live):
                     self._settle()
-                    break
+                    if not any(not t.daemon for t in self._live):
+                        break
+                    continue  # (an interrupt that blocked goes on as a thread)
                 nxt = self._pick(None)
                 self.log.append(f"choice {len(self.choices)}: {nxt.name} runs")
                 self._current = nxt

@@ -76,9 +76,11 @@ class Scheduler:
         raise NotImplementedError
 
     def block(
-        self, what: str, holder: str | None, ready: Callable[[], bool]
+        self, what: str, holder: str | None, ready: Callable[[], bool], *, mutex: bool = False
     ) -> None:  # pragma: no cover
-        """Sleep until ``ready()`` is true; ``what``/``holder`` describe the wait."""
+        """Sleep until ``ready()`` is true; ``what``/``holder`` describe the wait;
+        ``mutex``: it is a wait for a kernel mutex (which an interrupt routine
+        may do, unlike a sleep)."""
         raise NotImplementedError
 
     def note_wait(self, on: Any, explain: Callable[[], str | None] | None) -> None:

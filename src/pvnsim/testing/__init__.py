@@ -7,7 +7,8 @@
 * :mod:`~pvnsim.testing.machine`: :class:`PvnStateMachine`, a ready
   RuleBasedStateMachine over the whole pvn layer.
 * :mod:`~pvnsim.testing.pressure`: moving freemem between memory-pressure bands.
-* :mod:`~pvnsim.testing.simplefs`: a small ufs-like getpage/putpage.
+* :mod:`~pvnsim.testing.simplefs`: the fs kit's RefFs as a preset for raw vnodes
+  (no disk, no file sizes, every kluster checked).
 * :mod:`~pvnsim.testing.others`: a stand-in for the other threads.
 * :mod:`~pvnsim.testing.plugin`: the pytest plugin (``pvn_kernel`` fixture,
   Hypothesis profiles ``pvnsim-dev``, ``pvnsim-ci``, ``pvnsim-deep``).

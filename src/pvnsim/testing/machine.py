@@ -266,7 +266,7 @@ class PvnStateMachine(RuleBasedStateMachine):
         super().__init__()
         self.k: Kernel = Kernel(total_pages=1)
         self.vnodes: list[Vnode] = []
-        self.fs = SimpleFs()
+        self.fs = SimpleFs(self.k)
         self.others = OtherThreads(self.k)
         self._redirty: int | None = None
 
@@ -322,7 +322,7 @@ class PvnStateMachine(RuleBasedStateMachine):
         self.others = OtherThreads(k)
         k.sched = self.others
         k.memory_reclaim = reclaim
-        self.fs = SimpleFs(setup.blksz, during_write=self._during_write)
+        self.fs = SimpleFs(k, setup.blksz, during_write=self._during_write)
         self.vnodes = []
         for i, (flags, population) in enumerate(setup.vnodes):
             vp = k.vnode(f"v{i}", v_flag=flags, ops=self.fs.vnodeops())

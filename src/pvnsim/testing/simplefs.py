@@ -1,25 +1,31 @@
-"""A small ufs-like file system: VOP_GETPAGE and VOP_PUTPAGE over the pvn layer.
+"""SimpleFs: the kit's file system (:class:`~pvnsim.fs.RefFs`) as a preset for
+tests of raw vnodes: no disk, no file sizes, every kluster checked.
 
-:class:`SimpleFs` drives the pvn routines the way ufs does, so the
-state machine (and anyone who needs vnodes
-that pvn_vpzero accepts) has realistic callers:
+Theory of operation
+-------------------
+The state machine (and anyone who needs vnodes that pvn_vpzero accepts, with
+pages placed by hand at any offset) wants realistic callers of the pvn
+routines without a disk, file sizes or time.  :class:`SimpleFs` is RefFs
+with:
 
-* ``getapage``: page_lookup; on a miss S_CREATE makes the page with
-  page_create_va, anything else reads the block around the page with
-  pvn_read_kluster and hands the pages over with pvn_plist_init
-  (pvn_read_done(B_ERROR) when the read fails);
-* ``getpage``: ``getapage`` for one page, pvn_getpages for more;
-* ``putpage``: pvn_vplist_dirty for the whole file (len 0), otherwise the
-  range loop of page_lookup (or page_lookup_nowait for async) and
-  pvn_getdirty;
-* ``putapage``: pvn_write_kluster inside the block, the write, then
-  pvn_write_done with B_WRITE (and B_ERROR if it failed).
+* **raw vnodes**: a vnode it did not create (``k.vnode(name,
+  ops=fs.vnodeops())``) is adopted as an unbounded file whose every block is
+  allocated at its own offset, so a getpage miss always reads the block's
+  kluster (``pvn_read_kluster`` over the block, ``pvn_plist_init``, or
+  ``pvn_read_done(B_ERROR)`` when the read fails) and putapage writes the
+  block's dirty pages (``pvn_write_kluster`` over the block, then
+  ``pvn_write_done``);
+* **no disk**: every read and write completes at once, in the caller, and
+  moves no data (pages keep what they hold); the klusters whose offsets are
+  in ``fail_reads`` / ``fail_writes`` fail with EIO;
+* one-block windows, no read-ahead, write-behind or free-behind;
+* every read kluster checked with
+  :func:`~pvnsim.testing.invariants.check_read_kluster` and every write
+  kluster with :func:`~pvnsim.testing.invariants.check_write_kluster`, and
+  a ``during_write`` hook between pvn_write_kluster and pvn_write_done.
 
-Every write kluster is checked with
-:func:`~pvnsim.testing.invariants.check_write_kluster` and every read
-kluster with :func:`~pvnsim.testing.invariants.check_read_kluster`.
-Reads and writes fail (EIO) for the kluster offsets in ``fail_reads`` and
-``fail_writes``.
+Everything else (VOP_GETPAGE, the range and whole-file VOP_PUTPAGE, the
+putapage) is RefFs's own code.
 """
 
 from __future__ import annotations
@@ -27,47 +33,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pvnsim.errors import UsageError
-from pvnsim.flags import (
-    B_ASYNC,
-    B_ERROR,
-    B_FREE,
-    B_INVAL,
-    B_WRITE,
-    EIO,
-    PG_EXCL,
-    PG_WAIT,
-    S_CREATE,
-    SE_EXCL,
-    SE_SHARED,
+from pvnsim.flags import EIO
+from pvnsim.fs.disk import Disk
+from pvnsim.fs.fs import RefFs
+from pvnsim.fs.inode import BlockMap, Inode
+from pvnsim.kernel import Kernel
+from pvnsim.sched.clock import Clock
+from pvnsim.testing.invariants import (
+    VnodeState,
+    check_read_kluster,
+    check_write_kluster,
+    vnode_state,
 )
-from pvnsim.testing.invariants import check_read_kluster, check_write_kluster, vnode_state
 from pvnsim.vm.page import Page
-from pvnsim.vm.page_lock import page_io_unlock, page_unlock
 from pvnsim.vm.seg import Seg
-from pvnsim.vm.vm_page import page_create_va, page_lookup, page_lookup_nowait
-from pvnsim.vm.vm_pvn import (
-    Kluster,
-    pvn_getdirty,
-    pvn_getpages,
-    pvn_plist_init,
-    pvn_read_done,
-    pvn_read_kluster,
-    pvn_vplist_dirty,
-    pvn_write_done,
-    pvn_write_kluster,
-)
+from pvnsim.vm.vm_pvn import Kluster
 from pvnsim.vm.vnode import Vnode, VnodeOps
 
 __all__ = ["SimpleFs"]
 
+#: The size of a raw vnode: as good as unbounded (the pages tests place).
+_RAW_SIZE = 1 << 52
 
-class SimpleFs:
-    """getpage/putpage/putapage of a ufs-like file system with block size ``blksz``.
+
+class SimpleFs(RefFs):
+    """RefFs for raw vnodes, without a disk, checking every kluster.
 
     Args:
-        blksz: the block size; read and write klusters stay inside the
-            block (rounded up to a page) holding the page.
+        kernel: the kernel of the vnodes.
+        blksz: the block size (a power of two from PAGESIZE to 1 MiB): read
+            and write klusters stay inside the block holding the page.
         during_write: called with each write kluster between
             pvn_write_kluster and pvn_write_done (while the "I/O" is in
             flight): the place for another CPU to touch the pages.
@@ -75,141 +70,114 @@ class SimpleFs:
     Attributes:
         fail_reads, fail_writes: kluster offsets whose read or write fails.
         reads, writes: number of klusters read and written.
+
+    Raises:
+        UsageError: a bad block size.
     """
 
     def __init__(
-        self, blksz: int = 8192, during_write: Callable[[Kluster], None] | None = None
+        self,
+        kernel: Kernel,
+        blksz: int = 8192,
+        during_write: Callable[[Kluster], None] | None = None,
     ) -> None:
-        self.blksz = blksz
+        # The disk is never asked for I/O (see _read_io and kluster_write);
+        # it keeps the scheduler's time, as RefFs wants.
+        clock = getattr(kernel.sched, "clock", None)
+        super().__init__(
+            kernel,
+            Disk(clock if isinstance(clock, Clock) else Clock()),
+            bsize=blksz,
+            readahead=0,
+            write_behind=False,
+            freebehind=False,
+            maxcontig=1,
+        )
         self.during_write = during_write
         self.fail_reads: set[int] = set()
         self.fail_writes: set[int] = set()
         self.reads = 0
         self.writes = 0
+        # What the kluster checks compare with: the vnode before the call.
+        self._reading: tuple[VnodeState, int] | None = None
+        self._writing: tuple[VnodeState, Page, int, int] | None = None
+
+    @property
+    def blksz(self) -> int:
+        """The block size."""
+        return self.bsize
 
     def vnodeops(self) -> VnodeOps:
         """The VnodeOps to give a vnode (``k.vnode(name, ops=fs.vnodeops())``)."""
-        return VnodeOps(getpage=self.getpage, putpage=self.putpage)
+        return self._ops
 
-    def _window(self, vp: Vnode, off: int) -> tuple[int, int]:
-        k = vp.kernel
-        window = (max(self.blksz, k.pagesize) + k.pageoffset) & k.pagemask
-        return off - off % window, window
+    def getapage(self, *args: Any) -> int:
+        """VOP_GETPAGE (of one page, as pvn_getpages calls it): :meth:`ufs_getpage`."""
+        return self.ufs_getpage(*args)
 
-    # -- reading ------------------------------------------------------------
+    def inode_of(self, vp: Vnode) -> Inode:
+        """The inode of ``vp``; a raw vnode is adopted as an unbounded file
+        whose every block is allocated at its own offset."""
+        ino = vp.v_data
+        if isinstance(ino, Inode):
+            return ino
+        bmap = BlockMap(self.bsize)
+        bmap.add_extent(0, 0, _RAW_SIZE // self.bsize)
+        ino = Inode(vp.v_name, vp, size=_RAW_SIZE, bmap=bmap)
+        vp.v_data = ino
+        return ino
 
-    def getapage(
+    # -- reads ------------------------------------------------------------------
+
+    def getpage_miss(
         self,
-        vp: Vnode,
+        ino: Inode,
         off: int,
-        length: int,
-        protp: Any,
-        pl: Any,
-        plsz: int,
-        seg: Seg | None,
+        seg: Seg,
         addr: int,
-        rw: int,
-        cred: Any,
-    ) -> int:
-        """VOP_GETPAGE of one page: the page at ``off`` locked into ``pl[0]``."""
-        k = vp.kernel
-        se = SE_EXCL if rw == S_CREATE else SE_SHARED
-        while True:
-            pp = page_lookup(vp, off, se)
-            if pp is not None:
-                self._hand_over([pp], pl)
-                return 0
-            if rw == S_CREATE:
-                pp = page_create_va(vp, off, k.pagesize, PG_WAIT | PG_EXCL, seg, addr)
-                if pp is None:
-                    continue  # created meanwhile: look it up
-                page_io_unlock(pp)
-                self._hand_over([pp], pl)
-                return 0
-            if seg is None:
-                raise UsageError("getapage: reading a page needs a segment")
-            blkoff, window = self._window(vp, off)
-            before = vnode_state(vp)
-            kl = pvn_read_kluster(vp, off, seg, addr, blkoff, window, 0)
-            check_read_kluster(kl, before, off=off, vp_off=blkoff, vp_len=window)
-            if kl is None:
-                continue  # the page exists now: look it up
-            self.reads += 1
-            if kl.off in self.fail_reads:
-                pvn_read_done(kl.plist, B_ERROR)
-                return EIO
-            got: list[Page | None] = [None] * (k.btopr(max(plsz, k.pagesize)) + 1)
-            pvn_plist_init(kl.plist, got, plsz, off, kl.len, rw)
-            self._hand_over([p for p in got if p is not None], pl)
-            return 0
-
-    @staticmethod
-    def _hand_over(pages: list[Page], pl: Any) -> None:
-        if pl is None:
-            for pp in pages:
-                page_unlock(pp)
-            return
-        for i, pp in enumerate(pages):
-            pl[i] = pp
-        pl[len(pages)] = None
-
-    def getpage(
-        self,
-        vp: Vnode,
-        off: int,
-        length: int,
-        protp: Any,
         pl: Any,
+        i: int,
         plsz: int,
-        seg: Seg | None,
-        addr: int,
         rw: int,
-        cred: Any,
+        se: int,
+        *,
+        sequential: bool = False,
     ) -> int:
-        """VOP_GETPAGE: one page directly, more through pvn_getpages."""
-        if length <= vp.kernel.pagesize:
-            return self.getapage(vp, off, length, protp, pl, plsz, seg, addr, rw, cred)
-        return pvn_getpages(self.getapage, vp, off, length, protp, pl, plsz, seg, addr, rw, cred)
+        """RefFs's miss, with the read kluster checked."""
+        before = vnode_state(ino.vp)
+        self._reading = (before, off)
+        n = super().getpage_miss(ino, off, seg, addr, pl, i, plsz, rw, se, sequential=sequential)
+        if n == 0:  # pvn_read_kluster found the page there: check that too
+            blkoff = off - off % self.bsize
+            check_read_kluster(None, before, off=off, vp_off=blkoff, vp_len=self.bsize)
+        return n
 
-    # -- writing ------------------------------------------------------------
+    def _read_io(self, ino: Inode, kl: Kluster, daddr: int, *, is_async: bool) -> int:
+        # The "read": checked, counted, done at once, failing for fail_reads.
+        reading = self._reading
+        assert reading is not None  # getpage_miss ran first
+        before, off = reading
+        blkoff = off - off % self.bsize
+        check_read_kluster(kl, before, off=off, vp_off=blkoff, vp_len=self.bsize)
+        self.reads += 1
+        return EIO if kl.off in self.fail_reads else 0
 
-    def putapage(self, vp: Vnode, pp: Page, offp: Any, lenp: Any, flags: int, cred: Any) -> int:
-        """Write the dirty pages of ``pp``'s block around it; the pvn putapage callback."""
-        blkoff, window = self._window(vp, pp.p_offset)
-        before = vnode_state(vp)
-        kl = pvn_write_kluster(vp, pp, blkoff, window, flags)
-        check_write_kluster(kl, before, pp=pp, vp_off=blkoff, vp_len=window)
+    # -- writes -----------------------------------------------------------------
+
+    def putapage_window(self, vp: Vnode, pp: Page) -> tuple[int, int]:
+        """RefFs's window (the block); the vnode is kept for the kluster check."""
+        vp_off, vp_len = super().putapage_window(vp, pp)
+        self._writing = (vnode_state(vp), pp, vp_off, vp_len)
+        return vp_off, vp_len
+
+    def kluster_write(self, vp: Vnode, kl: Kluster, flags: int) -> int | None:
+        """The "write": checked, counted, ``during_write``, done at once
+        (putapage then calls pvn_write_done), failing for ``fail_writes``."""
+        writing = self._writing
+        assert writing is not None  # putapage_window ran first
+        before, pp, vp_off, vp_len = writing
+        check_write_kluster(kl, before, pp=pp, vp_off=vp_off, vp_len=vp_len)
         self.writes += 1
         if self.during_write is not None:
             self.during_write(kl)
-        err = EIO if kl.off in self.fail_writes else 0
-        pvn_write_done(kl.plist, (B_ERROR if err else 0) | B_WRITE | flags)
-        if offp is not None:
-            offp[0] = kl.off
-        if lenp is not None:
-            lenp[0] = kl.len
-        return err
-
-    def putpage(self, vp: Vnode, off: int, length: int, flags: int, cred: Any) -> int:
-        """VOP_PUTPAGE: the whole file from ``off`` (``length`` 0) or a range."""
-        if vp.v_pages is None:
-            return 0
-        if length == 0:
-            return int(pvn_vplist_dirty(vp, off, self.putapage, flags, cred))
-        pagesize = vp.kernel.pagesize
-        err = 0
-        io_off = off
-        while io_off < off + length:
-            if flags & B_INVAL or not flags & B_ASYNC:
-                se = SE_EXCL if flags & (B_INVAL | B_FREE) else SE_SHARED
-                pp = page_lookup(vp, io_off, se)
-            else:  # async putpage never waits and never reclaims
-                pp = page_lookup_nowait(vp, io_off, SE_EXCL if flags & B_FREE else SE_SHARED)
-            if pp is None or not pvn_getdirty(pp, flags):
-                io_off += pagesize
-                continue
-            offp, lenp = [io_off], [0]
-            e = self.putapage(vp, pp, offp, lenp, flags, cred)
-            err = err or e
-            io_off = max(offp[0] + lenp[0], io_off + pagesize)
-        return err
+        return EIO if kl.off in self.fail_writes else 0

@@ -83,7 +83,7 @@ def mutex_enter(m: KMutex) -> None:
         return None
     if owner == me:
         raise KernelPanic(f"recursive mutex_enter: {m.name} is already held by {me}")
-    sleep(k, f"mutex {m.name}", owner, lambda: m.owner is None)
+    sleep(k, f"mutex {m.name}", owner, lambda: m.owner is None, mutex=True)
     m.owner = me
     return None
 
