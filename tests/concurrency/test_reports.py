@@ -129,11 +129,74 @@ def test_livelock_report_names_the_spinning_threads_and_their_locks() -> None:
     assert failure is not None
     assert isinstance(failure.error, LivelockError)
     assert str(failure.error) == (
-        "livelock: 1001 switch points without progress, only failed trylocks and "
-        "yields (B retries page_trylock f@0x0)"
+        "livelock: 1001 switch points without progress: failed trylocks, yields and "
+        "steps repeated since, no thread sleeping or ending (B retries page_trylock f@0x0)"
     )
     assert failure.where is not None
     assert failure.where.startswith("tests/concurrency/test_reports.py:")
+
+
+def _backoff(run: Run) -> None:
+    """Each thread locks its page, trylocks the other's, backs off and retries."""
+    k = run.attach(Kernel(total_pages=8))
+    vp = k.vnode("f")
+    make_page(vp, 0)
+    make_page(vp, 4096)
+
+    def spin(mine: int, theirs: int) -> None:
+        other = k.page_hash[vp][theirs]
+        while True:
+            pp = page_lookup(vp, mine, SE_EXCL)
+            assert pp is not None
+            if page_trylock(other, SE_EXCL):
+                page_unlock(other)
+                page_unlock(pp)
+                return
+            page_unlock(pp)  # back off: drop ours, try again
+
+    run.spawn(spin, 0, 4096, name="A")
+    run.spawn(spin, 4096, 0, name="B")
+
+
+def test_a_spin_that_backs_off_is_a_livelock_too() -> None:
+    """Locking and unlocking its own page between failed trylocks is no progress.
+
+    Preempted while it holds page 0 (just after its page_lookup), A never
+    runs again under one preemption: B takes page 1, fails page 0, drops
+    page 1, forever.  Every lock B takes it has taken before, nothing
+    sleeps or ends: a livelock, reported after ``livelock_steps`` repeated
+    switch points (not after the 100,000 of ``max_steps``).
+    """
+    result = explore(_backoff, strategy=Exhaustive(preemption_bound=1), max_steps=5000)
+    failure = result.failure
+    assert failure is not None
+    assert isinstance(failure.error, LivelockError)
+    assert str(failure.error).startswith("livelock: 1001 switch points without progress")
+    assert str(failure.error).endswith("(B retries page_trylock f@0x0)")
+    assert failure.where is not None
+    assert failure.where.startswith("tests/concurrency/test_reports.py:")
+
+
+def test_failed_trylocks_of_ever_new_pages_are_no_livelock() -> None:
+    """A thread that fails a trylock on each of 1,200 different pages goes on.
+
+    Every page is locked by set-up (thread main, which never unlocks them),
+    so each trylock fails: 1,200 failed trylocks in a row, more than
+    ``livelock_steps``, but each on a page the thread never tried before.
+    """
+
+    def setup(run: Run) -> None:
+        k = run.attach(Kernel(total_pages=2048))
+        vp = k.vnode("f")
+        pages = [make_page(vp, i * 4096, lock="X") for i in range(1200)]
+
+        def skim() -> int:
+            return sum(not page_trylock(pp, SE_EXCL) for pp in pages)
+
+        run.spawn(skim, name="skim")
+
+    run = replay(setup, None, "", validate=False)
+    assert run.results["skim"] == 1200
 
 
 def test_assertion_report_names_the_line_that_failed() -> None:

@@ -355,9 +355,13 @@ class Simulation(Scheduler):
         idle_limit: turns that only daemon threads and background timers
             may take while every other thread waits, before that is called
             a deadlock.
-        spin_kinds: switch-point kinds that are failed trylocks: a run of
-            ``livelock_steps`` switch points of these kinds (and yields)
-            with nothing else in between is a :class:`LivelockError`.
+        spin_kinds: switch-point kinds that are failed trylocks.  More than
+            ``livelock_steps`` switch points without progress is a
+            :class:`LivelockError`: consecutive ones of these kinds and
+            yields, or, once one of these kinds has been passed and until a
+            thread sleeps or ends, switch points that each thread has
+            already passed since (the same kind at the same object: a
+            thread that locks, fails a trylock and unlocks in a loop).
         livelock_steps: see ``spin_kinds``.
 
     Attributes:
@@ -417,8 +421,16 @@ class Simulation(Scheduler):
         self.cpu_only_kinds = frozenset(cpu_only_kinds)
         self.spin_kinds = frozenset(spin_kinds) | {"yield"}
         self.livelock_steps = livelock_steps
-        self._spin = 0  # consecutive switch points that were spins
-        self._spinning: dict[str, str] = {}  # thread -> what it last spun on
+        # Livelock detection: ``_spin`` counts switch points without
+        # progress.  Outside a window, consecutive failed trylocks and
+        # yields.  A failed trylock opens a window that lasts until a thread
+        # sleeps or ends; in it, the switch points since the last one never
+        # passed before in the window (a thread, kind and object in
+        # ``_passed``).
+        self._spin = 0
+        self._window = False
+        self._spinning: dict[str, tuple[str, object]] = {}  # thread -> what it last spun on
+        self._passed: set[tuple[int, str, object]] = set()
         # A kernel thread preempted at a CPU-only switch point: until it runs
         # again only it and cpu threads may run.
         self._held: SimThread | None = None
@@ -613,6 +625,8 @@ class Simulation(Scheduler):
                 self._too_many(kind, what)
             if kind in self.spin_kinds:
                 self._spun(cur, kind, what)
+            elif self._window:
+                self._again(cur, kind, what)
             else:
                 self._spin = 0
             for hook in self.hooks:
@@ -802,7 +816,7 @@ class Simulation(Scheduler):
         if ready():
             return
         self.sleeps += 1
-        self._spin = 0  # a sleep is progress, not spinning
+        self._progress()  # a sleep is progress, not spinning
         cur.state = BLOCKED
         cur.ready = ready
         cur.what = what
@@ -1064,6 +1078,8 @@ class Simulation(Scheduler):
             self._too_many(kind, what)
         if kind in self.spin_kinds:
             self._spun(self._current, kind, what)
+        elif self._window:
+            self._again(self._current, kind, what)
         else:
             self._spin = 0
         for hook in self.hooks:
@@ -1076,20 +1092,55 @@ class Simulation(Scheduler):
         )
 
     def _spun(self, cur: SimThread | None, kind: str, what: object) -> None:
-        # A failed trylock or a yield: no progress.  Too many in a row, with
-        # nothing else in between, is a livelock.
-        if not self._spin:
+        # A failed trylock or a yield: no progress in itself.
+        if not self._spin and not self._window:
             self._spinning.clear()
-        self._spin += 1
         if cur is not None and (kind != "yield" or cur.name not in self._spinning):
             # (What it keeps trying, rather than the yield between tries.)
-            self._spinning[cur.name] = f"{kind} {what}"
+            self._spinning[cur.name] = (kind, what)
+        if kind != "yield":
+            self._window = True
+        if self._window:
+            self._again(cur, kind, what)
+            return
+        self._spin += 1
         if self._spin > self.livelock_steps:
-            spins = "; ".join(f"{name} retries {last}" for name, last in self._spinning.items())
-            raise LivelockError(
-                f"livelock: {self._spin} switch points without progress, only failed "
-                f"trylocks and yields ({spins})"
-            )
+            self._livelock()
+
+    def _again(self, cur: SimThread | None, kind: str, what: object) -> None:
+        # A switch point inside a spin window: progress only if this thread
+        # has not passed it (kind and object) since the window opened.  So a
+        # thread that takes and drops a lock between its retries (backing
+        # off) spins as surely as one that only retries.
+        try:
+            label = (-2 if cur is None else cur.tid, kind, what)
+            new = label not in self._passed
+        except TypeError:  # (an unhashable object: by identity)
+            label = (-2 if cur is None else cur.tid, kind, id(what))
+            new = label not in self._passed
+        if new:
+            self._passed.add(label)
+            self._spin = 0
+            return
+        self._spin += 1
+        if self._spin > self.livelock_steps:
+            self._livelock()
+
+    def _livelock(self) -> None:
+        spins = "; ".join(
+            f"{name} retries {kind} {what}" for name, (kind, what) in self._spinning.items()
+        )
+        raise LivelockError(
+            f"livelock: {self._spin} switch points without progress: failed trylocks, "
+            f"yields and steps repeated since, no thread sleeping or ending ({spins})"
+        )
+
+    def _progress(self) -> None:
+        # A thread slept or ended: the spin window closes.
+        self._spin = 0
+        if self._window:
+            self._window = False
+            self._passed.clear()
 
     def _pick(self, cur: SimThread | None) -> SimThread:
         """The next thread to run when ``cur`` (or a finished thread) stops.
@@ -1205,7 +1256,7 @@ class Simulation(Scheduler):
             except BaseException as exc:  # the strategy gave up the run
                 if self._failure is None:
                     self._failure = (t, exc)
-        self._spin = 0  # a thread ending is progress
+        self._progress()  # a thread ending is progress
         t.state = DONE
         self._live.remove(t)
         if t.cpu:

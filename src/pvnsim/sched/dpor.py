@@ -97,6 +97,7 @@ class _Node:
         "done",
         "explored",
         "kind",
+        "last_in",
         "options",
         "preemptions",
         "preemptive",
@@ -116,6 +117,8 @@ class _Node:
         self.preemptive = preemptive
         self.cur = options[0] if preemptive else None
         self.preemptions = preemptions  # taken before this node
+        # (Preemptive nodes) the node where ``cur`` was last switched in.
+        self.last_in = -1
         self.sleep = sleep  # the sleep set on arrival
         self.chosen = -2
         self.backtrack: set[int] = set()
@@ -170,6 +173,7 @@ class DPOR(Strategy):
         self._was_pruned = False
         self._replaying = False
         self._fresh = 0  # the first step this run is the first to reach
+        self._last_in: dict[int, int] = {}  # tid -> node where it was last switched in
 
     # -- the run -------------------------------------------------------------
 
@@ -191,6 +195,7 @@ class DPOR(Strategy):
         self._was_pruned = False
         self._replaying = self._target >= 0
         self._fresh = 0
+        self._last_in = {}
         return True
 
     def _backtrack(self) -> bool:
@@ -283,6 +288,14 @@ class DPOR(Strategy):
         node = self._arrive("thread", tids, preemptive)
         chosen = node.chosen
         self._preemptions += self._cost(node, chosen)
+        pos = self._pos - 1
+        if preemptive:
+            # (For _conservative; the same in every run through this node.)
+            node.last_in = self._last_in.get(node.cur, -1)  # type: ignore[arg-type]
+            if chosen != node.cur:
+                self._last_in[chosen] = pos
+        else:
+            self._last_in[chosen] = pos
         if not self._replaying and chosen not in node.explored:
             self._pending[chosen] = (self._pos - 1, frozenset(), frozenset(), False)
         return tids.index(chosen)
@@ -484,16 +497,12 @@ class DPOR(Strategy):
         node = nodes[m]
         if not node.preemptive or tid == node.cur:
             return
-        running = node.cur
-        for i in range(m - 1, -1, -1):
+        # (Found once, on arrival: a scan here made long runs quadratic.)
+        i = node.last_in
+        if i >= 0:
             up = nodes[i]
-            if up.kind != "thread" or up.chosen != running:
-                continue
-            if up.preemptive and up.cur == running:
-                continue  # it was already running there
             if tid in up.options and tid not in up.backtrack and self._allowed(up, tid):
                 up.backtrack.add(tid)
-            return
 
     @property
     def classes(self) -> int:
