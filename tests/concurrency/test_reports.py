@@ -12,10 +12,24 @@ from typing import Any
 
 import pytest
 
-from pvnsim import DeadlockError, Kernel, LivelockError, LostWakeupError, make_page
+from pvnsim import (
+    DeadlockError,
+    InvariantViolation,
+    Kernel,
+    LivelockError,
+    LostWakeupError,
+    make_page,
+)
 from pvnsim.concurrency import Exhaustive, IterativeBounding, Run, explore, replay
 from pvnsim.flags import SE_EXCL, VVMLOCK
-from pvnsim.vm import page_lookup, page_trylock, page_unlock
+from pvnsim.vm import (
+    KM_SLEEP,
+    kmem_cache_alloc,
+    kmem_cache_free,
+    page_lookup,
+    page_trylock,
+    page_unlock,
+)
 from pvnsim.vm.mutex import cv_wait, mutex_enter, mutex_exit
 
 
@@ -231,4 +245,40 @@ def test_assertion_report_names_the_line_that_failed() -> None:
     lines = report.splitlines()
     assert lines[0] == f"run {failure.run} failed: AssertionError: second ran before first: []"
     assert re.fullmatch(r"at tests/concurrency/test_reports\.py:\d+", lines[1])
-    assert "replay it with replay(test_assertion_report_names_the_line_that_failed.setup" in report
+    # (setup is local to this test: pasted here, its own name replays it.)
+    assert f"replay it with replay(setup, None, '{failure.schedule}')" in report
+    with pytest.raises(AssertionError, match="second ran before first"):
+        (call,) = [x[len("replay it with ") :] for x in lines if x.startswith("replay it with ")]
+        eval(call)  # the call as printed, pasted
+
+
+def test_markers_without_vvmlock_are_reported_as_such() -> None:
+    """A walk of one's own that allocates marker pages without VVMLOCK is told why it fails.
+
+    The rule that holds at every switch point is "at most two markers out
+    per vnode with VVMLOCK set"; with none set, two markers out break it at
+    the first switch point after the allocation (the mutex_enter below).
+    """
+
+    def setup(run: Run) -> None:
+        k = run.attach(Kernel(total_pages=8))
+        vp = k.vnode("f")
+        make_page(vp, 0)
+
+        def walk() -> None:
+            cache = k.marker_cache
+            marks = [kmem_cache_alloc(cache, KM_SLEEP) for _ in range(2)]
+            mutex_enter(vp.v_vphm)
+            mutex_exit(vp.v_vphm)
+            for m in marks:
+                kmem_cache_free(cache, m)
+
+        run.spawn(walk, name="walk")
+
+    failure = explore(setup).failure
+    assert failure is not None
+    assert isinstance(failure.error, InvariantViolation)
+    assert str(failure.error).startswith(
+        "marker_cache has 2 markers allocated but only 0 vnode(s) have VVMLOCK set: "
+        "a walk that uses marker pages must hold VVMLOCK"
+    )

@@ -63,7 +63,9 @@ def check_markers_in_flight(k: Kernel) -> None:
         )
     if out > 2 * walks:
         raise InvariantViolation(
-            f"marker_cache has {out} markers allocated but only {walks} walk(s) run"
+            f"marker_cache has {out} markers allocated but only {walks} vnode(s) have "
+            "VVMLOCK set: a walk that uses marker pages must hold VVMLOCK (at most two "
+            "markers per walk), as pvn_vplist_dirty does"
         )
 
 

@@ -270,8 +270,15 @@ def _scenario(
 
 
 def _name(fn: Any) -> str:
+    # How the replay call names a function: its qualified name where that
+    # is valid Python (a module-level function, a class attribute), else
+    # (a function defined inside another) its own name, the one in scope
+    # where it was defined: ``test_x.<locals>.setup`` is written ``setup``.
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    return str(name).replace(".<locals>", "")
+    name = str(name)
+    if "<locals>." in name:
+        return name.rsplit("<locals>.", 1)[1]
+    return name
 
 
 def replay_call(
