@@ -335,8 +335,7 @@ def test_the_mixed_workload_s_count_is_given_as_a_bound(capsys: pytest.CaptureFi
     operations), so --ops 100 over 2 files is at most 2 creates + 200 + 2 munmaps + 2
     fsyncs; the plan says "up to", and the run's own count (at least 2 + 100 + 4 = 106,
     far below the bound) is below it."""
-    status, out, err = simulate(
-        capsys,
+    mixed = [
         "--workload",
         "mixed",
         "--files",
@@ -347,24 +346,11 @@ def test_the_mixed_workload_s_count_is_given_as_a_bound(capsys: pytest.CaptureFi
         "100",
         "--memory",
         "1M",
-        "--dry-run",
-    )
+    ]
+    status, out, err = simulate(capsys, *mixed, "--dry-run")
     assert status == 0 and err == ""
     assert re.fullmatch(r"pvnsim simulate: workload mixed: up to 206 operations; about .*\n", out)
-    status, out, err = simulate(
-        capsys,
-        "--workload",
-        "mixed",
-        "--files",
-        "2",
-        "--file-size",
-        "64K",
-        "--ops",
-        "100",
-        "--memory",
-        "1M",
-        "--no-progress",
-    )
+    status, out, err = simulate(capsys, *mixed, "--no-progress")
     assert status == 0
     m = re.search(r"([\d,]+) operations \(2 setup \+ ([\d,]+)\)", out)
     assert m is not None, out
