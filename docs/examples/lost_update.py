@@ -3,7 +3,8 @@
 Two simulated threads add one to a shared counter without a lock: each
 reads it, reaches a switch point, and writes back what it read plus one.
 Some interleavings lose an update; the check says so.  A SPEC names it as
-``"lost_update:scenario"`` when this directory is on ``PYTHONPATH``.
+``"lost_update:scenario"``: a SPEC in this directory finds it beside itself
+(elsewhere, put this directory on ``PYTHONPATH``).
 """
 
 from __future__ import annotations

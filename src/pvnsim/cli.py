@@ -132,7 +132,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         "argparse._SubParsersAction[argparse.ArgumentParser]",
         parser.add_subparsers(dest="command"),
     )
-    sub.add_parser("demo", help="run a short narrated demonstration (default)")
+    sub.add_parser(
+        "demo",
+        help="run a short narrated demonstration (default)",
+        description="A short narrated demonstration of vm_pvn.c on a simulated "
+        "kernel: a read kluster, memory getting tight, writes through a mapping, "
+        "an fsync walk with markers, and a pageout-style flush, with the vnode's page "
+        "list after each step.",
+    )
     add_tour_command(sub)
     add_simulate_parser(sub)
     add_sweep_parser(sub)

@@ -39,6 +39,7 @@ from pvnsim.errors import UsageError
 from pvnsim.flags import ALL_V_FLAGS, VREG, VType
 from pvnsim.sched.interface import Scheduler
 from pvnsim.trace import Trace
+from pvnsim.vm.cint import in_range
 from pvnsim.vm.page import Page
 from pvnsim.vm.seg import SegMap
 from pvnsim.vm.vm_pvn import pvn_init
@@ -77,6 +78,22 @@ def _pageshift(pagesize: int) -> int:
     if pagesize < 512 or pagesize & (pagesize - 1):
         raise UsageError(f"pagesize must be a power of two of at least 512, not {pagesize}")
     return pagesize.bit_length() - 1
+
+
+#: The C type of each global a Kernel is given (checked at construction).
+_GLOBAL_TYPES = (
+    ("lotsfree", "pgcnt_t"),
+    ("desfree", "pgcnt_t"),
+    ("minfree", "pgcnt_t"),
+    ("throttlefree", "pgcnt_t"),
+    ("pageout_reserve", "pgcnt_t"),
+    ("pages_before_pager", "pgcnt_t"),
+    ("pvn_nofodklust", "int"),
+    ("pvn_write_noklust", "int"),
+    ("write_free", "int"),
+    ("pvn_vmodsort_disable", "uint_t"),
+    ("hat_vmodsort", "int"),
+)
 
 
 @attrs.define(slots=True, eq=False, repr=False)
@@ -175,6 +192,15 @@ class Kernel:
         for name in ("lotsfree", "desfree", "minfree", "throttlefree", "pageout_reserve"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name} must not be negative")
+        # Each global holds what its C type can (a domain check, as for every
+        # argument): the page counts are pgcnt_t, the vm_pvn.c tunables int
+        # (pvn_vmodsort_disable a uint_t).
+        for name, ctype in _GLOBAL_TYPES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise UsageError(f"{name} must be an int, not {type(value).__name__}")
+            if not in_range(ctype, value):
+                raise UsageError(f"{name}={value} does not fit a {ctype}")
         self.unused_pages = self.total_pages - self.kernel_pages
         self.freemem = self.unused_pages
         self.rng = random.Random(self.seed)

@@ -330,6 +330,33 @@ def test_dry_run_prints_the_plan_and_runs_nothing(capsys: pytest.CaptureFixture[
     assert re.fullmatch(r"pvnsim simulate: workload seq: 10 operations; about .*\n", out)
 
 
+def test_the_mixed_workload_s_count_is_given_as_a_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    """mixed draws its operations: one roll in a hundred is a truncate-and-regrow (two
+    operations), so --ops 100 over 2 files is at most 2 creates + 200 + 2 munmaps + 2
+    fsyncs; the plan says "up to", and the run's own count (at least 2 + 100 + 4 = 106,
+    far below the bound) is below it."""
+    mixed = [
+        "--workload",
+        "mixed",
+        "--files",
+        "2",
+        "--file-size",
+        "64K",
+        "--ops",
+        "100",
+        "--memory",
+        "1M",
+    ]
+    status, out, err = simulate(capsys, *mixed, "--dry-run")
+    assert status == 0 and err == ""
+    assert re.fullmatch(r"pvnsim simulate: workload mixed: up to 206 operations; about .*\n", out)
+    status, out, err = simulate(capsys, *mixed, "--no-progress")
+    assert status == 0
+    m = re.search(r"([\d,]+) operations \(2 setup \+ ([\d,]+)\)", out)
+    assert m is not None, out
+    assert 106 <= int(m.group(1)) < 206
+
+
 def test_option_errors_of_other_commands_are_one_line_too(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

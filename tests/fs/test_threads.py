@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pvnsim import DeadlockError, UsageError
+from pvnsim import DeadlockError, InvariantViolation, UsageError
 from pvnsim.concurrency import PCT, Exhaustive, RandomWalk, explore, replay
 from pvnsim.fs import WORKLOADS, Machine, Op, build_workload
 from pvnsim.fs.pageout import Pageout
@@ -258,3 +258,62 @@ def test_memory_reclaim_of_a_threaded_machine_wakes_pageout():
     assert isinstance(m.pageout, Pageout) and m.pageout.thread is not None
     one = Machine(memory=64 * PS)
     assert one.kernel.memory_reclaim == one.pageout.reclaim
+
+
+def test_check_data_from_a_process_waits_for_a_racing_truncate() -> None:
+    """A process that fsyncs and then checks the disk against the last writes
+    while another process truncates the file: truncate shrinks the file
+    before its B_INVAL|B_TRUNC walk, which may wait for the fsync's pages,
+    and brings the expected contents up to date only when it is done.  A
+    check that looked at the file in between would see 5 pages on disk
+    against the 6 written; check_data waits for the truncate instead (as
+    read would), so no interleaving fails, and some interleavings race."""
+    raced: list[bool] = []
+
+    def setup(run: Any) -> Machine:
+        run.sim.interrupts = "any"
+        m = Machine(
+            memory=64 * PS,
+            run=run,
+            verify=True,
+            lotsfree=60,
+            handspread=0,
+            write_behind=False,
+            fsflush_interval_ns=0,
+            maxcontig=1,
+        )
+        m.create("f")
+        m.write("f", 0, bytes(range(256)) * (6 * PS // 256))
+
+        def fsync(m: Machine) -> int:
+            err = m.fsync("f")
+            raced.append(m.fs.inode("f").writer == "trunc")
+            if err == 0:
+                m.check_data("f", disk=True)
+            return err
+
+        m.process("fsync", fsync)
+        m.process("trunc", lambda m: m.truncate("f", 5 * PS))
+        return m
+
+    def check(run: Any) -> None:
+        assert run.results["fsync"] == 0 and run.results["trunc"] == 0
+        run.data.check()
+        run.data.check_data()
+        assert run.data.fs.inode("f").size == 5 * PS
+
+    result = explore(setup, check, max_runs=300)
+    assert not result.failures, result
+    assert any(raced), "no interleaving had the truncate in progress at the check"
+
+
+def test_check_data_names_a_length_difference() -> None:
+    """Contents that agree as far as both go but differ in length are reported
+    as such, not as a byte difference at offset 0."""
+    m = Machine(memory=64 * PS, verify=True)
+    m.create("f")
+    assert m.write("f", 0, b"a" * 100) == 0
+    assert m.model is not None
+    m.model["f"].extend(b"b" * 28)  # the file's expected contents: 128 bytes
+    with pytest.raises(InvariantViolation, match=r"f \(in the file\): 100 bytes .* make 128"):
+        m.check_data("f")

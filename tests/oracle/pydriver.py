@@ -46,8 +46,15 @@ from pvnsim.flags import (
 )
 from pvnsim.trace import Event
 from pvnsim.vm import page_name, ring
+from pvnsim.vm.cint import UINT_T, int_t
 from pvnsim.vm.describe import vnode_pages
 from pvnsim.vm.vm_page import page_lookup_nowait
+
+
+def _uint(x: int) -> int:
+    """``x`` converted to uint_t, as driver.c's ``(uint_t)`` cast does."""
+    return x & UINT_T
+
 
 STATS = (
     "dfree",
@@ -197,6 +204,7 @@ class Runner:
         free = _num(kp.get("free", "0"))
         other = _num(kp.get("other", "0"))
         tun = scn.tunables
+        # The tunables converted to their C types as driver.c's casts do.
         self.k = Kernel(
             total_pages=free + other + len(scn.pages),
             pagesize=_num(kp.get("pagesize", "4096")),
@@ -206,12 +214,12 @@ class Runner:
             lotsfree=_num(kp.get("lotsfree", "0")),
             throttlefree=_num(kp.get("throttlefree", "0")),
             pageout_reserve=_num(kp.get("pageout_reserve", "0")),
-            pvn_nofodklust=_num(tun.get("pvn_nofodklust", "0")),
-            pvn_write_noklust=_num(tun.get("pvn_write_noklust", "0")),
-            pvn_vmodsort_disable=_num(tun.get("pvn_vmodsort_disable", "0")),
-            write_free=_num(tun.get("write_free", "1")),
+            pvn_nofodklust=int_t(_num(tun.get("pvn_nofodklust", "0"))),
+            pvn_write_noklust=int_t(_num(tun.get("pvn_write_noklust", "0"))),
+            pvn_vmodsort_disable=_uint(_num(tun.get("pvn_vmodsort_disable", "0"))),
+            write_free=int_t(_num(tun.get("write_free", "1"))),
             pages_before_pager=_num(tun.get("pages_before_pager", "200")),
-            hat_vmodsort=_num(tun.get("hat_vmodsort", "1")),
+            hat_vmodsort=int_t(_num(tun.get("hat_vmodsort", "1"))),
             debug=bool(_num(tun.get("debug", "1"))),
         )
         k = self.k
@@ -378,9 +386,12 @@ class Runner:
             return "void"
         if name == "pvn_plist_init":
             plsz = _unum(a["plsz"])
-            pl: list[Page | None] = [None] * (plsz // k.pagesize + 2)
+            head = self._list(a["list"])
+            # Slots for the pages pl can receive (no more than the list holds).
+            npl = 0 if head is None else len(ring(head))
+            pl: list[Page | None] = [None] * (min(plsz // k.pagesize, npl) + 2)
             pvnsim.pvn_plist_init(
-                self._list(a["list"]),
+                head,
                 pl,
                 plsz,
                 _unum(a["off"]),

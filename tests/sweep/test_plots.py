@@ -139,6 +139,18 @@ def test_the_sweep_figure_draws_one_line_per_value_and_averages_the_seeds():
     assert [round((seg[1][1] - seg[0][1]) * 1e9, 6) for seg in bars] == [10, 10, 10]
 
 
+def test_a_size_axis_of_a_narrow_span_is_ticked_at_the_sizes_swept():
+    """1M and 4M span less than 8x, so the axis stays linear; its ticks are the two
+    sizes, read as 1M and 4M, not round decimal byte counts (976.562K, 1.43051M, ...)."""
+    rows = [r for r in _rows() if r["memory"] != 32 * MiB]
+    for r in rows:
+        r["memory"] //= 2  # 1M and 4M (the error row: 2M)
+    fig = plot_sweep(rows, "memory", "virtual_ns", by=["maxcontig"])
+    (ax,) = fig.axes
+    assert ax.get_xscale() == "linear"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1M", "4M"]
+
+
 def test_the_sweep_figure_takes_string_parameters_as_categories():
     """Workload names on the x axis, in the order they first appear."""
     rows = [

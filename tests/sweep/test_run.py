@@ -20,7 +20,7 @@ from pvnsim.concurrency import PCT, RandomWalk, explore, replay
 from pvnsim.errors import UsageError
 from pvnsim.sweep import columns, get_scenario, load_spec, run_sweep
 
-from .helpers import SMALL_FS, without_wall_time, write_spec
+from .helpers import EXAMPLES, SMALL_FS, without_wall_time, write_spec
 
 
 @pytest.fixture
@@ -317,3 +317,78 @@ def test_workers_must_be_a_non_negative_int(small):
             run_sweep(small, workers=bad)
     with pytest.raises(UsageError, match="at most one of workers, scheduler and executor"):
         run_sweep(small, workers=2, scheduler="tcp://127.0.0.1:8786")
+
+
+def _pvnsim(*args, cwd):
+    # ``-c`` puts cwd on sys.path, not the SPEC's directory (cwd is elsewhere).
+    code = "import sys; from pvnsim.cli import main; sys.exit(main())"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+
+
+def test_a_scenario_module_beside_the_spec_is_found_and_its_replay_command_runs(tmp_path):
+    """A user's scenario module next to the SPEC needs no PYTHONPATH: the sweep
+    (on a worker process) finds it, and so does the replay command the row
+    gives, run from another directory.  The exhaustive search with one
+    preemption finds the lost update; its replay is the same failed row."""
+    spec_dir = tmp_path / "study"
+    spec_dir.mkdir()
+    # lost_update.py under a name no sys.path entry of the tests holds.
+    (spec_dir / "beside_spec_race.py").write_text((EXAMPLES / "lost_update.py").read_text())
+    spec = spec_dir / "race.toml"
+    spec.write_text(
+        'kind = "explore"\n[grid]\nscenario = "beside_spec_race:scenario"\n'
+        'strategy = "exhaustive"\npreemption_bound = 1\nbudget = 50\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = _pvnsim("sweep", str(spec), "--workers", "1", "--no-progress", cwd=elsewhere)
+    assert done.returncode == 0, done.stderr
+    (row,) = [json.loads(line) for line in (spec_dir / "race.jsonl").read_text().splitlines()]
+    assert (
+        row["status"] == "failed"
+        and row["error"] == "AssertionError: lost update: counter is 1, not 2"
+    )
+    replayed = _pvnsim(*shlex.split(row["replay"])[1:], cwd=elsewhere)
+    assert replayed.returncode == 0, replayed.stderr
+    again = json.loads(replayed.stdout)
+    assert (again["id"], again["status"], again["schedule"]) == (
+        row["id"],
+        "failed",
+        row["schedule"],
+    )
+    # A module that is neither on sys.path nor beside the SPEC is still refused by line.
+    (spec_dir / "beside_spec_race.py").unlink()
+    refused = _pvnsim("sweep", str(spec), "--workers", "0", cwd=elsewhere)
+    assert refused.returncode == 2
+    assert f"{spec}:3: scenario 'beside_spec_race:scenario': cannot import" in refused.stderr
+
+
+def test_a_script_that_starts_workers_from_its_top_level_code_is_told_why_they_died(tmp_path):
+    """Worker processes import the script that started them; one that runs
+    run_sweep from its top-level code (no ``if __name__ == "__main__":``)
+    breaks the pool, and each row says what probably went wrong."""
+    spec = tmp_path / "s.toml"
+    spec.write_text('kind = "explore"\n[grid]\nscenario = "two-fsyncs"\nbudget = [1, 2]\n')
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import json\n"
+        "from pvnsim.sweep import load_spec, run_sweep\n"
+        f"rows = run_sweep(load_spec({str(spec)!r}), workers=1).rows\n"
+        "print(json.dumps([r['status'] + ': ' + (r['error'] or '') for r in rows]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    errors = json.loads(done.stdout.splitlines()[-1])
+    assert len(errors) == 2
+    for error in errors:
+        assert error.startswith("error: the task did not return: BrokenProcessPool")
+        assert 'without if __name__ == "__main__":' in error

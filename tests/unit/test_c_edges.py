@@ -250,18 +250,43 @@ def test_plist_init_under_s_create_keeps_shared_pages_as_they_are():
     check_kernel(k)
 
 
-def test_plist_init_with_a_plsz_past_ssize_max_stores_one_page():
-    """plsz is kept in an ssize_t (L1184): from 2^63 up it is negative, so the
-    do-while stores one page and releases the rest; two slots are enough."""
+def test_plist_init_with_a_plsz_just_past_2_63_stores_one_page():
+    """plsz is kept in an ssize_t (L1184): 2^63 + PAGESIZE is -2^63 + PAGESIZE
+    there; one page stored brings it to -2^63, not > 0, so the do-while stops
+    (L1198) and the second page is released; two slots are enough."""
     k = roomy()
     vp = k.vnode("f")
     first = make_page(vp, 0, nrm=P_REF, lock="X", io="me")
     second = make_page(vp, PAGE, nrm=P_REF, lock="X", io="me")
     pl: list[object] = [vp, vp]
-    pvn_plist_init(_plist(first, second), pl, 1 << 63, 0, 2 * PAGE, S_READ)  # type: ignore[arg-type]
+    pvn_plist_init(_plist(first, second), pl, (1 << 63) + PAGE, 0, 2 * PAGE, S_READ)  # type: ignore[arg-type]
     assert pl == [first, None]
     assert second.p_selock == 0 and first.p_selock == 1
     page_unlock(first)
+    check_kernel(k)
+
+
+def test_plist_init_with_a_plsz_of_2_63_wraps_and_stores_every_page():
+    """plsz 2^63 is -2^63 as an ssize_t; after the first page, sz - PAGESIZE
+    (L1197) wraps to 2^63 - PAGESIZE > 0, so the loop stores every page of the
+    list, as the C compiled for amd64 does; pl needs a slot for each, and a
+    list that does not fit is refused before anything changes."""
+    k = roomy()
+    vp = k.vnode("f")
+    first = make_page(vp, 0, nrm=P_REF, lock="X", io="me")
+    second = make_page(vp, PAGE, nrm=P_REF, lock="X", io="me")
+    plist = _plist(first, second)
+    short: list[object] = [None, None]
+    before = snapshot(k)
+    with pytest.raises(UsageError, match="pl needs at least 3 slots"):
+        pvn_plist_init(plist, short, 1 << 63, 0, 2 * PAGE, S_READ)  # type: ignore[arg-type]
+    assert snapshot(k) == before
+    pl: list[object] = [None, None, None]
+    pvn_plist_init(plist, pl, 1 << 63, 0, 2 * PAGE, S_READ)  # type: ignore[arg-type]
+    assert pl == [first, second, None]
+    assert first.p_selock == 1 and second.p_selock == 1
+    page_unlock(first)
+    page_unlock(second)
     check_kernel(k)
 
 

@@ -21,6 +21,7 @@ from pvnsim.flags import (
     P_MOD,
     P_NO_RECLAIM,
     PG_EXCL,
+    S_WRITE,
     SE_SHARED,
 )
 from pvnsim.vm.kmem import kmem_cache_alloc
@@ -55,6 +56,7 @@ class World:
             "e": SE_SHARED,
             "c": P_NO_RECLAIM,
             "w": 0,
+            "r": S_WRITE,
             "G": PG_EXCL,
             "B": B_FREE,
             "A": P_MOD,
@@ -88,6 +90,7 @@ class World:
             "e": [("7", 7), ("a string", "shared"), ("a bool", True)],
             "c": [("5", 5)],
             "w": [("1", 1)],
+            "r": [("6", 6), ("a string", "S_READ")],
             "G": [("an unknown bit", 0x10000)],
             "B": [("an unknown bit", 1 << 29)],
             "A": [("an unknown bit", 0x10)],

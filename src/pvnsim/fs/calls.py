@@ -155,7 +155,12 @@ class SystemCalls:
         return int(err)
 
     def _mismatch(self, name: str, off: int, got: bytes, want: bytes) -> None:
-        at = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), 0)
+        at = next((i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None)
+        if at is None:  # the same bytes as far as both go: only the lengths differ
+            raise InvariantViolation(
+                f"data mismatch in {name}: {len(got)} bytes from offset {off}, "
+                f"the last writes make {len(want)}"
+            )
         raise InvariantViolation(
             f"data mismatch in {name} at offset {off + at}: read {got[at : at + 8].hex()}, "
             f"last written {want[at : at + 8].hex()} (lengths {len(got)}, {len(want)})"

@@ -89,6 +89,8 @@ class Demand:
         moved: bytes read and written by all operations.
         data_cause: what, in the user's words, makes ``data`` what it is.
         ops_cause: what makes ``ops`` what it is.
+        ops_bound: ``ops`` is an upper bound (the ``mixed`` workload's
+            count depends on its random draws), not the count.
     """
 
     ops: int
@@ -99,6 +101,11 @@ class Demand:
     moved: int
     data_cause: str
     ops_cause: str
+    ops_bound: bool = False
+
+    def ops_text(self) -> str:
+        """``"N operations"``, or ``"up to N operations"`` for a bound."""
+        return f"{'up to ' if self.ops_bound else ''}{self.ops:,} operations"
 
 
 def _workload_ops(kind: str, files: int, chunks: int, ops: int) -> int:
@@ -153,6 +160,7 @@ def workload_demand(kind: str, *, files: int, file_size: int, iosize: int, ops: 
             if kind in ("seq", "seqwrite", "seqread")
             else f"--ops {ops}"
         ),
+        ops_bound=kind == "mixed",
     )
 
 
@@ -585,7 +593,7 @@ def warnings_for(plan: Plan) -> list[str]:
     out = []
     a = plan.args
     if plan.seconds >= SLOW_SECONDS:
-        why = [f"{plan.demand.ops:,} operations"]
+        why = [plan.demand.ops_text()]
         if a.trace is None and a.io_size < a.pagesize:
             why.append(f"--io-size {a.io_size} moves less than a page per operation")
         if a.check:

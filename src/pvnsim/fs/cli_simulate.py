@@ -314,7 +314,7 @@ def run_simulate(
         err.write(f"pvnsim simulate: warning: {warning}\n")
     if args.dry_run:
         out.write(
-            f"pvnsim simulate: {plan.what}: {plan.demand.ops:,} operations; about "
+            f"pvnsim simulate: {plan.what}: {plan.demand.ops_text()}; about "
             f"{format_bytes(plan.needs)} of memory and {format_seconds(plan.seconds)}\n"
         )
         return 0

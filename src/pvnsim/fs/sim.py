@@ -52,6 +52,7 @@ from pvnsim.fs.calls import SystemCalls
 from pvnsim.fs.config import SimConfig
 from pvnsim.fs.disk import Disk, Fault
 from pvnsim.fs.fs import Inode, RefFs
+from pvnsim.fs.inode import rw_enter, rw_exit
 from pvnsim.fs.metrics import Metrics
 from pvnsim.fs.pageout import Fsflush, Pageout
 from pvnsim.fs.workload import Op, pattern
@@ -501,15 +502,36 @@ class Machine(SystemCalls):
         the bytes on disk, which an fsync that returned 0 must have put
         there; pvnsim's integrity property checks this).
 
+        Called from a simulated process of a threaded machine, it looks at a
+        file between system calls, as read does: while another process is
+        inside a call that changes the file (write, truncate, an mmap store,
+        munmap, which hold the file's lock as writers and bring the expected
+        contents up to date when they are done), it waits for that call to
+        finish, taking the file's lock as a reader.
+
         Raises:
             UsageError: the machine does not verify, or no such file.
-            InvariantViolation: the first byte that differs.
+            InvariantViolation: the first byte that differs, or the lengths.
         """
         model = self.model
         if model is None:
             raise UsageError("check_data: build the machine with verify=True")
         for name in names or tuple(model):
-            got = self.fs.contents(self._ino(name), cached=not disk)
+            ino = self._ino(name)
+            me = self.kernel.curthread
+            wait = (
+                ino.writer is not None
+                and ino.writer is not me
+                and self.threaded
+                and self.sched.current() not in ("main", "interrupt")
+            )
+            if wait:
+                rw_enter(ino, False)
+            try:
+                got = self.fs.contents(ino, cached=not disk)
+            finally:
+                if wait:
+                    rw_exit(ino, False)
             want = bytes(model[name])
             if got != want:
                 where = "on disk" if disk else "in the file"

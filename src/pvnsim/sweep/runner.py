@@ -27,6 +27,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -210,9 +211,16 @@ def _outcomes(
             except cf.CancelledError:
                 continue
             except Exception as e:  # the worker died, or the executor failed
+                hint = ""
+                if isinstance(e, BrokenProcessPool):
+                    hint = (
+                        " (a worker process died: out of memory, killed, or a script that"
+                        " starts a sweep from its top-level code without"
+                        ' if __name__ == "__main__":)'
+                    )
                 outcome = {
                     "status": "error",
-                    "error": f"the task did not return: {type(e).__name__}: {e}",
+                    "error": f"the task did not return: {type(e).__name__}: {e}{hint}",
                 }
             yield futures[fut], outcome
     finally:

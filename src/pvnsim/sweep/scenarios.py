@@ -4,8 +4,10 @@ A :class:`Scenario` is a ``setup(run)`` and an optional ``check(run)`` for
 :func:`pvnsim.concurrency.explore`.  A SPEC names one of the built-in
 scenarios below, or its own as ``"package.module:name"`` where ``name`` is a
 :class:`Scenario`, or a plain ``setup(run)`` function (then nothing is
-checked but what the validators check).  The module must be importable
-where the tasks run (on every Dask worker).
+checked but what the validators check).  The module is looked for on
+``sys.path``, then in the SPEC's directory (which is then added to
+``sys.path``, so local workers find it too); it must be importable where the
+tasks run (on every Dask worker).
 
 ==================  ==========================================================
 built-in            what races
@@ -33,6 +35,8 @@ kit's validators hold.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -182,8 +186,31 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
-def get_scenario(name: str) -> Scenario:
+def _import_beside(module: str, beside: str | None) -> Any:
+    """Import ``module`` from the directory ``beside`` (a SPEC's), adding it
+    to ``sys.path``; None when it is not there."""
+    top = module.partition(".")[0]
+    if beside is None:
+        return None
+    where = os.path.abspath(beside)
+    if not (
+        os.path.isfile(os.path.join(where, top + ".py")) or os.path.isdir(os.path.join(where, top))
+    ):
+        return None
+    if where not in sys.path:
+        sys.path.append(where)
+    importlib.invalidate_caches()
+    return importlib.import_module(module)
+
+
+def get_scenario(name: str, *, beside: str | None = None) -> Scenario:
     """The scenario a SPEC names: a built-in name or ``"package.module:attribute"``.
+
+    Args:
+        name: the name.
+        beside: a directory (the SPEC's) where a module not found on
+            ``sys.path`` is looked for; when it is there, the directory is
+            added to ``sys.path``.
 
     Raises:
         UsageError: no such built-in, the module cannot be imported, or the
@@ -199,6 +226,11 @@ def get_scenario(name: str) -> Scenario:
         )
     try:
         mod = importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        found = _import_beside(module, beside) if e.name == module.partition(".")[0] else None
+        if found is None:
+            raise UsageError(f"scenario {name!r}: cannot import {module!r}: {e}") from None
+        mod = found
     except ImportError as e:
         raise UsageError(f"scenario {name!r}: cannot import {module!r}: {e}") from None
     obj = getattr(mod, attr, None)

@@ -172,8 +172,9 @@ class _Lines:
 
 
 class _Parser:
-    def __init__(self, text: str, path: str) -> None:
+    def __init__(self, text: str, path: str, directory: str | None = None) -> None:
         self.path = path
+        self.directory = directory
         try:
             self.doc = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
@@ -203,7 +204,7 @@ class _Parser:
         try:
             out = coerce(known[name], value)
             if name == "scenario":
-                get_scenario(str(out))
+                get_scenario(str(out), beside=self.directory)
         except UsageError as e:
             raise self.fail(str(e), *place) from None
         return out
@@ -306,12 +307,15 @@ def _tasks(kind: str, points: list[dict[str, Any]], seeds: list[int]) -> Iterato
             yield Task(tid, kind, tuple(params.items()), seed, run_seed)
 
 
-def parse_spec(text: str, path: str = "<spec>") -> Spec:
+def parse_spec(text: str, path: str = "<spec>", *, directory: str | None = None) -> Spec:
     """Parse a SPEC from its TOML text.
 
     Args:
         text: the TOML.
         path: the name used in messages and replay commands.
+        directory: where a scenario's module that is not on ``sys.path`` is
+            looked for (:func:`load_spec`: the SPEC's directory); when found
+            there, the directory is added to ``sys.path``.
 
     Returns:
         The :class:`Spec`, with every task.
@@ -321,7 +325,7 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
             wrong type or range, an empty grid, a repeated point, or a
             scenario that cannot be found; the message names the line.
     """
-    p = _Parser(text, path)
+    p = _Parser(text, path, directory)
     kind = p.kind()
     seeds = p.seeds()
     name = p.doc.get("name", Path(path).stem)
@@ -351,6 +355,9 @@ def parse_spec(text: str, path: str = "<spec>") -> Spec:
 def load_spec(path: str | Path) -> Spec:
     """Read and parse the SPEC file at ``path`` (see :func:`parse_spec`).
 
+    A scenario's module (``"module:name"``) not on ``sys.path`` is looked
+    for beside the SPEC.
+
     Raises:
         SpecError: the file cannot be read or is not a valid SPEC.
     """
@@ -358,4 +365,4 @@ def load_spec(path: str | Path) -> Spec:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise SpecError(str(path), 1, f"cannot read the SPEC: {e.strerror or e}") from None
-    return parse_spec(text, str(path))
+    return parse_spec(text, str(path), directory=str(Path(path).parent))

@@ -24,6 +24,7 @@ l     a Vnode or a Page (``&vp->v_pages`` or ``&pp->p_vpnext``)
 o     a page-aligned u_offset_t
 n     a size_t;  i: an int;  a: an address (caddr_t)
 e     an se_t (SE_SHARED, SE_EXCL);  c: a reclaim_t;  w: SE_EXCL_WANTED or 0
+r     an enum seg_rw (S_OTHER, S_READ, ...)
 G     page_create_va flags (PG_*);  B: buffer flags (B_*)
 A     attribute bits (P_REF, P_MOD, P_RO, P_NSH);  H: HAT_SYNC_* flags
 u     a HAT_*_PGUNLOAD;  f: a hat feature;  K: the kernel
@@ -50,6 +51,7 @@ from pvnsim.flags import (
     PageCreateFlag,
     Reclaim,
     Se,
+    SegRw,
 )
 from pvnsim.vm.cint import in_range
 from pvnsim.vm.hat import HatMapping
@@ -117,7 +119,7 @@ CONTRACTS: dict[str, str] = {
     "kmem_cache_alloc": "ki",
     "kmem_cache_free": "kM",
     "SEGOP_KLUSTER": "sai",
-    "segmap_getmapflt": "svnniw",
+    "segmap_getmapflt": "svnnir",
     "segmap_release": "saB",
     "kzero": "ans",
 }
@@ -134,6 +136,7 @@ _ENUMS: dict[str, tuple[frozenset[int], str]] = {
     "u": (frozenset(int(m) for m in HatUnload), "a HAT_*_PGUNLOAD value"),
     "f": (frozenset(int(m) for m in HatFeature), "a hat feature (HAT_VMODSORT, ...)"),
     "w": (frozenset((0, SE_EXCL_WANTED)), "0 or SE_EXCL_WANTED"),
+    "r": (frozenset(int(m) for m in SegRw), "an enum seg_rw (S_OTHER, S_READ, ...)"),
 }
 _OBJECTS: dict[str, tuple[type | tuple[type, ...], bool, str]] = {
     # kind: (types, None allowed, description)
@@ -212,7 +215,7 @@ def _check_one(routine: str, name: str, kind: str, value: Any, kernels: list[Any
 def _order(kinds: str) -> tuple[int, ...]:
     # Pages, vnodes and other objects first: the kernel they belong to says
     # what an aligned offset is.
-    return tuple(sorted(range(len(kinds)), key=lambda i: kinds[i] in "onaiGBAHecufwx"))
+    return tuple(sorted(range(len(kinds)), key=lambda i: kinds[i] in "onaiGBAHecufwrx"))
 
 
 _ORDERS: dict[str, tuple[int, ...]] = {name: _order(kinds) for name, kinds in CONTRACTS.items()}
@@ -232,6 +235,30 @@ def check_primitive(routine: str, names: tuple[str, ...], args: tuple[Any, ...])
         raise UsageError(f"{routine}: the arguments belong to different kernels")
 
 
+def _check_hashin(pp: Page, vp: Vnode, off: int) -> None:
+    # page_do_hashin overwrites p_vnode and p_offset: a page that still has an
+    # identity would stay in its old hash chain and v_pages as well.
+    if pp.p_vnode is not None:
+        raise UsageError(
+            f"page_hashin: page {pp.name} already has an identity (page_hashout it first)"
+        )
+
+
+def _check_hashout(pp: Page) -> None:
+    # Its precondition: only the exclusive holder may take a page's identity
+    # away (a page left without identity, unlocked and not free is lost).
+    if pp.p_vnode is not None and pp.p_selock >= 0:
+        raise UsageError(f"page_hashout: page {pp.name} must be held SE_EXCL")
+
+
+#: Checks of a primitive's state preconditions, beyond its arguments' kinds:
+#: only where breaking them would corrupt the model.
+_STATE_CHECKS: dict[str, Callable[..., None]] = {
+    "page_hashin": _check_hashin,
+    "page_hashout": _check_hashout,
+}
+
+
 def exported(fn: Callable[P, R]) -> Callable[P, R]:
     """The public version of primitive ``fn``: its contract checked, then ``fn`` called."""
     routine = fn.__name__
@@ -240,6 +267,7 @@ def exported(fn: Callable[P, R]) -> Callable[P, R]:
     if len(names) != len(CONTRACTS[routine]):
         raise InternalError(f"{routine}: its contract does not match its parameters")
     count = len(names)
+    state = _STATE_CHECKS.get(routine)
 
     @functools.wraps(fn)
     def boundary(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -252,6 +280,8 @@ def exported(fn: Callable[P, R]) -> Callable[P, R]:
             bound.apply_defaults()
             values = tuple(bound.arguments.values())
         check_primitive(routine, names, values)
+        if state is not None:
+            state(*values)
         return fn(*args, **kwargs)
 
     return boundary

@@ -30,7 +30,7 @@ from pvnsim.vm.argcheck import (
     check_rw,
     check_vnode,
 )
-from pvnsim.vm.cint import ssize_t
+from pvnsim.vm.cint import U_OFFSET_T, ssize_t
 from pvnsim.vm.seg import Seg
 from pvnsim.vm.vm_pvn import PageSlots
 
@@ -197,14 +197,14 @@ def check_pvn_getpages(
     check_ctype(routine, "addr", addr, "caddr_t")
     check_rw(routine, rw)
     # The C loops from off while below off + len, a PAGESIZE at a time: with
-    # len 0, or a sum past the last page of the offset space, the loop never
-    # starts (the C returns an uninitialised error) or its counter wraps
-    # around 2^64 and it never ends.
-    if len == 0 or off + len > (1 << 64) - k.pagesize:
+    # len 0, or when its last step o + PAGESIZE passes 2^64 - 1, the loop
+    # never starts (the C returns an uninitialised error) or its counter
+    # wraps to 0 and it never ends.  Anything else runs as in the C, an
+    # unaligned off included.
+    if len == 0 or off + -(-len // k.pagesize) * k.pagesize > U_OFFSET_T:
         raise UsageError(
-            f"{routine}: [off, off + len) = [{off:#x}, {off + len:#x}) is empty or "
-            "reaches the last page of the offset space (the C's loop would not run, "
-            "or never end)"
+            f"{routine}: off={off:#x}, len={len:#x}: the range is empty or its last "
+            "page step passes 2^64 - 1 (the C's loop would not run, or never end)"
         )
     if pl is not None:
         check_ctype(routine, "plsz", plsz, "size_t")
@@ -243,8 +243,10 @@ def check_pvn_plist_init(pp: Any, pl: Any, plsz: Any, off: Any, io_len: Any, rw:
         return
     # The do-while stores one page, then more while the ssize_t budget of
     # plsz bytes stays positive and pages remain.
-    budget = ssize_t(plsz)
-    stored = min(len(ring) - start, max(1, -(-budget // k.pagesize)) if budget > 0 else 1)
+    # (L1197's subtraction wraps when plsz is within a page above 2^63: the
+    # budget turns huge and every page is stored.)
+    left = ssize_t(ssize_t(plsz) - k.pagesize)
+    stored = min(len(ring) - start, 1 + (-(-left // k.pagesize) if left > 0 else 0))
     if rw != S_CREATE:
         for page in ring[start : start + stored]:
             if page.p_selock >= 0:
@@ -401,8 +403,8 @@ def pvn_vplist_dirty(vp: Vnode, off: int, putapage: PutapageFn, flags: int, cred
         set and another walk holds VVMLOCK.
 
     Raises:
-        UsageError: a VCHR vnode, a misaligned ``off``, unknown flags or a
-            ``putapage`` that is not callable.
+        UsageError: a VCHR vnode, an ``off`` past 2^64 - 1, unknown flags
+            or a ``putapage`` that is not callable.
         DeadlockError: (single-threaded) a page, i/o lock or VVMLOCK it must
             wait for is held by someone who can never release it.
     """
@@ -469,8 +471,9 @@ def pvn_getpages(
         0 or the first error of ``getpage``.
 
     Raises:
-        UsageError: misaligned ``off``, ``len`` not positive, ``plsz < len``
-            with ``pl`` given, ``pl`` too short, ``getpage`` not callable.
+        UsageError: ``len`` 0 or a range whose last page step passes
+            2^64 - 1, ``plsz < len`` with ``pl`` given, ``pl`` too short,
+            ``getpage`` not callable.
     """
     check_pvn_getpages(getpage, vp, off, len, protp, pl, plsz, seg, addr, rw, cred)
     return _pvn.pvn_getpages(getpage, vp, off, len, protp, pl, plsz, seg, addr, rw, cred)
@@ -488,8 +491,9 @@ def pvn_plist_init(
     :func:`pvnsim.vm.vm_pvn.pvn_plist_init` (lines 1153-1211).
 
     Raises:
-        UsageError: a malformed list, pages not SE_EXCL and i/o-locked,
-            misaligned ``off``, ``pl`` too short.
+        UsageError: a malformed list, pages not locked and i/o-locked, a
+            page going into ``pl`` not SE_EXCL (unless S_CREATE), ``pl``
+            too short.
     """
     check_pvn_plist_init(pp, pl, plsz, off, io_len, rw)
     _pvn.pvn_plist_init(pp, pl, plsz, off, io_len, rw)

@@ -29,7 +29,6 @@ from pvnsim.flags import (
     B_TRUNC,
     EFAULT,
     MAXBMASK,
-    MAXBOFFSET,
     MAXBSIZE,
     SM_ASYNC,
     SM_DESTROY,
@@ -39,6 +38,7 @@ from pvnsim.flags import (
     SegRw,
 )
 from pvnsim.hooks import implements
+from pvnsim.vm.cint import U_OFFSET_T
 from pvnsim.vm.hat import HatMapping, hat_map, hat_touch, hat_unmap
 from pvnsim.vm.page_lock import page_unlock
 
@@ -82,14 +82,18 @@ def segmap_getmapflt(
             "segmap_getmapflt", seg, vp, off, length, forcefault, rw
         )
     baseoff = off & MAXBMASK
-    if (off & MAXBOFFSET) + length > MAXBSIZE:
-        raise KernelPanic("segmap_getmapflt: bad len")
+    # seg_map.c's test, in u_offset_t: both sums wrap past 2^64 - 1.
+    if (off + length) & U_OFFSET_T > (baseoff + MAXBSIZE) & U_OFFSET_T:
+        raise KernelPanic("segmap_getmap bad len")
     addr = SEGKMAP_BASE + baseoff
     win = _Window(vp, baseoff)
     _windows(seg).setdefault(addr, []).append(win)
     if forcefault and vp.v_op.getpage is not None:
         o = off & k.pagemask
-        while o < off + length:
+        # Only the window's pages can be mapped in it (a length that wrapped
+        # past 2^64 and was let through above ends at the window's end).
+        stop = min(off + length, baseoff + MAXBSIZE)
+        while o < stop:
             pl: list[Page | None] = [None, None]
             err = vp.v_op.getpage(
                 vp, o, k.pagesize, None, pl, k.pagesize, seg, addr + (o - baseoff), rw, None

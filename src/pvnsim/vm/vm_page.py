@@ -46,6 +46,7 @@ from pvnsim.flags import (
     Se,
 )
 from pvnsim.hooks import implements, sleep
+from pvnsim.vm.cint import PGCNT_T, U_OFFSET_T
 from pvnsim.vm.hat import hat_pageunload
 from pvnsim.vm.page import (
     NOOFFSET,
@@ -186,15 +187,16 @@ def page_create_va(
             raise KernelPanic("page_create_va: invalid flags: neither PG_EXCL nor PG_WAIT")
         if flags & _NOT_PG_ALLOWED:
             raise KernelPanic(f"page_create_va: unsupported flags {flags & ~_PG_ALLOWED:#x}")
-        npages = (nbytes + k.pageoffset) >> k.pageshift  # btopr
+        npages = ((nbytes + k.pageoffset) & PGCNT_T) >> k.pageshift  # btopr, a uintptr_t
         if npages > (k.total_pages // 2 or 1):
             if not flags & PG_WAIT:
                 return None
             sleep(k, f"memory for {npages} pages (more than max_page_get)", None, lambda: False)
-    if k.freemem <= k.throttlefree + npages:  # type: ignore[operator]
+    # pgcnt_t sums, wrapping as in the C.
+    if k.freemem <= (k.throttlefree + npages) & PGCNT_T:  # type: ignore[operator]
         if flags & PG_WAIT:
-            _wait_for_memory(k, npages + k.throttlefree)  # type: ignore[operator]
-        elif k.freemem < npages + k.pageout_reserve:  # type: ignore[operator]
+            _wait_for_memory(k, (npages + k.throttlefree) & PGCNT_T)  # type: ignore[operator]
+        elif k.freemem < (npages + k.pageout_reserve) & PGCNT_T:  # type: ignore[operator]
             return None
     if k.freemem < npages:
         if not flags & PG_WAIT:
@@ -271,7 +273,7 @@ def page_create_va(
         plist = plist.p_next  # plist = plist->p_next
         i += 1
         if i < npages:  # (not after the last page: a new int object each time)
-            o += pagesize
+            o = (o + pagesize) & U_OFFSET_T  # a u_offset_t: wraps past 2^64 - 1
     if spare is not None:
         _give_back(spare)
     return plist

@@ -505,7 +505,7 @@ def pvn_write_done(plist: Page | None, flags: int) -> None:
     if k is not None:
         if (
             k.write_free
-            and k.freemem < k.lotsfree + k.pages_before_pager  # type: ignore[operator]
+            and k.freemem < (k.lotsfree + k.pages_before_pager) & PGCNT_T  # type: ignore[operator]
             and (flags & B_ERROR) == 0
         ):  # L383
             flags |= B_FREE  # L385
@@ -1136,7 +1136,7 @@ def pvn_plist_init(
         page_io_unlock(ppcur)  # L1194
         if rw != S_CREATE:  # L1195
             page_downgrade(ppcur)  # L1196
-        sz -= PAGESIZE  # L1197
+        sz = ssize_t(sz - PAGESIZE)  # L1197: an ssize_t, wraps below -2^63
         if not (sz > 0 and pp is not None):  # L1198
             break
     pl[slot] = None  # L1199

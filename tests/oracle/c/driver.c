@@ -1069,12 +1069,23 @@ run_call(struct line *ln)
 		unsigned long long io_len = OPTNUM("io_len", 0);
 		enum seg_rw rw = (v = attr(ln, first, "rw")) != NULL ?
 		    rw_or_die(v) : S_READ;
+		unsigned long long npl = 0;
 		int nslots;
-		page_t **pl;
+		page_t **pl, *q;
 
-		if (plsz > MAXPLSZ)
-			scn_error("plsz too large for the model");
-		nslots = (int)(plsz / PAGESIZE) + 2;
+		/*
+		 * pl never receives more pages than the list holds, so the
+		 * array is cut to that: any plsz up to 2^64 - 1 can be tried.
+		 */
+		if ((q = l) != NULL) {
+			do {
+				npl++;
+				q = q->p_next;
+			} while (q != l);
+		}
+		if (plsz / PAGESIZE < npl)
+			npl = plsz / PAGESIZE;
+		nslots = (int)npl + 2;
 		pl = calloc(nslots, sizeof (page_t *));
 		pvn_plist_init(l, pl, (size_t)plsz, (u_offset_t)off,
 		    (size_t)io_len, rw);
