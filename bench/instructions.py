@@ -6,14 +6,15 @@ counts do not, so this is the measure to compare two versions of the core.
 
     python bench/instructions.py            # every scenario
     python bench/instructions.py fsync0     # one: fsync0, fsyncA, read_kluster, gib,
-                                            # explore_kit or explore_bare
+                                            # gib_blocks, explore_kit or explore_bare
 
 Each scenario runs twice under ``valgrind --tool=callgrind``: once setting up
 the state only, once also doing the work; the difference divided by the pages
 is printed.  ``gib`` is the workload of ``gib_workload_s`` in bench/run.py
 (sequential write, fsync and read through the fs kit, memory a quarter of the
 file) scaled down to a 16 MiB file; its pages count once although each is
-written and read.  ``explore_kit`` and ``explore_bare`` are the explorations
+written and read.  ``gib_blocks`` is the same with one-block windows
+(``maxcontig=1``).  ``explore_kit`` and ``explore_bare`` are the explorations
 of ``explore_bare_over_kit`` (bench/fsync_race.py), per explored run.  Needs
 valgrind; takes about 20 s per scenario (``gib`` about 40 s).
 """
@@ -61,13 +62,17 @@ def _scenario(name: str, work: bool) -> None:
                 kl = pvn_read_kluster(vp, 0x8000, seg, 0x8000, 0, 0x10000, 0)
                 assert kl is not None
                 pvn_read_done(kl.plist, B_ERROR)
-    elif name == "gib":
+    elif name in ("gib", "gib_blocks"):
         from pvnsim.fs import Machine
         from pvnsim.fs.workload import sequential_read, sequential_write
 
         size = GIB_MIB << 20
         ops = sequential_write("f", size, 1 << 20) + sequential_read("f", size, 1 << 20)
-        sim = Machine(memory=size // 4, keep_log=False)
+        # gib_blocks: one-block windows (maxcontig=1), the kit's default
+        # before it took ufs's clusters: the shape the restructuring's
+        # figures were first measured on.
+        extra = {"maxcontig": 1} if name == "gib_blocks" else {}
+        sim = Machine(memory=size // 4, keep_log=False, **extra)
         sim.create("f")
         if work:
             sim.run(ops)
@@ -83,7 +88,7 @@ def _scenario(name: str, work: bool) -> None:
     else:
         raise SystemExit(
             f"unknown scenario {name!r} "
-            "(fsync0, fsyncA, read_kluster, gib, explore_kit, explore_bare)"
+            "(fsync0, fsyncA, read_kluster, gib, gib_blocks, explore_kit, explore_bare)"
         )
 
 
@@ -118,11 +123,13 @@ def main(argv: list[str]) -> int:
         return 0
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed")
-    for name in argv or ["fsync0", "fsyncA", "read_kluster", "gib", "explore_kit", "explore_bare"]:
+    default = ["fsync0", "fsyncA", "read_kluster", "gib", "gib_blocks", "explore_kit"]
+    for name in argv or [*default, "explore_bare"]:
         if name.startswith("explore_"):
             count, unit = EXPLORE_RUNS, "run"
         else:
-            count, unit = ((GIB_MIB << 20) // 4096 if name == "gib" else PAGES), "page"
+            count = (GIB_MIB << 20) // 4096 if name.startswith("gib") else PAGES
+            unit = "page"
         per = (_instructions(name, True) - _instructions(name, False)) // count
         print(f"{name:<13} {per:>10,} instructions/{unit}")
     return 0
