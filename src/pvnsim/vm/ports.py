@@ -90,6 +90,8 @@ def check_pvn_read_kluster(
     check_ctype(routine, "addr", addr, "caddr_t")
     check_ctype(routine, "vp_off", vp_off, "u_offset_t")
     check_ctype(routine, "vp_len", vp_len, "size_t")
+    if not isinstance(isra, int):  # a bool is fine: it is an int
+        raise UsageError(f"{routine}: isra must be an int, not {type(isra).__name__}")
     check_ctype(routine, "isra", int(isra), "int")
     _check_seg(routine, k, seg)
 
