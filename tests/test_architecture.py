@@ -188,6 +188,40 @@ def test_a_monkeypatched_primitive_is_seen_by_the_ports(monkeypatch, traced):
     check_kernel(k)
 
 
+@pytest.mark.parametrize("traced", [False, True])
+def test_a_primitive_patched_where_a_primitive_calls_it_is_seen(monkeypatch, traced):
+    """page_lookup_nowait calls page_trylock through pvnsim.vm.vm_page: a
+    fault injected there makes it return NULL for a page that is there and
+    unlocked, traced or not, and pvn_write_kluster (L274) then writes the
+    dirty page alone."""
+    import sys
+
+    from pvnsim import pvn_write_kluster
+    from pvnsim.flags import SE_SHARED
+    from pvnsim.vm import page_lookup_nowait
+
+    vm_page = sys.modules["pvnsim.vm.vm_page"]
+    refused: list[str] = []
+
+    def busy(pp, se):  # type: ignore[no-untyped-def]
+        refused.append(pp.name)
+        return 0
+
+    k = Kernel(total_pages=64, minfree=0, throttlefree=0, pageout_reserve=0)
+    vp = k.vnode("v1")
+    make_page(vp, 0x0, nrm=P_MOD | P_REF)
+    pp = make_page(vp, 0x1000, nrm=P_MOD | P_REF, lock="S", io="me")
+    monkeypatch.setattr(vm_page, "page_trylock", busy)
+    if traced:
+        k.trace_on()
+    assert page_lookup_nowait(vp, 0x0, SE_SHARED) is None
+    kl = pvn_write_kluster(vp, pp, 0x0, 0x2000, 0)
+    assert (kl.plist, kl.off, kl.len) == (pp, 0x1000, 0x1000)
+    assert refused == ["v1@0x0", "v1@0x0"]
+    if traced:
+        assert [e.result for e in k.trace.filter("page_lookup_nowait")] == ["NULL", "NULL"]
+
+
 def _tree(k: Kernel) -> list[str]:
     return [f"{'  ' * e.depth}{e.format()}" for e in k.trace]
 

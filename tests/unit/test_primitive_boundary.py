@@ -46,6 +46,7 @@ class World:
             "p": self.pp,
             "P": None,
             "M": self.pp,
+            "N": None,
             "v": self.vp,
             "V": self.vp,
             "l": self.vp,
@@ -80,6 +81,7 @@ class World:
             "p": [*page_like, ("a marker", self.marker), ("None", None)],
             "P": [("an int", 0), ("a marker", self.marker), ("a foreign page", self.foreign)],
             "M": page_like,
+            "N": [("an int", 0), ("a vnode", self.vp)],
             "v": [("a name", "v1"), ("None", None)],
             "V": [("a name", "v1")],
             "l": [("an int", 0)],
@@ -130,6 +132,16 @@ CASES = [
 def test_every_contract_kind_has_bad_values():
     """The table below covers every primitive and every argument kind but 'anything'."""
     assert {name for name, _, _ in CASES} == set(CONTRACTS)
+
+
+def test_every_function_pvnsim_vm_exports_has_a_contract():
+    """Macros and helpers included: PAGE_EXCL("pp") is a UsageError, not an AttributeError."""
+    functions = {
+        name
+        for name in pvnsim.vm.__all__
+        if callable(getattr(pvnsim.vm, name)) and not isinstance(getattr(pvnsim.vm, name), type)
+    }
+    assert functions - set(CONTRACTS) == set()
 
 
 @pytest.mark.parametrize(("name", "index", "what"), CASES)

@@ -24,80 +24,83 @@ from pvnsim.vm import page_lock as _page_lock
 from pvnsim.vm import seg as _seg
 from pvnsim.vm import seg_map as _seg_map
 from pvnsim.vm import vm_page as _vm_page
+from pvnsim.vm import vm_pvn as _vm_pvn
+from pvnsim.vm import vnode as _vnode
 from pvnsim.vm.hat import HatMapping
 from pvnsim.vm.kmem import KM_NOSLEEP, KM_SLEEP, KmemCache
-from pvnsim.vm.lowlevel import exported
+from pvnsim.vm.lowlevel import exported as _exported
 from pvnsim.vm.mutex import KCondvar, KMutex
-from pvnsim.vm.page import (
-    NOOFFSET,
-    PAGE_EXCL,
-    PAGE_LOCKED,
-    PAGE_SHARED,
-    PP_ISFREE,
-    PVN_VPLIST_HASH_TAG,
-    page_iolock_assert,
-    page_name,
-    ring,
-)
+from pvnsim.vm.page import NOOFFSET, PVN_VPLIST_HASH_TAG
 from pvnsim.vm.seg_map import SEGKMAP_BASE
-from pvnsim.vm.vm_pvn import PVN_FLAGS, marker_constructor
-from pvnsim.vm.vnode import IS_SWAPFSVP, IS_SWAPVP, IS_VMODSORT, page_vnode_mutex
+from pvnsim.vm.vm_pvn import PVN_FLAGS
 
 # The primitives, each with its argument contract checked (pvnsim.vm.lowlevel).
-hat_clrrefmod = exported(_hat.hat_clrrefmod)
-hat_ismod = exported(_hat.hat_ismod)
-hat_map = exported(_hat.hat_map)
-hat_page_clrattr = exported(_hat.hat_page_clrattr)
-hat_page_getattr = exported(_hat.hat_page_getattr)
-hat_page_is_mapped = exported(_hat.hat_page_is_mapped)
-hat_page_setattr = exported(_hat.hat_page_setattr)
-hat_pagesync = exported(_hat.hat_pagesync)
-hat_pageunload = exported(_hat.hat_pageunload)
-hat_setmod = exported(_hat.hat_setmod)
-hat_setmod_only = exported(_hat.hat_setmod_only)
-hat_supported = exported(_hat.hat_supported)
-hat_touch = exported(_hat.hat_touch)
-hat_unmap = exported(_hat.hat_unmap)
-kmem_cache_alloc = exported(_kmem.kmem_cache_alloc)
-kmem_cache_free = exported(_kmem.kmem_cache_free)
-cv_broadcast = exported(_mutex.cv_broadcast)
-cv_wait = exported(_mutex.cv_wait)
-mutex_enter = exported(_mutex.mutex_enter)
-mutex_exit = exported(_mutex.mutex_exit)
-page_add = exported(_page.page_add)
-page_hashin = exported(_page.page_hashin)
-page_hashout = exported(_page.page_hashout)
-page_list_add = exported(_page.page_list_add)
-page_list_sub = exported(_page.page_list_sub)
-page_sub = exported(_page.page_sub)
-page_vpadd = exported(_page.page_vpadd)
-page_vpsub = exported(_page.page_vpsub)
-page_downgrade = exported(_page_lock.page_downgrade)
-page_io_lock = exported(_page_lock.page_io_lock)
-page_io_locked = exported(_page_lock.page_io_locked)
-page_io_trylock = exported(_page_lock.page_io_trylock)
-page_io_unlock = exported(_page_lock.page_io_unlock)
-page_io_wait = exported(_page_lock.page_io_wait)
-page_lock = exported(_page_lock.page_lock)
-page_lock_clr_exclwanted = exported(_page_lock.page_lock_clr_exclwanted)
-page_trylock = exported(_page_lock.page_trylock)
-page_tryupgrade = exported(_page_lock.page_tryupgrade)
-page_unlock = exported(_page_lock.page_unlock)
-SEGOP_KLUSTER = exported(_seg.SEGOP_KLUSTER)
-kzero = exported(_seg_map.kzero)
-segmap_getmapflt = exported(_seg_map.segmap_getmapflt)
-segmap_release = exported(_seg_map.segmap_release)
-VN_DISPOSE = exported(_vm_page.VN_DISPOSE)
-fs_dispose = exported(_vm_page.fs_dispose)
-page_create_va = exported(_vm_page.page_create_va)
-page_destroy = exported(_vm_page.page_destroy)
-page_destroy_free = exported(_vm_page.page_destroy_free)
-page_exists = exported(_vm_page.page_exists)
-page_free = exported(_vm_page.page_free)
-page_lookup = exported(_vm_page.page_lookup)
-page_lookup_nowait = exported(_vm_page.page_lookup_nowait)
-page_reclaim = exported(_vm_page.page_reclaim)
-page_release = exported(_vm_page.page_release)
+hat_clrrefmod = _exported(_hat.hat_clrrefmod)
+hat_ismod = _exported(_hat.hat_ismod)
+hat_map = _exported(_hat.hat_map)
+hat_page_clrattr = _exported(_hat.hat_page_clrattr)
+hat_page_getattr = _exported(_hat.hat_page_getattr)
+hat_page_is_mapped = _exported(_hat.hat_page_is_mapped)
+hat_page_setattr = _exported(_hat.hat_page_setattr)
+hat_pagesync = _exported(_hat.hat_pagesync)
+hat_pageunload = _exported(_hat.hat_pageunload)
+hat_setmod = _exported(_hat.hat_setmod)
+hat_setmod_only = _exported(_hat.hat_setmod_only)
+hat_supported = _exported(_hat.hat_supported)
+hat_touch = _exported(_hat.hat_touch)
+hat_unmap = _exported(_hat.hat_unmap)
+kmem_cache_alloc = _exported(_kmem.kmem_cache_alloc)
+kmem_cache_free = _exported(_kmem.kmem_cache_free)
+cv_broadcast = _exported(_mutex.cv_broadcast)
+cv_wait = _exported(_mutex.cv_wait)
+mutex_enter = _exported(_mutex.mutex_enter)
+mutex_exit = _exported(_mutex.mutex_exit)
+page_add = _exported(_page.page_add)
+page_hashin = _exported(_page.page_hashin)
+page_hashout = _exported(_page.page_hashout)
+page_list_add = _exported(_page.page_list_add)
+page_list_sub = _exported(_page.page_list_sub)
+page_sub = _exported(_page.page_sub)
+page_vpadd = _exported(_page.page_vpadd)
+page_vpsub = _exported(_page.page_vpsub)
+page_downgrade = _exported(_page_lock.page_downgrade)
+page_io_lock = _exported(_page_lock.page_io_lock)
+page_io_locked = _exported(_page_lock.page_io_locked)
+page_io_trylock = _exported(_page_lock.page_io_trylock)
+page_io_unlock = _exported(_page_lock.page_io_unlock)
+page_io_wait = _exported(_page_lock.page_io_wait)
+page_lock = _exported(_page_lock.page_lock)
+page_lock_clr_exclwanted = _exported(_page_lock.page_lock_clr_exclwanted)
+page_trylock = _exported(_page_lock.page_trylock)
+page_tryupgrade = _exported(_page_lock.page_tryupgrade)
+page_unlock = _exported(_page_lock.page_unlock)
+SEGOP_KLUSTER = _exported(_seg.SEGOP_KLUSTER)
+kzero = _exported(_seg_map.kzero)
+segmap_getmapflt = _exported(_seg_map.segmap_getmapflt)
+segmap_release = _exported(_seg_map.segmap_release)
+VN_DISPOSE = _exported(_vm_page.VN_DISPOSE)
+fs_dispose = _exported(_vm_page.fs_dispose)
+page_create_va = _exported(_vm_page.page_create_va)
+page_destroy = _exported(_vm_page.page_destroy)
+page_destroy_free = _exported(_vm_page.page_destroy_free)
+page_exists = _exported(_vm_page.page_exists)
+page_free = _exported(_vm_page.page_free)
+page_lookup = _exported(_vm_page.page_lookup)
+page_lookup_nowait = _exported(_vm_page.page_lookup_nowait)
+page_reclaim = _exported(_vm_page.page_reclaim)
+page_release = _exported(_vm_page.page_release)
+PAGE_EXCL = _exported(_page.PAGE_EXCL)
+PAGE_LOCKED = _exported(_page.PAGE_LOCKED)
+PAGE_SHARED = _exported(_page.PAGE_SHARED)
+PP_ISFREE = _exported(_page.PP_ISFREE)
+page_iolock_assert = _exported(_page.page_iolock_assert)
+page_name = _exported(_page.page_name)
+ring = _exported(_page.ring)
+IS_SWAPFSVP = _exported(_vnode.IS_SWAPFSVP)
+IS_SWAPVP = _exported(_vnode.IS_SWAPVP)
+IS_VMODSORT = _exported(_vnode.IS_VMODSORT)
+page_vnode_mutex = _exported(_vnode.page_vnode_mutex)
+marker_constructor = _exported(_vm_pvn.marker_constructor)
 
 __all__ = [
     "IS_SWAPFSVP",

@@ -19,6 +19,7 @@ kind  accepts
 p     a :class:`~pvnsim.vm.page.Page` (not a marker)
 P     a Page or None (a list head)
 M     any Page, markers included (the vnode-list routines move markers)
+N     any Page, markers included, or None
 v     a :class:`~pvnsim.vm.vnode.Vnode`;  V: a Vnode or None
 l     a Vnode or a Page (``&vp->v_pages`` or ``&pp->p_vpnext``)
 o     a page-aligned u_offset_t
@@ -122,6 +123,20 @@ CONTRACTS: dict[str, str] = {
     "segmap_getmapflt": "svnnir",
     "segmap_release": "saB",
     "kzero": "ans",
+    # The macros and helpers: read-only, but a wrong kind of argument is
+    # refused with a UsageError like everywhere else.
+    "PAGE_EXCL": "M",
+    "PAGE_SHARED": "M",
+    "PAGE_LOCKED": "M",
+    "PP_ISFREE": "M",
+    "page_iolock_assert": "M",
+    "IS_VMODSORT": "v",
+    "IS_SWAPVP": "v",
+    "IS_SWAPFSVP": "v",
+    "page_vnode_mutex": "v",
+    "page_name": "N",
+    "ring": "Nx",
+    "marker_constructor": "Mxi",
 }
 
 _FLAG_SETS: dict[str, tuple[int, str]] = {
@@ -144,6 +159,7 @@ _OBJECTS: dict[str, tuple[type | tuple[type, ...], bool, str]] = {
     "V": (Vnode, True, "a Vnode or None"),
     "l": ((Vnode, Page), False, "a Vnode or a Page"),
     "M": (Page, False, "a Page"),
+    "N": (Page, True, "a Page or None"),
     "m": (KMutex, True, "a KMutex or None"),
     "X": (KMutex, False, "a KMutex"),
     "C": (KCondvar, False, "a KCondvar"),
