@@ -39,6 +39,7 @@ from pvnsim import (
 )
 from pvnsim.flags import (
     B_ERROR,
+    B_FORCE,
     B_FREE,
     B_INVAL,
     B_READ,
@@ -443,6 +444,21 @@ LIST_CASES = [
 ]
 
 
+def _shared_second(flags: int) -> Spoil:
+    """A list whose first page is SE_EXCL and second SE_SHARED, with ``flags``:
+    the port would destroy the first before page_destroy's ASSERT(PAGE_EXCL)
+    stopped it at the second."""
+
+    def spoil(e: Env, a: Args) -> None:
+        a["plist"] = e.ring(
+            e.page(0x10000, nrm=P_REF, lock="X", io="me"),
+            e.page(0x11000, nrm=P_REF, lock="S", io="me"),
+        )
+        a["flags"] = flags
+
+    return spoil
+
+
 @pytest.mark.parametrize(("spoil", "consistent"), LIST_CASES)
 def test_io_done_bad_input(spoil: Spoil, consistent: bool) -> None:
     """pvn_io_done rejects a list holding a page that is not locked and i/o-locked, a foreign page or a marker.
@@ -456,7 +472,11 @@ def test_io_done_bad_input(spoil: Spoil, consistent: bool) -> None:
 
 @pytest.mark.parametrize(
     ("spoil", "consistent"),
-    [case("unknown_flag_bits", S(flags=UNKNOWN)), *LIST_CASES],
+    [
+        case("unknown_flag_bits", S(flags=UNKNOWN)),
+        case("b_error_with_a_shared_page", _shared_second(B_ERROR)),
+        *LIST_CASES,
+    ],
 )
 def test_read_done_bad_input(spoil: Spoil, consistent: bool) -> None:
     """pvn_read_done rejects unknown flag bits and the same bad lists as pvn_io_done.
@@ -474,6 +494,11 @@ def test_read_done_bad_input(spoil: Spoil, consistent: bool) -> None:
         case("flag_b_read", S(flags=B_READ)),
         case("flag_b_read_with_b_write", S(flags=B_READ | B_WRITE)),
         case("unknown_flag_bits", S(flags=UNKNOWN | B_WRITE)),
+        case("b_inval_with_a_shared_page", _shared_second(B_WRITE | B_INVAL)),
+        case(
+            "b_error_b_inval_b_force_with_a_shared_page",
+            _shared_second(B_ERROR | B_WRITE | B_INVAL | B_FORCE),
+        ),
         *LIST_CASES,
     ],
 )

@@ -168,3 +168,30 @@ def test_page_create_va_no_longer_creates_pages_at_odd_offsets():
     for se in (7, "shared"):
         with pytest.raises(UsageError, match="is not an se_t"):
             pvnsim.vm.page_lookup(world.vp, 0x1000, se)
+
+
+def test_page_release_refuses_an_io_locked_page_it_would_free():
+    """A clean, unmapped, shared page with its i/o lock held: page_release
+    would upgrade it and free it, and page_free ASSERTs the i/o lock is not
+    held; refused before the upgrade, nothing changes."""
+    from pvnsim.vm import page_release
+
+    k = Kernel(total_pages=32)
+    pp = make_page(k.vnode("v1"), 0, lock="S", io="me")
+    before = snapshot(k)
+    with pytest.raises(UsageError, match=r"^page_release: page v1@0x0 is i/o locked"):
+        page_release(pp, 0)
+    assert snapshot(k) == before
+
+
+def test_page_release_of_an_io_locked_page_it_keeps_only_unlocks_it():
+    """Mapped, the page is not freed (PGREL_NOTREL): page_release only drops
+    the page lock, as in the C, and leaves the i/o lock to its holder."""
+    from pvnsim.flags import PGREL_NOTREL
+    from pvnsim.vm import page_io_locked, page_release
+
+    k = Kernel(total_pages=32)
+    pp = make_page(k.vnode("v1"), 0, lock="S", io="me", maps=["r"])
+    assert page_release(pp, 0) == PGREL_NOTREL
+    assert pp.p_selock == 0
+    assert page_io_locked(pp)

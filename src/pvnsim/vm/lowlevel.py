@@ -44,6 +44,8 @@ from typing import Any, ParamSpec, TypeVar
 from pvnsim.errors import InternalError, UsageError
 from pvnsim.flags import (
     ALL_BUF_FLAGS,
+    P_MOD,
+    PAGE_IO_INUSE,
     SE_EXCL_WANTED,
     HatAttr,
     HatFeature,
@@ -59,8 +61,9 @@ from pvnsim.vm.hat import HatMapping
 from pvnsim.vm.kmem import KmemCache
 from pvnsim.vm.mutex import KCondvar, KMutex
 from pvnsim.vm.page import PVN_VPLIST_HASH_TAG, Page
+from pvnsim.vm.page_lock import PS_EWANTED
 from pvnsim.vm.seg import Seg
-from pvnsim.vm.vnode import Vnode
+from pvnsim.vm.vnode import IS_SWAPVP, Vnode
 
 __all__ = ["CONTRACTS", "check_primitive", "exported"]
 
@@ -267,11 +270,36 @@ def _check_hashout(pp: Page) -> None:
         raise UsageError(f"page_hashout: page {pp.name} must be held SE_EXCL")
 
 
+def _check_release(pp: Page, checkmod: int) -> None:
+    # page_release frees an unmapped page it can hold exclusively (fs_dispose:
+    # page_free), and page_free ASSERTs that the i/o lock is not held; the
+    # upgrade of a shared hold would happen first.  Refused only when the
+    # call would get that far, since an i/o-locked page it does not free is
+    # just unlocked.
+    vp = pp.p_vnode
+    if (
+        pp.p_iolock_state & PAGE_IO_INUSE
+        and vp is not None
+        and vp.v_op.dispose is None
+        and not pp.p_mapping
+        and not IS_SWAPVP(vp)
+        and (pp.p_selock < 0 or (pp.p_selock == 1 and not pp.p_state & PS_EWANTED))
+        and pp.p_lckcnt == 0
+        and pp.p_cowcnt == 0
+        and not (checkmod and pp.p_nrm & P_MOD)
+    ):
+        raise UsageError(
+            f"page_release: page {pp.name} is i/o locked, and page_release would free it "
+            "(page_free asserts the i/o lock is not held): page_io_unlock it first"
+        )
+
+
 #: Checks of a primitive's state preconditions, beyond its arguments' kinds:
 #: only where breaking them would corrupt the model.
 _STATE_CHECKS: dict[str, Callable[..., None]] = {
     "page_hashin": _check_hashin,
     "page_hashout": _check_hashout,
+    "page_release": _check_release,
 }
 
 

@@ -18,7 +18,7 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from pvnsim.errors import UsageError
-from pvnsim.flags import ALL_BUF_FLAGS, B_FREE, B_INVAL, S_CREATE, SegRw
+from pvnsim.flags import ALL_BUF_FLAGS, B_ERROR, B_FORCE, B_FREE, B_INVAL, S_CREATE, SegRw
 from pvnsim.vm import vm_pvn as _pvn
 from pvnsim.vm.argcheck import (
     check_aligned,
@@ -116,16 +116,30 @@ def check_pvn_io_done(plist: Any) -> None:
 
 
 def check_pvn_read_done(plist: Any, flags: Any) -> int:
-    """pvn_read_done's contract; returns the flags as an int."""
+    """pvn_read_done's contract; returns the flags as an int.
+
+    A failed read (B_ERROR) destroys every page (VN_DISPOSE B_INVAL, L333),
+    and page_destroy ASSERTs SE_EXCL: checked here for every page, before
+    the first one is destroyed.
+    """
     flags = check_flags("pvn_read_done", flags, ALL_BUF_FLAGS)
-    check_plist("pvn_read_done", plist)
+    check_plist("pvn_read_done", plist, locked="excl" if flags & B_ERROR else "any")
     return int(flags)
 
 
 def check_pvn_write_done(plist: Any, flags: Any) -> int:
-    """pvn_write_done's contract (B_READ is the port's own ASSERT); returns the flags."""
+    """pvn_write_done's contract (B_READ is the port's own ASSERT); returns the flags.
+
+    B_INVAL without B_ERROR, or with B_ERROR and B_FORCE, destroys every
+    page (VN_DISPOSE B_INVAL, L428, L441), and page_destroy ASSERTs SE_EXCL:
+    checked here for every page, before the first one is destroyed.
+    """
     flags = check_flags("pvn_write_done", flags, ALL_BUF_FLAGS)
-    check_plist("pvn_write_done", plist)
+    if flags & B_ERROR:
+        destroys = flags & (B_INVAL | B_FORCE) == B_INVAL | B_FORCE
+    else:
+        destroys = bool(flags & B_INVAL)
+    check_plist("pvn_write_done", plist, locked="excl" if destroys else "any")
     return int(flags)
 
 
