@@ -252,3 +252,42 @@ def test_pressure_and_memory_helpers_refuse_bad_input() -> None:
         kernels(pressures=("dire",))
     with pytest.raises(UsageError, match="page size 3000"):
         kernels(page_sizes=(3000,))
+
+
+def _falsifying_call(test) -> str:  # type: ignore[no-untyped-def]
+    """The argument ``vp=...`` of the falsifying example Hypothesis reports."""
+    with pytest.raises(AssertionError) as info:
+        test()
+    notes = "\n".join(getattr(info.value, "__notes__", []))
+    start = notes.index("vp=") + len("vp=")
+    end = notes.rindex("\n)")
+    return notes[start:end].rstrip().rstrip(",")
+
+
+def test_a_failing_example_prints_a_vnode_as_the_call_that_rebuilds_it():
+    """vnodes() and kernels() print as populated_vnode(pressured_kernel(...), ...):
+    evaluated with pvnsim.testing's names, the printed call rebuilds the same
+    kernel (memory pressure included) and the same pages."""
+    from hypothesis import Phase, settings
+
+    import pvnsim.flags
+    import pvnsim.testing
+    from pvnsim import snapshot
+
+    seen = []
+
+    @settings(database=None, derandomize=True, max_examples=5, phases=[Phase.generate])
+    @given(vp=vnodes(min_pages=3, max_pages=5, kernels=kernels(pressures=("minfree",))))
+    def fails(vp):  # type: ignore[no-untyped-def]
+        seen.append(snapshot(vp.kernel))
+        raise AssertionError("always")
+
+    call = _falsifying_call(fails)
+    assert call.startswith("populated_vnode(\n")
+    assert "pressured_kernel(" in call and "Pressure(band='minfree'" in call
+    names = {
+        **vars(pvnsim.flags),
+        **{n: getattr(pvnsim.testing, n) for n in pvnsim.testing.__all__},
+    }
+    rebuilt = eval(call, names)
+    assert snapshot(rebuilt.kernel) == seen[-1]

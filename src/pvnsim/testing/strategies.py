@@ -72,8 +72,10 @@ __all__ = [
     "kernels",
     "kluster_policies",
     "page_specs",
+    "populated_vnode",
     "populations",
     "pressure_trajectories",
+    "pressured_kernel",
     "pressures",
     "vnode_flags",
     "vnodes",
@@ -121,12 +123,31 @@ def _kernels(
             write_free=draw(st.sampled_from((1, 1, 1, 0))),
             hat_vmodsort=draw(st.sampled_from((1, 1, 1, 0))),
         )
-    k = Kernel(**kw)
-    ranges = freemem_bands(k)
+    ranges = freemem_bands(Kernel(**kw))
     feasible = [b for b in bands if ranges[b][0] <= ranges[b][1]]
     assume(feasible)
     band = draw(st.sampled_from(feasible))
-    apply_pressure(k, Pressure(band, draw(st.integers(0, 1000))))
+    pressure = Pressure(band, draw(st.integers(0, 1000)))
+    # Built through st.builds so that a failing example prints the call
+    # that makes the same kernel, pressure included.
+    return draw(
+        st.builds(pressured_kernel, st.just(pressure), **{n: st.just(v) for n, v in kw.items()})
+    )
+
+
+def pressured_kernel(pressure: Pressure, **kernel_args: Any) -> Kernel:
+    """A fresh ``Kernel(**kernel_args)`` with freemem moved into ``pressure``'s band.
+
+    This is what :func:`kernels` draws, and how a failing example prints it,
+    so that pasting the example rebuilds the same kernel::
+
+        pressured_kernel(Pressure(band='minfree', permille=250), pagesize=4096, total_pages=97)
+
+    Raises:
+        UsageError: bad kernel arguments.
+    """
+    k = Kernel(**kernel_args)
+    apply_pressure(k, pressure)
     return k
 
 
@@ -502,7 +523,22 @@ def _vnodes(
     vmodsort = bool(flags & VMODSORT) and bool(k.pvn_vmodsort_supported)
     options = (vmodsort, *spec_options.values())
     population = draw(_tabled_populations(min_pages, hi, max_offset, options))
-    vp = k.vnode(v_flag=flags)
+    # Built through st.builds so that a failing example prints the call
+    # that rebuilds the vnode and its pages, not <Vnode v1 pages=3>.
+    return draw(st.builds(populated_vnode, st.just(k), st.just(population), v_flag=st.just(flags)))
+
+
+def populated_vnode(k: Kernel, population: Population, *, v_flag: int = 0) -> Vnode:
+    """A new vnode of ``k`` with ``v_flag``, its pages built from ``population``.
+
+    This is what :func:`vnodes` draws, and how a failing example prints it::
+
+        populated_vnode(pressured_kernel(...), ((0, PageSpec(nrm=P_MOD)),), v_flag=65536)
+
+    Raises:
+        UsageError: as :func:`build_population`.
+    """
+    vp = k.vnode(v_flag=v_flag)
     build_population(vp, population)
     return vp
 
