@@ -347,6 +347,8 @@ NESTED = {
         _read_done_release,
         [
             "page_release(v1@0x0, 0) = PGREL_CLEAN",
+            "  hat_page_is_mapped(v1@0x0) = 0",
+            "  hat_page_is_mapped(v1@0x0) = 0",
             "  VN_DISPOSE(v1@0x0, B_FREE, 0)",
             "    page_free(v1@0x0, 0)",
             "      page_list_add(v1@0x0, 0)",
@@ -377,11 +379,16 @@ NESTED = {
             "  page_io_trylock(v1@0x1000) = 1",
         ],
     ),
-    # A page before off is released: exclusively held, so freed at once.
+    # A page before off is released: exclusively held, so freed at once,
+    # after page_release's two hat_page_is_mapped tests (no upgrade needed)
+    # and, for checkmod, hat_ismod (vm_page.c page_release).
     "pvn_plist_init": (
         _plist_init_releases,
         [
             "page_release(v1@0x0, 1) = PGREL_CLEAN",
+            "  hat_page_is_mapped(v1@0x0) = 0",
+            "  hat_page_is_mapped(v1@0x0) = 0",
+            "  hat_ismod(v1@0x0) = 0",
             "  VN_DISPOSE(v1@0x0, B_FREE, 0)",
             "    page_free(v1@0x0, 0)",
         ],

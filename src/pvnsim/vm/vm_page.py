@@ -47,7 +47,7 @@ from pvnsim.flags import (
 )
 from pvnsim.hooks import implements, sleep
 from pvnsim.vm.cint import PGCNT_T, U_OFFSET_T
-from pvnsim.vm.hat import hat_pageunload
+from pvnsim.vm.hat import hat_ismod, hat_page_is_mapped, hat_pageunload
 from pvnsim.vm.page import (
     NOOFFSET,
     page_add,
@@ -472,15 +472,17 @@ def page_release(pp: Page, checkmod: int) -> int:
         raise KernelAssertionError(
             f"page_release: page {page_name(pp)} must be locked, not free, with a vnode"
         )
+    # The HAT's predicates are called, not read, so that a trace shows them
+    # where the C calls them.
     if (
-        not pp.p_mapping
+        not hat_page_is_mapped(pp)
         and not vp.v_flag & _SWAPVP_FLAGS  # IS_SWAPVP(vp)
         and ((pp.p_selock > 0 and page_tryupgrade(pp)) or pp.p_selock < 0)
         and pp.p_lckcnt == 0
         and pp.p_cowcnt == 0
-        and not pp.p_mapping
+        and not hat_page_is_mapped(pp)
     ):
-        if checkmod and pp.p_nrm & P_MOD:
+        if checkmod and hat_ismod(pp):
             page_unlock(pp)
             return _PGREL_MOD
         VN_DISPOSE(pp, B_FREE, 0, None)
