@@ -406,3 +406,32 @@ def test_each_port_trace_nests_primitives_calls(port):
     assert tree[0].startswith(f"{port}("), tree[0]
     assert _contains(tree, chain), "\n".join(tree)
     check_kernel(k)
+
+
+@pytest.mark.parametrize("traced", [False, True])
+def test_a_callback_error_shows_real_files_and_leaves_the_walk_as_it_was(traced):
+    """An exception in putapage reaches the caller with every frame in a real
+    file (ports.py, vm_pvn.py, hooks.py: no File "<string>"); the walk's
+    VVMLOCK stays set, so a second walk is a DeadlockError naming it."""
+    import traceback
+
+    from pvnsim import DeadlockError, pvn_vplist_dirty
+    from pvnsim.flags import VVMLOCK
+
+    k = _roomy()
+    vp = k.vnode("f")
+    make_page(vp, 0x0, nrm=P_MOD | P_REF)
+    if traced:
+        k.trace_on()
+
+    def putapage(vp, pp, offp, lenp, flags, cred):  # type: ignore[no-untyped-def]
+        raise RuntimeError("my putapage")
+
+    with pytest.raises(RuntimeError, match="my putapage") as info:
+        pvn_vplist_dirty(vp, 0, putapage, 0, None)
+    files = [frame.filename for frame in traceback.extract_tb(info.value.__traceback__)]
+    assert all(pathlib.Path(f).is_file() for f in files), files
+    assert any(f.endswith("vm_pvn.py") for f in files), files
+    assert vp.v_flag & VVMLOCK
+    with pytest.raises(DeadlockError, match="VVMLOCK of f, held by main"):
+        pvn_vplist_dirty(vp, 0, putapage, 0, None)
