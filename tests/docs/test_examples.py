@@ -1,0 +1,164 @@
+"""Every ```python block of README.md and docs/*.md runs as written.
+
+A page is a session, as a reader who pastes its blocks one after another into
+one interpreter would run them: its blocks run in order in one namespace, in a
+fresh temporary directory that holds a copy of ``docs/examples`` (the pages
+name those files by their path from the source tree's root), under a time
+limit so that an example that hangs fails instead.  Functions named
+``test_*`` that a page defines (a test a reader would hand to pytest) are
+called at the end, with no arguments.
+
+A block that cannot run on its own (a quotation of library code, a call that
+needs a file the reader supplies) says so on the line before its fence with
+``<!-- fragment: why -->``; the harness skips it and checks only that it
+parses.  docs/index.md states the convention for contributors.
+
+Where a page states the exact output of an example, and that value follows
+from reasoning about the C or the scenario (not from the run itself),
+``OUTPUT`` lists what the page says and what the run must then print.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = ["README.md", *sorted(f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md"))]
+FRAGMENT = re.compile(r"<!-- fragment: \S.*-->")
+TIME_LIMIT_S = 60  # a page's whole session; the slowest takes a few seconds
+
+# (what the page says, what the run prints) for the outputs a page states.
+# README.md: nothing of the file is cached, so a read kluster around 0x3000
+# bounded by the window [0, 0x8000) grows both ways to the whole window:
+# eight new pages from offset 0, 32768 bytes (vm_pvn.c L89-221).
+# sweeps.md: the lost update's two increments leave the counter at 1.
+_README_PLIST = " ".join(f"file@{off:#x}" for off in range(0, 0x8000, 0x1000))
+OUTPUT: dict[str, list[tuple[str, str]]] = {
+    "README.md": [
+        (
+            "# plist=[file@0x0 ... file@0x7000] off=0x0 len=32768",
+            f"plist=[{_README_PLIST}] off=0x0 len=32768",
+        )
+    ],
+    "docs/sweeps.md": [("lost update: counter is 1, not 2", "lost update: counter is 1, not 2")],
+}
+
+class Block:
+    """One fenced ```python block: where it starts, its code, whether it is a fragment."""
+
+    def __init__(self, page: str, line: int, code: str, fragment: bool) -> None:
+        self.page, self.line, self.code, self.fragment = page, line, code, fragment
+
+
+def blocks(page: str) -> list[Block]:
+    """The ```python blocks of ``page`` (a path from the repository root), in order."""
+    lines = (ROOT / page).read_text(encoding="utf-8").splitlines()
+    found = []
+    i = 0
+    while i < len(lines):
+        if lines[i].strip() == "```python":
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
+            before = next((s for s in reversed(lines[:i]) if s.strip()), "")
+            code = "\n".join(lines[i + 1 : end]) + "\n"
+            found.append(Block(page, i + 2, code, bool(FRAGMENT.fullmatch(before.strip()))))
+            i = end
+        i += 1
+    return found
+
+
+class ExampleTimeout(Exception):
+    """A page's examples ran past TIME_LIMIT_S."""
+
+
+@contextmanager
+def time_limit(seconds: int) -> Iterator[None]:
+    """Raise ExampleTimeout in the running code after ``seconds`` (SIGALRM, main thread)."""
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise ExampleTimeout(f"the examples ran for more than {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A temporary working directory laid out like the source tree, and a clean
+    sys.path and sys.modules afterwards (a page may import docs/examples modules)."""
+    shutil.copytree(ROOT / "docs" / "examples", tmp_path / "docs" / "examples")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    modules = set(sys.modules)
+    try:
+        yield
+    finally:
+        for name in set(sys.modules) - modules:
+            if str(tmp_path) in str(getattr(sys.modules[name], "__file__", None) or ""):
+                del sys.modules[name]
+
+
+def run_page(page: str) -> None:
+    """Run the page's blocks in order in one namespace, then its test functions."""
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    for block in blocks(page):
+        if block.fragment:
+            continue
+        code = compile(block.code, f"{page}:{block.line}", "exec")
+        exec(code, namespace)
+    for name, value in list(namespace.items()):
+        if name.startswith("test_") and callable(value):
+            value()
+
+
+def test_the_pages_have_python_examples() -> None:
+    """The harness finds the blocks: README.md's example, and several pages' more."""
+    assert len(blocks("README.md")) == 1
+    assert sum(len(blocks(page)) for page in PAGES) >= 20
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_block_parses(page: str) -> None:
+    """Every block, fragment or not, is Python (a fragment is a piece, not pseudo-code)."""
+    for block in blocks(page):
+        try:
+            ast.parse(block.code)
+        except SyntaxError as error:
+            pytest.fail(f"{page}:{block.line + (error.lineno or 1) - 1}: {error.msg}")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_the_examples_of_the_page_run(
+    page: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The page's blocks run as written, and print what the page says they print."""
+    with session(tmp_path, monkeypatch), time_limit(TIME_LIMIT_S):
+        run_page(page)
+    out = capsys.readouterr().out
+    text = (ROOT / page).read_text(encoding="utf-8")
+    for said, printed in OUTPUT.get(page, []):
+        assert said in text, f"{page} no longer says {said!r}"
+        assert printed in out, f"{page}: the run does not print {printed!r}:\n{out}"
+
+
+def test_fragments_are_rare_and_explained() -> None:
+    """A fragment is the exception: at most a few, each with its reason."""
+    fragments = [f"{b.page}:{b.line}" for page in PAGES for b in blocks(page) if b.fragment]
+    assert len(fragments) <= 4, fragments
