@@ -53,16 +53,17 @@ OUTPUT: dict[str, list[tuple[str, str]]] = {
     "docs/sweeps.md": [("lost update: counter is 1, not 2", "lost update: counter is 1, not 2")],
 }
 
+
 class Block:
     """One fenced ```python block: where it starts, its code, whether it is a fragment."""
 
-    def __init__(self, page: str, line: int, code: str, fragment: bool) -> None:
-        self.page, self.line, self.code, self.fragment = page, line, code, fragment
+    def __init__(self, where: str, code: str, fragment: bool) -> None:
+        self.where, self.code, self.fragment = where, code, fragment
 
 
-def blocks(page: str) -> list[Block]:
-    """The ```python blocks of ``page`` (a path from the repository root), in order."""
-    lines = (ROOT / page).read_text(encoding="utf-8").splitlines()
+def parse_blocks(text: str, name: str) -> list[Block]:
+    """The ```python blocks of the Markdown ``text``, in order; ``name`` names the page."""
+    lines = text.splitlines()
     found = []
     i = 0
     while i < len(lines):
@@ -70,10 +71,16 @@ def blocks(page: str) -> list[Block]:
             end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
             before = next((s for s in reversed(lines[:i]) if s.strip()), "")
             code = "\n".join(lines[i + 1 : end]) + "\n"
-            found.append(Block(page, i + 2, code, bool(FRAGMENT.fullmatch(before.strip()))))
+            fragment = bool(FRAGMENT.fullmatch(before.strip()))
+            found.append(Block(f"{name}:{i + 2}", code, fragment))
             i = end
         i += 1
     return found
+
+
+def blocks(page: str) -> list[Block]:
+    """The ```python blocks of ``page`` (a path from the repository root)."""
+    return parse_blocks((ROOT / page).read_text(encoding="utf-8"), page)
 
 
 class ExampleTimeout(Exception):
@@ -112,17 +119,17 @@ def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
                 del sys.modules[name]
 
 
-def run_page(page: str) -> None:
-    """Run the page's blocks in order in one namespace, then its test functions."""
+def run_blocks(found: list[Block]) -> dict[str, object]:
+    """Run the blocks that are not fragments in order in one namespace, then
+    the test functions they defined; return the namespace."""
     namespace: dict[str, object] = {"__name__": "__main__"}
-    for block in blocks(page):
-        if block.fragment:
-            continue
-        code = compile(block.code, f"{page}:{block.line}", "exec")
-        exec(code, namespace)
+    for block in found:
+        if not block.fragment:
+            exec(compile(block.code, block.where, "exec"), namespace)
     for name, value in list(namespace.items()):
         if name.startswith("test_") and callable(value):
             value()
+    return namespace
 
 
 def test_the_pages_have_python_examples() -> None:
@@ -138,7 +145,7 @@ def test_every_block_parses(page: str) -> None:
         try:
             ast.parse(block.code)
         except SyntaxError as error:
-            pytest.fail(f"{page}:{block.line + (error.lineno or 1) - 1}: {error.msg}")
+            pytest.fail(f"{block.where} line {error.lineno} of the block: {error.msg}")
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -150,7 +157,7 @@ def test_the_examples_of_the_page_run(
 ) -> None:
     """The page's blocks run as written, and print what the page says they print."""
     with session(tmp_path, monkeypatch), time_limit(TIME_LIMIT_S):
-        run_page(page)
+        run_blocks(blocks(page))
     out = capsys.readouterr().out
     text = (ROOT / page).read_text(encoding="utf-8")
     for said, printed in OUTPUT.get(page, []):
@@ -158,7 +165,58 @@ def test_the_examples_of_the_page_run(
         assert printed in out, f"{page}: the run does not print {printed!r}:\n{out}"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_python_blocks_are_fenced_as_python(page: str) -> None:
+    """No block escapes the harness under another name for Python."""
+    fences = re.findall(r"^\s*```\s*(\w+)", (ROOT / page).read_text(encoding="utf-8"), re.M)
+    assert not {"py", "python3", "pycon", "ipython", "ipython3"} & set(fences)
+
+
 def test_fragments_are_rare_and_explained() -> None:
     """A fragment is the exception: at most a few, each with its reason."""
-    fragments = [f"{b.page}:{b.line}" for page in PAGES for b in blocks(page) if b.fragment]
+    fragments = [b.where for page in PAGES for b in blocks(page) if b.fragment]
     assert len(fragments) <= 4, fragments
+
+
+PAGE = """\
+Text.
+
+```python
+x = 1
+```
+
+<!-- fragment: pp is the primitive's argument -->
+```python
+x = pp
+```
+
+```python
+def test_x():
+    assert x == 1
+    seen.append(x)
+seen = []
+```
+"""
+
+
+def test_the_harness_reads_fences_and_fragment_marks() -> None:
+    """Three blocks; the one after the marker is a fragment; where names its first line."""
+    found = parse_blocks(PAGE, "page.md")
+    assert [b.where for b in found] == ["page.md:4", "page.md:9", "page.md:13"]
+    assert [b.fragment for b in found] == [False, True, False]
+    assert found[0].code == "x = 1\n"
+
+
+def test_the_harness_runs_a_page_as_one_session() -> None:
+    """Later blocks see earlier names, the fragment is not run, test functions are."""
+    namespace = run_blocks(parse_blocks(PAGE, "page.md"))  # a run fragment: NameError
+    assert namespace["seen"] == [1]
+    failing = parse_blocks(PAGE.replace("x == 1", "x == 2"), "page.md")
+    with pytest.raises(AssertionError):
+        run_blocks(failing)
+
+
+def test_an_example_that_hangs_fails_in_time() -> None:
+    """The time limit interrupts a loop that never ends."""
+    with pytest.raises(ExampleTimeout), time_limit(1):
+        run_blocks(parse_blocks("```python\nwhile True:\n    pass\n```\n", "hang.md"))
