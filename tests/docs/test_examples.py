@@ -26,7 +26,7 @@ import shutil
 import signal
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 from pathlib import Path
 from types import FrameType
 
@@ -104,19 +104,25 @@ def time_limit(seconds: int) -> Iterator[None]:
 
 
 @contextmanager
-def session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A temporary working directory laid out like the source tree, and a clean
-    sys.path and sys.modules afterwards (a page may import docs/examples modules)."""
+def session(tmp_path: Path) -> Iterator[None]:
+    """Work in ``tmp_path``, laid out like the source tree; afterwards, the
+    working directory, sys.path, its finders and the modules imported from
+    ``tmp_path`` are as before (a page may import docs/examples modules)."""
     shutil.copytree(ROOT / "docs" / "examples", tmp_path / "docs" / "examples")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    modules = set(sys.modules)
+    path, modules, finders = list(sys.path), set(sys.modules), set(sys.path_importer_cache)
     try:
-        yield
+        with chdir(tmp_path):
+            try:
+                yield
+            finally:
+                for name in set(sys.modules) - modules:
+                    file = getattr(sys.modules[name], "__file__", None)
+                    if file and Path(file).resolve().is_relative_to(tmp_path.resolve()):
+                        del sys.modules[name]
     finally:
-        for name in set(sys.modules) - modules:
-            if str(tmp_path) in str(getattr(sys.modules[name], "__file__", None) or ""):
-                del sys.modules[name]
+        sys.path[:] = path
+        for entry in set(sys.path_importer_cache) - finders:  # "docs/examples" is relative
+            del sys.path_importer_cache[entry]
 
 
 def run_blocks(found: list[Block]) -> dict[str, object]:
@@ -152,11 +158,10 @@ def test_every_block_parses(page: str) -> None:
 def test_the_examples_of_the_page_run(
     page: str,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The page's blocks run as written, and print what the page says they print."""
-    with session(tmp_path, monkeypatch), time_limit(TIME_LIMIT_S):
+    with session(tmp_path), time_limit(TIME_LIMIT_S):
         run_blocks(blocks(page))
     out = capsys.readouterr().out
     text = (ROOT / page).read_text(encoding="utf-8")
@@ -170,6 +175,16 @@ def test_python_blocks_are_fenced_as_python(page: str) -> None:
     """No block escapes the harness under another name for Python."""
     fences = re.findall(r"^\s*```\s*(\w+)", (ROOT / page).read_text(encoding="utf-8"), re.M)
     assert not {"py", "python3", "pycon", "ipython", "ipython3"} & set(fences)
+
+
+def test_a_session_forgets_the_modules_it_imported(tmp_path: Path) -> None:
+    """guide-filesystem.md imports tinyfs from the session's copy of docs/examples;
+    the next session imports its own copy."""
+    with session(tmp_path):
+        run_blocks(blocks("docs/guide-filesystem.md"))
+        assert "tinyfs" in sys.modules
+    assert "tinyfs" not in sys.modules
+    assert "docs/examples" not in sys.path
 
 
 def test_fragments_are_rare_and_explained() -> None:
