@@ -20,7 +20,14 @@ from pvnsim import (
     LostWakeupError,
     make_page,
 )
-from pvnsim.concurrency import Exhaustive, IterativeBounding, Run, explore, replay
+from pvnsim.concurrency import (
+    Exhaustive,
+    IterativeBounding,
+    Run,
+    check_determinism,
+    explore,
+    replay,
+)
 from pvnsim.flags import SE_EXCL, VVMLOCK
 from pvnsim.vm import (
     KM_SLEEP,
@@ -282,3 +289,29 @@ def test_markers_without_vvmlock_are_reported_as_such() -> None:
         "marker_cache has 2 markers allocated but only 0 vnode(s) have VVMLOCK set: "
         "a walk that uses marker pages must hold VVMLOCK"
     )
+
+
+def test_a_notebook_shows_an_exploration_and_its_failure_as_the_report() -> None:
+    """A notebook cell ending in ``result`` or ``result.failure`` shows the report.
+
+    IPython's plain-text formatter (the text/plain of a notebook output) must
+    give the same lines as ``print(result)``: the count of runs, then the
+    failure with its error, schedule and replay call, one item per line, not
+    the dataclass fields on one line.
+    """
+    from IPython.core.formatters import PlainTextFormatter  # ipykernel's, in the test extra
+
+    formatter = PlainTextFormatter()
+    result = explore(_abba, stop_at_first=True)
+    failure = result.failure
+    assert failure is not None
+    shown = formatter(result)
+    lines = shown.splitlines()
+    assert re.fullmatch(r"\d+ runs in \d+\.\d\d s.*: 1 failure\(s\)", lines[0])
+    assert lines[1].startswith(f"run {failure.run} failed: DeadlockError: deadlock: ")
+    assert f"replay it with replay(_abba, None, '{failure.schedule}')" in lines
+    assert "Exploration(" not in shown
+    assert formatter(failure) == failure.report()
+    determinism = check_determinism(_abba, max_runs=2)
+    assert formatter(determinism) == str(determinism)
+    assert formatter(determinism).startswith("deterministic: ")
