@@ -315,3 +315,42 @@ def test_a_notebook_shows_an_exploration_and_its_failure_as_the_report() -> None
     determinism = check_determinism(_abba, max_runs=2)
     assert formatter(determinism) == str(determinism)
     assert formatter(determinism).startswith("deterministic: ")
+
+
+IN_IPYTHON = r"""
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+cell = '''from pvnsim import Kernel
+from pvnsim.concurrency import explore
+def setup(run):
+    run.attach(Kernel(total_pages=8))
+    def t():
+        assert False, "boom"
+    run.spawn(t, name="t")
+result = explore(setup)
+'''
+outcome = shell.run_cell(cell, store_history=True)
+assert outcome.success, outcome.error_in_exec
+print(outcome.execution_count)
+print(shell.user_ns["result"].failure.where)
+"""
+
+
+def test_a_failure_in_an_ipython_cell_is_placed_in_the_cell() -> None:
+    """A thread defined in a notebook cell fails: the report names the cell, as IPython does.
+
+    IPython compiles each cell under a name of its own (``<ipython-input-...>``
+    in the shell, a temporary file in a notebook kernel); the report must say
+    ``Cell In[n], line 6``, the cell's number and the line of the assert in
+    it, not that name (nor skip the cell for the library's lines).  Run in a
+    fresh interpreter so that the test session has no IPython shell.
+    """
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", IN_IPYTHON], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.splitlines()
+    count, where = out[-2], out[-1]
+    assert where == f"Cell In[{count}], line 6"
