@@ -1,6 +1,7 @@
 """Sphinx configuration of the pvnsim documentation site.
 
-Build it (warnings are errors, as in CI)::
+Build it (warnings are errors, as in CI; a link of the built site to a missing
+page or anchor is a warning)::
 
     python -m pip install -e '.[docs]'
     python -m sphinx -W --keep-going -b html docs docs/_build/html
@@ -9,6 +10,13 @@ Build it (warnings are errors, as in CI)::
 from __future__ import annotations
 
 import importlib.metadata
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 project = "pvnsim"
 author = "pvnsim developers"
@@ -108,6 +116,65 @@ def _process_docstring(app, what, name, obj, options, lines):  # type: ignore[no
     _join_wrapped_names(lines)
 
 
+# -- links of the built site ------------------------------------------------------------
+
+_HREF = re.compile(r'href="([^"#?]*)(?:\?[^"#]*)?(?:#([^"]*))?"')
+
+
+def _fix_viewcode_backlinks(app) -> None:  # type: ignore[no-untyped-def]
+    """Point each source page's ``[docs]`` links at the anchor the API page has.
+
+    viewcode names a module's objects after the first API page that documents
+    any of them: pvnsim.vm.page's ``Page`` is first met on the ``pvnsim`` page,
+    so the link for ``PAGE_EXCL``, documented on the ``pvnsim.vm`` page, became
+    ``api/pvnsim.vm.html#pvnsim.PAGE_EXCL`` instead of ``#pvnsim.vm.PAGE_EXCL``.
+    """
+    out = Path(app.outdir)
+    for modname, entry in getattr(app.env, "_viewcode_modules", {}).items():
+        if not entry:
+            continue
+        _code, _tags, used, refname = entry
+        page = out / "_modules" / (modname.replace(".", "/") + ".html")
+        if not page.is_file():
+            continue
+        text = original = page.read_text(encoding="utf-8")
+        for name, docname in used.items():
+            documented = docname.rsplit("/", 1)[-1]
+            if docname.startswith("api/") and documented != refname:
+                text = text.replace(
+                    f'{documented}.html#{refname}.{name}"',
+                    f'{documented}.html#{documented}.{name}"',
+                )
+        if text != original:
+            page.write_text(text, encoding="utf-8")
+
+
+def _check_links(app, exception) -> None:  # type: ignore[no-untyped-def]
+    """Warn (an error under -W) for each link of the site to a missing page or anchor."""
+    if exception is not None or app.builder.format != "html":
+        return
+    _fix_viewcode_backlinks(app)
+    out = Path(app.outdir).resolve()
+    ids: dict[Path, set[str]] = {}
+
+    def anchors(page: Path) -> set[str]:
+        if page not in ids:
+            ids[page] = set(re.findall(r'\bid="([^"]*)"', page.read_text(encoding="utf-8")))
+        return ids[page]
+
+    for page in sorted(out.rglob("*.html")):
+        for target, fragment in _HREF.findall(page.read_text(encoding="utf-8")):
+            if target.startswith(("http:", "https:", "mailto:", "data:")):
+                continue
+            dest = (page.parent / target).resolve() if target else page
+            where = page.relative_to(out)
+            if not dest.exists():
+                logger.warning("%s: link to a missing file %s", where, target)
+            elif fragment and dest.suffix == ".html" and unquote(fragment) not in anchors(dest):
+                logger.warning("%s: link to a missing anchor %s#%s", where, target, fragment)
+
+
 def setup(app):  # type: ignore[no-untyped-def]
     # Before napoleon (priority 500) turns the sections into fields.
     app.connect("autodoc-process-docstring", _process_docstring, priority=400)
+    app.connect("build-finished", _check_links)

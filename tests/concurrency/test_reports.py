@@ -20,7 +20,14 @@ from pvnsim import (
     LostWakeupError,
     make_page,
 )
-from pvnsim.concurrency import Exhaustive, IterativeBounding, Run, explore, replay
+from pvnsim.concurrency import (
+    Exhaustive,
+    IterativeBounding,
+    Run,
+    check_determinism,
+    explore,
+    replay,
+)
 from pvnsim.flags import SE_EXCL, VVMLOCK
 from pvnsim.vm import (
     KM_SLEEP,
@@ -282,3 +289,68 @@ def test_markers_without_vvmlock_are_reported_as_such() -> None:
         "marker_cache has 2 markers allocated but only 0 vnode(s) have VVMLOCK set: "
         "a walk that uses marker pages must hold VVMLOCK"
     )
+
+
+def test_a_notebook_shows_an_exploration_and_its_failure_as_the_report() -> None:
+    """A notebook cell ending in ``result`` or ``result.failure`` shows the report.
+
+    IPython's plain-text formatter (the text/plain of a notebook output) must
+    give the same lines as ``print(result)``: the count of runs, then the
+    failure with its error, schedule and replay call, one item per line, not
+    the dataclass fields on one line.
+    """
+    from IPython.core.formatters import PlainTextFormatter  # ipykernel's, in the test extra
+
+    formatter = PlainTextFormatter()
+    result = explore(_abba, stop_at_first=True)
+    failure = result.failure
+    assert failure is not None
+    shown = formatter(result)
+    lines = shown.splitlines()
+    assert re.fullmatch(r"\d+ runs in \d+\.\d\d s.*: 1 failure\(s\)", lines[0])
+    assert lines[1].startswith(f"run {failure.run} failed: DeadlockError: deadlock: ")
+    assert f"replay it with replay(_abba, None, '{failure.schedule}')" in lines
+    assert "Exploration(" not in shown
+    assert formatter(failure) == failure.report()
+    determinism = check_determinism(_abba, max_runs=2)
+    assert formatter(determinism) == str(determinism)
+    assert formatter(determinism).startswith("deterministic: ")
+
+
+IN_IPYTHON = r"""
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+cell = '''from pvnsim import Kernel
+from pvnsim.concurrency import explore
+def setup(run):
+    run.attach(Kernel(total_pages=8))
+    def t():
+        assert False, "boom"
+    run.spawn(t, name="t")
+result = explore(setup)
+'''
+outcome = shell.run_cell(cell, store_history=True)
+assert outcome.success, outcome.error_in_exec
+print(outcome.execution_count)
+print(shell.user_ns["result"].failure.where)
+"""
+
+
+def test_a_failure_in_an_ipython_cell_is_placed_in_the_cell() -> None:
+    """A thread defined in a notebook cell fails: the report names the cell, as IPython does.
+
+    IPython compiles each cell under a name of its own (``<ipython-input-...>``
+    in the shell, a temporary file in a notebook kernel); the report must say
+    ``Cell In[n], line 6``, the cell's number and the line of the assert in
+    it, not that name (nor skip the cell for the library's lines).  Run in a
+    fresh interpreter so that the test session has no IPython shell.
+    """
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", IN_IPYTHON], capture_output=True, text=True, check=True, timeout=120
+    ).stdout.splitlines()
+    count, where = out[-2], out[-1]
+    assert where == f"Cell In[{count}], line 6"

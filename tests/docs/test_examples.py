@@ -42,6 +42,8 @@ TIME_LIMIT_S = 60  # a page's whole session; the slowest takes a few seconds
 # bounded by the window [0, 0x8000) grows both ways to the whole window:
 # eight new pages from offset 0, 32768 bytes (vm_pvn.c L89-221).
 # sweeps.md: the lost update's two increments leave the counter at 1.
+# teaching.md: in the AB-BA deadlock, A takes the mutex (step 1), B the page
+# (step 2: its own call, though A ran before), then B waits for the mutex.
 _README_PLIST = " ".join(f"file@{off:#x}" for off in range(0, 0x8000, 0x1000))
 OUTPUT: dict[str, list[tuple[str, str]]] = {
     "README.md": [
@@ -51,6 +53,12 @@ OUTPUT: dict[str, list[tuple[str, str]]] = {
         )
     ],
     "docs/sweeps.md": [("lost update: counter is 1, not 2", "lost update: counter is 1, not 2")],
+    "docs/teaching.md": [
+        (
+            "# step 2 of 4 [thread B]: page_lookup(f, 0x0, SE_EXCL) = f@0x0",
+            "step 2 of 4 [thread B]: page_lookup(f, 0x0, SE_EXCL) = f@0x0",
+        )
+    ],
 }
 
 

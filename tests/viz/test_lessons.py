@@ -30,6 +30,17 @@ def test_lesson_two_walks_with_markers_and_stops_early():
     assert any("---- MARK(-1) mark ----" in s.body for s in walk)
     assert any("---- MARK(-2) end ----" in s.body for s in walk)
     assert "MARK" not in walk[-1].body.split("vnode file")[1]
+    # A fresh kernel's marker cache constructs both markers zeroed (p_offset 0)
+    # before 790/793 set -2 and -1: the text explains the MARK(0) the trace shows.
+    intro = next(s for s in steps if s.title.startswith("fsync: pvn_vplist_dirty"))
+    assert "MARK(0)" in " ".join(intro.body.split())
+    allocs = [
+        line
+        for s in walk
+        for line in s.body.splitlines()
+        if "kmem_cache_alloc(marker_cache)" in line
+    ]
+    assert len(allocs) == 2 and all(line.rstrip().endswith("= MARK(0)") for line in allocs)
     last = steps[-1].body
     # VMODSORT: 0x4000 and 0x1000 are written, each block probes one clean
     # neighbour, then the walk stops at the clean page 0x0.  Plain: all 6 pages

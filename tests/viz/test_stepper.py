@@ -204,3 +204,55 @@ def test_any_event_kind_is_shown_in_a_frame():
     assert [tr.get("data-kind") for tr in rows] == ["switch"]
     assert [td.text for td in rows[0].iter("td")][1:4] == ["t2", "switch", "switch(main, t2)"]
     assert "t2 runs" in st.frame_text(2) and "switch(main, t2)" in st.frame_text(1)
+
+
+def test_a_threaded_runs_frames_name_the_thread_that_made_each_call():
+    """Recording a replayed deadlock: each heading names the thread of its call.
+
+    Schedule '2b' of the AB-BA scenario: A takes vphm, is preempted before
+    its page_lookup, B locks the page and blocks on vphm, A's lookup then
+    waits for B's page: a deadlock.  The snapshot after A's mutex_enter is
+    taken when B's first call begins (B is running then), yet the step is
+    A's; the recording, started in setup and stopped after the error,
+    keeps every step up to the deadlock.
+    """
+    from pvnsim import DeadlockError
+    from pvnsim.concurrency import replay
+    from pvnsim.flags import SE_EXCL
+    from pvnsim.vm import mutex_enter, mutex_exit, page_lookup, page_unlock
+
+    recorders = []
+
+    def setup(run):
+        k = run.attach(Kernel(total_pages=16))
+        recorders.append(Recorder(k).start())
+        vp = k.vnode("f")
+        make_page(vp, 0)
+
+        def a():
+            mutex_enter(vp.v_vphm)
+            pp = page_lookup(vp, 0, SE_EXCL)
+            page_unlock(pp)
+            mutex_exit(vp.v_vphm)
+
+        def b():
+            pp = page_lookup(vp, 0, SE_EXCL)
+            mutex_enter(vp.v_vphm)
+            mutex_exit(vp.v_vphm)
+            page_unlock(pp)
+
+        run.spawn(a, name="A")
+        run.spawn(b, name="B")
+
+    with pytest.raises(DeadlockError):
+        replay(setup, None, "2b")
+    st = Stepper(recorders[0].stop(), source=False)
+    headings = [st.heading(i) for i in range(len(st))]
+    assert headings[1:4] == [
+        "step 1 of 4 [thread A]: mutex_enter(vphm(f))",
+        "step 2 of 4 [thread B]: page_lookup(f, 0x0, SE_EXCL) = f@0x0",
+        "step 3 of 4 [thread B]: mutex_enter(vphm(f))",
+    ]
+    assert st.recording[1].thread == "B"  # running when the snapshot was taken
+    assert st.frame_text(2).splitlines()[0] == "== " + headings[2]
+    assert "X@B" in st.frame_text(2)  # B holds the page

@@ -35,7 +35,7 @@ from pvnsim.concurrency.checks import check_in_flight
 from pvnsim.errors import UsageError
 from pvnsim.kernel import Kernel
 from pvnsim.sched import SimThread, Simulation, Strategy
-from pvnsim.sched.explore import Difference, Exploration, first_difference
+from pvnsim.sched.explore import Difference, Exploration, first_difference, shown_as_str
 from pvnsim.sched.explore import explore as _explore
 from pvnsim.sched.schedule import Schedule
 from pvnsim.sched.strategies import Alternate, IterativeBounding, RandomWalk, Replay
@@ -441,6 +441,8 @@ class Determinism:
         if self.identical:
             return f"deterministic: {self.lines} identical lines"
         return f"NOT deterministic: first difference at {self.difference}"
+
+    _repr_pretty_ = shown_as_str
 
 
 def check_determinism(

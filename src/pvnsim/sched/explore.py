@@ -30,6 +30,17 @@ __all__ = ["Difference", "Exploration", "Failure", "describe", "explore", "first
 Scenario = Callable[[Simulation], None]
 
 
+def shown_as_str(self: object, p: Any, cycle: bool) -> None:
+    """``_repr_pretty_`` for a result whose ``str`` is its report.
+
+    IPython (a notebook, the shell) then displays the report instead of the
+    attrs repr, the fields on one long line.  It must be set on the class
+    itself (``_repr_pretty_ = shown_as_str``): IPython stops at the first
+    class of the MRO that defines ``__repr__``.
+    """
+    p.text(str(self))
+
+
 @attrs.frozen
 class Failure:
     """A run that raised.
@@ -83,6 +94,8 @@ class Failure:
 
     def __str__(self) -> str:
         return self.report()
+
+    _repr_pretty_ = shown_as_str
 
 
 @attrs.frozen
@@ -148,6 +161,8 @@ class Exploration:
         if self.ok:
             return head + "no failure"
         return head + f"{len(self.failures)} failure(s)\n" + self.failures[0].report()
+
+    _repr_pretty_ = shown_as_str
 
 
 class _ClassCounter(Delegate):

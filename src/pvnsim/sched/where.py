@@ -7,11 +7,16 @@ is not library machinery.  The ports (``pvnsim/vm/vm_pvn.py``) and the
 file-system kit (``pvnsim/fs``, ``pvnsim/testing/simplefs.py``) count as
 code under test: they are the C routines and the file system being
 exercised.
+
+Code typed into IPython or a notebook cell is named as IPython's own
+tracebacks name it, ``Cell In[7], line 12``, not by the temporary file
+(or ``<ipython-input-...>`` name) it was compiled under.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from types import FrameType, TracebackType
 
 __all__ = ["source_line", "source_line_of"]
@@ -24,14 +29,36 @@ _UNDER_TEST = (
 )
 
 
+def _ipython_cell(filename: str) -> str | None:
+    """``Cell In[n]`` when ``filename`` is code run by IPython (a notebook cell), else None."""
+    ipython = sys.modules.get("IPython")  # never imported here: only if already running
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    name_of = getattr(getattr(shell, "compile", None), "format_code_name", None)
+    if not callable(name_of):
+        return None
+    try:
+        named = name_of(filename)
+    except Exception:  # an IPython of another shape: keep the file name
+        return None
+    if not isinstance(named, tuple) or len(named) != 2:
+        return None
+    return f"{named[0]} {named[1]}"
+
+
 def _under_test(filename: str) -> bool:
     path = os.path.abspath(filename)
     if not path.startswith(_PACKAGE + os.sep):
-        return not filename.startswith("<")  # not <frozen ...>, not greenlet internals
+        if filename.startswith("<"):  # <frozen ...>, greenlet internals; or an IPython cell
+            return _ipython_cell(filename) is not None
+        return True
     return path.startswith(_UNDER_TEST)
 
 
 def _short(filename: str, line: int) -> str:
+    cell = _ipython_cell(filename)
+    if cell is not None:
+        return f"{cell}, line {line}"
     path = os.path.abspath(filename)
     if path.startswith(_PACKAGE + os.sep):
         path = os.path.join("pvnsim", os.path.relpath(path, _PACKAGE))

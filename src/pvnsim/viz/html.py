@@ -42,8 +42,12 @@ __all__ = [
 
 # The doubled class outranks JupyterLab's right-aligned output tables
 # (``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td``), in nbconvert's HTML too.
+# The views draw dark on light: they bring their own white ground (and light form
+# controls), so a dark theme (furo's dark mode, JupyterLab's dark theme) leaves
+# them readable.
 STYLE = (
-    ".pvnsim{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;font-size:13px;color:#222}"
+    ".pvnsim{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;font-size:13px;color:#222;"
+    "background:#FFFFFF;color-scheme:light}"
     ".pvnsim h4{margin:8px 0 4px 0;font-size:14px}"
     ".pvnsim table{border-collapse:collapse;margin:4px 0}"
     ".pvnsim.pvnsim td,.pvnsim.pvnsim th{padding:1px 7px;text-align:left;vertical-align:top}"

@@ -228,8 +228,10 @@ def lesson_fsync(source: CSource | None = None) -> Iterator[Step]:
         "The walk takes VVMLOCK (vm_pvn.c:767-782), puts two markers after the tail,\n"
         "MARK(-1) that walks and MARK(-2) that stays at the end (788-808), and visits\n"
         "pages from the tail towards the head, moving MARK(-1) past each page before it\n"
-        "drops the page-list mutex.  The next steps show each change of state, with\n"
-        f"the calls that led to it ({len(steps) - 1} steps).",
+        "drops the page-list mutex.  New markers come zeroed from the cache's\n"
+        "constructor, so the trace calls both MARK(0) until 790 and 793 set their\n"
+        "p_offset to -2 and -1 (a reused marker keeps the offset it had).  The next\n"
+        f"steps show each change of state, with the calls that led to it ({len(steps) - 1} steps).",
     )
     for i in range(1, len(steps)):
         yield Step(f"walk step {i} of {len(steps) - 1}", *_walk_step(steps, i))

@@ -4,8 +4,7 @@ Theory of operation
 -------------------
 A :class:`Recorder` turns tracing on for its kernel and watches the kernel's
 trace: just before any event is appended (a port entry, a primitive, a
-callback, a note, or a thread switch once a scheduler emits ``"switch"``
-events), it captures the kernel (:func:`pvnsim.viz.state.capture_kernel`),
+callback or a note, in whichever simulated thread makes it), it captures the kernel (:func:`pvnsim.viz.state.capture_kernel`),
 unless nothing was recorded since the last snapshot.  Snapshot *k* therefore
 shows the state that the events since snapshot *k-1* led to, with the next
 event about to start: with no ``kinds`` filter, snapshot *k* (k >= 1) follows
@@ -61,7 +60,20 @@ class Frame:
 
     @property
     def thread(self) -> str:
-        """The simulated thread running at this snapshot."""
+        """The simulated thread running at this snapshot (the one about to go on)."""
+        return self.state.thread
+
+    @property
+    def actor(self) -> str:
+        """The thread that made the call this frame is labelled with.
+
+        That is the thread of the last of :attr:`events`; at the start and
+        the end, the thread running then.  In a threaded run it may differ
+        from :attr:`thread`: the snapshot is taken when the next event
+        begins, often in the thread the scheduler switched to.
+        """
+        if self.events and self.label not in ("start", "end"):
+            return self.events[-1].thread
         return self.state.thread
 
 
@@ -154,7 +166,8 @@ class Recorder:
         vnodes: capture only these vnodes (objects or names); ``None`` means
             every vnode of the kernel at each snapshot.
         kinds: take a snapshot only before events of these kinds (e.g.
-            ``{"port", "callback", "switch"}``); ``None`` means before every
+            ``{"port", "callback"}``; pvnsim traces ``"port"``, ``"prim"``,
+            ``"callback"`` and ``"note"`` events); ``None`` means before every
             event.  Events in between are listed with the next snapshot.
         max_frames: stop taking snapshots after this many (the run goes on,
             and its later events go with the final snapshot).

@@ -128,7 +128,7 @@ def svg_root(width: float, height: float, body: str, label: str) -> str:
     """A standalone ``<svg>`` that shrinks to its container's width."""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" style="max-width:100%;height:auto" '
+        f'viewBox="0 0 {width:.0f} {height:.0f}" style="max-width:100%;height:auto;background:#FFFFFF" '
         f'font-family="{FONT}" role="img" '
         f'aria-label="{esc(label)}">{body}</svg>'
     )

@@ -118,10 +118,13 @@ class Stepper:
         return index % n
 
     def heading(self, index: int) -> str:
-        """``step k of n [thread t]: label``: what frame ``index`` shows."""
+        """``step k of n [thread t]: label``: what frame ``index`` shows.
+
+        ``t`` is the thread that made the labelling call (:attr:`Frame.actor`).
+        """
         index = self._check(index)
         frame = self.recording.frames[index]
-        return f"step {index} of {len(self) - 1} [thread {frame.thread}]: {frame.label}"
+        return f"step {index} of {len(self) - 1} [thread {frame.actor}]: {frame.label}"
 
     def _body(self, index: int) -> str:
         cached = self._bodies.get(index)
