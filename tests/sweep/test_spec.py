@@ -243,9 +243,13 @@ def test_an_unknown_scenario_is_refused_naming_its_line(tmp_path):
 
 
 def test_a_missing_spec_file_is_refused(tmp_path):
-    """load_spec of a path that does not exist says it cannot read it."""
-    with pytest.raises(SpecError, match="cannot read the SPEC"):
-        load_spec(tmp_path / "nope.toml")
+    """load_spec of a path that does not exist says it cannot read it, with
+    no line number: the problem is the file, not one of its lines."""
+    path = tmp_path / "nope.toml"
+    with pytest.raises(SpecError, match="cannot read the SPEC") as info:
+        load_spec(path)
+    assert str(info.value).startswith(f"{path}: cannot read the SPEC")
+    assert info.value.line == 0
 
 
 def test_the_command_line_refuses_a_bad_spec_with_the_line(tmp_path, capsys):

@@ -50,16 +50,18 @@ _TOP = ("kind", "name", "seeds", "defaults", "grid", "points", "plot")
 
 
 class SpecError(UsageError):
-    """A SPEC that cannot be run; the message starts with ``FILE:LINE:``.
+    """A SPEC that cannot be run; the message starts with ``FILE:LINE:``
+    (``FILE:`` alone when the file itself cannot be read).
 
     Attributes:
         path: the SPEC's file name (``<spec>`` for a string).
-        line: the line the problem is on (1-based).
+        line: the line the problem is on (1-based); 0 when the problem is
+            not on a line (the file cannot be read).
         problem: the message without the location.
     """
 
     def __init__(self, path: str, line: int, problem: str) -> None:
-        super().__init__(f"{path}:{line}: {problem}")
+        super().__init__(f"{path}:{line}: {problem}" if line else f"{path}: {problem}")
         self.path = path
         self.line = line
         self.problem = problem
@@ -364,5 +366,5 @@ def load_spec(path: str | Path) -> Spec:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
-        raise SpecError(str(path), 1, f"cannot read the SPEC: {e.strerror or e}") from None
+        raise SpecError(str(path), 0, f"cannot read the SPEC: {e.strerror or e}") from None
     return parse_spec(text, str(path), directory=str(Path(path).parent))
