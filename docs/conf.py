@@ -14,10 +14,6 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
-from sphinx.util import logging
-
-logger = logging.getLogger(__name__)
-
 project = "pvnsim"
 author = "pvnsim developers"
 copyright = "pvnsim developers; CDDL-1.0"
@@ -153,6 +149,10 @@ def _check_links(app, exception) -> None:  # type: ignore[no-untyped-def]
     """Warn (an error under -W) for each link of the site to a missing page or anchor."""
     if exception is not None or app.builder.format != "html":
         return
+    # Imported here so the tests can load this file without Sphinx installed.
+    from sphinx.util import logging
+
+    logger = logging.getLogger(__name__)
     _fix_viewcode_backlinks(app)
     out = Path(app.outdir).resolve()
     ids: dict[Path, set[str]] = {}
