@@ -10,6 +10,7 @@ a port reads like the C.  Ports accept plain ``int`` flags as well.
 from __future__ import annotations
 
 import enum
+import inspect
 
 __all__ = [
     "BufFlag",
@@ -339,6 +340,36 @@ P_NORELOC = 0x40
 P_MIGRATE = 0x20
 P_SWAP = 0x10
 P_BOOTPAGES = 0x08
+
+
+def _list_members(cls: type[enum.IntEnum] | type[enum.IntFlag]) -> None:
+    # help() and the API reference show every member with its C value (hex
+    # for bit sets, as the headers write them), aliases and 0 included.
+    bits = issubclass(cls, enum.IntFlag)
+    rows = [
+        f"``{name}`` = ``{int(member):#x}``" if bits else f"``{name}`` = ``{int(member)}``"
+        for name, member in cls.__members__.items()
+    ]
+    cls.__doc__ = f"{inspect.cleandoc(cls.__doc__ or '')}\n\nMembers: {', '.join(rows)}."
+
+
+for _cls in (
+    BufFlag,
+    PageCreateFlag,
+    Se,
+    Reclaim,
+    PageRelease,
+    HatSync,
+    HatUnload,
+    HatAttr,
+    HatFeature,
+    VFlag,
+    VType,
+    SegRw,
+    SmFlag,
+):
+    _list_members(_cls)
+
 
 # Export every C name as well as the flag classes.
 __all__ += sorted(
