@@ -108,8 +108,38 @@ def _join_wrapped_names(lines: list[str]) -> None:
         i += 1
 
 
+def _constants_section(module: object) -> list[str]:
+    """A "Constants" section for the data a public module exports.
+
+    autodoc leaves out exported data that has no docstring of its own (ints,
+    strings, tables), so names such as ``NOOFFSET`` or ``KCRED`` had no entry
+    in the reference.  Each gets a ``py:data`` entry with its value (hex for
+    the C flag values of ``pvnsim.flags`` and for addresses and masks, as the
+    C headers write them) or, for a table, its type.
+    """
+    flags = getattr(module, "__name__", "") == "pvnsim.flags"
+    rows: list[str] = []
+    for name in getattr(module, "__all__", ()):
+        value = getattr(module, name)
+        if callable(value) or isinstance(value, type) or type(value).__name__ == "module":
+            continue
+        rows += ["", f".. py:data:: {name}"]
+        if isinstance(value, bool):
+            rows.append(f"   :value: {value!r}")
+        elif isinstance(value, int):
+            hexa = value >= 4096 or (flags and value >= 10)
+            rows.append(f"   :value: {int(value):#x}" if hexa else f"   :value: {int(value)}")
+        elif isinstance(value, str):
+            rows.append(f"   :value: {value!r}")
+        else:
+            rows.append(f"   :type: {type(value).__name__}")
+    return ["", ".. rubric:: Constants", *rows] if rows else []
+
+
 def _process_docstring(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
     _join_wrapped_names(lines)
+    if what == "module" and name.startswith("pvnsim"):
+        lines.extend(_constants_section(obj))
 
 
 # -- links of the built site ------------------------------------------------------------

@@ -87,3 +87,29 @@ def test_wrapped_field_names_are_joined_for_napoleon(conf: ModuleType) -> None:
     assert lines[4] == "    pvn_nofodklust, pvn_write_noklust, write_free: the tunables."
     assert lines[5] == "    seed: seed."
     assert lines[-2:] == ["    x, y,", "        z: not a field section, left alone."]
+
+
+def test_exported_constants_get_reference_entries(conf: ModuleType) -> None:
+    """Exported data without docstrings (NOOFFSET, B_ASYNC, KCRED, tables) gets a
+    ``py:data`` entry: C flag values and addresses in hex, small counts in
+    decimal, tables by type; functions and classes are left to autodoc."""
+    import pvnsim
+    import pvnsim.flags
+    import pvnsim.testing
+    import pvnsim.vm
+
+    def entry(module: ModuleType, name: str) -> str:
+        lines = conf._constants_section(module)
+        at = lines.index(f".. py:data:: {name}")
+        return lines[at + 1]
+
+    # sys/buf.h: B_ASYNC 0x400; vm/page.h: NOOFFSET is (u_offset_t)-1.
+    assert entry(pvnsim.flags, "B_ASYNC") == "   :value: 0x400"
+    assert entry(pvnsim.vm, "NOOFFSET") == "   :value: 0xffffffffffffffff"
+    assert entry(pvnsim.flags, "SE_EXCL") == "   :value: 1"
+    assert entry(pvnsim.testing, "MAX_OFFSET") == f"   :value: {pvnsim.testing.MAX_OFFSET}"
+    assert entry(pvnsim, "KCRED") == f"   :value: {pvnsim.KCRED!r}"
+    assert entry(pvnsim.testing, "INVARIANTS") == "   :type: dict"
+    lines = conf._constants_section(pvnsim.vm)
+    assert lines[:2] == ["", ".. rubric:: Constants"]
+    assert ".. py:data:: page_lookup" not in lines and ".. py:data:: Page" not in lines
